@@ -1,0 +1,106 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+
+	"github.com/ggprior/ggprior/examples/ggstats/analysis"
+)
+
+// config holds the command's settings, from the command line.
+type config struct {
+	safetensors string // -safetensors FILE
+	checkpoint  string // -checkpoint DIR
+	jsonPath    string // -json FILE
+	plotsDir    string // -plots DIR
+	sample      int    // -sample N (0: all values)
+	seed        uint64 // -seed S
+	match       *regexp.Regexp
+	minSize     int      // -min-size N
+	allVars     bool     // -all-vars
+	capture     []string // -capture KINDS
+	steps       int      // -steps N
+}
+
+// parseFlags parses the command line into a config and checks it: exactly one
+// source (-safetensors, -checkpoint or -capture), a valid -match, non-negative
+// sizes, known capture kinds and -steps with -capture.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("ggstats", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config
+	var match, capture string
+	fs.StringVar(&cfg.safetensors, "safetensors", "", "read the tensors of this safetensors `file`")
+	fs.StringVar(&cfg.checkpoint, "checkpoint", "", "read the latest GoMLX checkpoint in this `dir`ectory")
+	fs.StringVar(&cfg.jsonPath, "json", "", "write the reports and summary as JSON to this `file`")
+	fs.StringVar(&cfg.plotsDir, "plots", "", "write a PNG plot per tensor, and betas.png, into this `dir`ectory")
+	fs.IntVar(&cfg.sample, "sample", analysis.DefaultSampleSize, "fit at most `N` values per tensor (seeded uniform subsample; 0: all)")
+	fs.Uint64Var(&cfg.seed, "seed", 1, "`seed` of the subsampling")
+	fs.StringVar(&match, "match", "", "analyze only tensors whose name matches this `regexp`")
+	fs.IntVar(&cfg.minSize, "min-size", 1024, "skip tensors with fewer than `N` elements (biases, norm gains)")
+	fs.BoolVar(&cfg.allVars, "all-vars", false, "with -checkpoint, also analyze optimizer state (moments)")
+	fs.StringVar(&capture, "capture", "", "capture these `kinds` (activations,gradients,weights) from a live training run")
+	fs.IntVar(&cfg.steps, "steps", 0, "with -capture, the number of training `steps`")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected arguments %q (flags go before them?)", fs.Args())
+	}
+	sources := 0
+	for _, s := range []string{cfg.safetensors, cfg.checkpoint, capture} {
+		if s != "" {
+			sources++
+		}
+	}
+	if sources != 1 {
+		return config{}, fmt.Errorf("give exactly one of -safetensors FILE, -checkpoint DIR or -capture KINDS")
+	}
+	if match != "" {
+		re, err := regexp.Compile(match)
+		if err != nil {
+			return config{}, fmt.Errorf("-match: %w", err)
+		}
+		cfg.match = re
+	}
+	if cfg.sample < 0 || cfg.minSize < 0 {
+		return config{}, fmt.Errorf("-sample and -min-size must be non-negative")
+	}
+	if capture != "" {
+		for _, k := range strings.Split(capture, ",") {
+			k = strings.TrimSpace(k)
+			if !isKind(k) {
+				return config{}, fmt.Errorf("-capture: unknown kind %q: use a comma-separated list of %s", k, strings.Join(analysis.Kinds, ", "))
+			}
+			cfg.capture = append(cfg.capture, k)
+		}
+		if cfg.steps <= 0 {
+			return config{}, fmt.Errorf("-capture needs -steps N with N > 0")
+		}
+	} else if cfg.steps != 0 {
+		return config{}, fmt.Errorf("-steps is only used with -capture")
+	}
+	return cfg, nil
+}
+
+// isKind reports whether k is one of analysis.Kinds.
+func isKind(k string) bool {
+	for _, kind := range analysis.Kinds {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// options returns the analysis options of the configuration.
+func (c config) options() analysis.Options {
+	opts := analysis.Options{SampleSize: c.sample, Seed: c.seed}
+	if c.sample == 0 {
+		opts.SampleSize = -1 // All values.
+	}
+	return opts
+}

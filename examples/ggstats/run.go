@@ -1,0 +1,196 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/ggprior/ggprior/examples/ggstats/analysis"
+)
+
+// run reads the tensors cfg names, analyzes them, and writes the table and
+// summary to stdout, the JSON and plots where cfg asks. Tensors that cannot be
+// analyzed (not float, too small, not fittable) are skipped and counted; errors
+// reading the source are returned.
+func run(cfg config, stdout, stderr io.Writer) error {
+	var items []item
+	var source string
+	switch {
+	case cfg.safetensors != "":
+		var closeFn func() error
+		var err error
+		if items, closeFn, err = safetensorsItems(cfg.safetensors); err != nil {
+			return err
+		}
+		defer func() { _ = closeFn() }()
+		source = "safetensors " + cfg.safetensors
+	case cfg.checkpoint != "":
+		var err error
+		if items, err = checkpointItems(cfg.checkpoint, cfg.allVars); err != nil {
+			return err
+		}
+		source = "GoMLX checkpoint " + cfg.checkpoint
+	default:
+		var err error
+		if items, err = captureItems(cfg); err != nil {
+			return err
+		}
+		source = fmt.Sprintf("live capture of %s over %d steps", strings.Join(cfg.capture, ","), cfg.steps)
+	}
+	if cfg.plotsDir != "" {
+		if err := os.MkdirAll(cfg.plotsDir, 0o755); err != nil {
+			return fmt.Errorf("-plots: %w", err)
+		}
+	}
+
+	opts := cfg.options()
+	result := analysis.Result{Source: source, Options: opts}
+	var selected []item
+	skipCounts := map[string]int{}
+	skip := func(name, reason, category string) {
+		result.Skipped = append(result.Skipped, analysis.Skip{Name: name, Reason: reason})
+		skipCounts[category]++
+	}
+	for _, it := range items {
+		switch {
+		case cfg.match != nil && !cfg.match.MatchString(it.name):
+			continue
+		case it.skip != "":
+			skip(it.name, it.skip, it.skip)
+		case it.size < cfg.minSize:
+			skip(it.name, fmt.Sprintf("%d elements, below -min-size %d", it.size, cfg.minSize), "below -min-size")
+		default:
+			selected = append(selected, it)
+		}
+	}
+	sampleNote := "all values"
+	if opts.SampleSize > 0 {
+		sampleNote = fmt.Sprintf("up to %d values each, seed %d", opts.SampleSize, opts.Seed)
+	}
+	fmt.Fprintf(stdout, "%s: %d tensors, analyzing %d (%s)\n\n", source, len(items), len(selected), sampleNote)
+
+	names := make([]string, len(selected))
+	for i, it := range selected {
+		names[i] = it.name
+	}
+	table := analysis.NewTable(stdout, names)
+	if len(selected) > 0 {
+		if err := table.Header(); err != nil {
+			return err
+		}
+	}
+	plots := newPlotNamer(cfg.plotsDir)
+	for _, it := range selected {
+		itemOpts := opts
+		itemOpts.Kind = it.kind
+		var indices []int
+		if !it.sampled {
+			indices = itemOpts.Indices(it.name, it.size)
+		}
+		values, err := it.fetch(indices)
+		if err != nil {
+			return err
+		}
+		r, err := analysis.AnalyzeSample(it.name, values, it.size, itemOpts)
+		if err != nil {
+			skip(it.name, err.Error(), "not fittable")
+			if err := table.Skip(it.name, err.Error()); err != nil {
+				return err
+			}
+			continue
+		}
+		r.Shape = it.shape
+		if err := table.Row(r); err != nil {
+			return err
+		}
+		if cfg.plotsDir != "" {
+			if err := analysis.PlotTensor(plots.path(it.kind, it.name), values, r); err != nil {
+				return err
+			}
+		}
+		result.Reports = append(result.Reports, r)
+	}
+
+	result.Summary = analysis.Summarize(result.Reports)
+	fmt.Fprintf(stdout, "\n%s\n", result.Summary)
+	if len(skipCounts) > 0 {
+		fmt.Fprintf(stdout, "skipped %d tensors: %s\n", len(result.Skipped), formatCounts(skipCounts))
+	}
+	if cfg.plotsDir != "" && len(result.Reports) > 0 {
+		betas := filepath.Join(cfg.plotsDir, "betas.png")
+		if err := analysis.PlotBetas(betas, result.Reports, "fitted shape per tensor: "+filepath.Base(source)); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "plots written to %s\n", cfg.plotsDir)
+	}
+	if cfg.jsonPath != "" {
+		if err := writeJSONFile(cfg.jsonPath, result); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "JSON written to %s\n", cfg.jsonPath)
+	}
+	return nil
+}
+
+// formatCounts returns counts as "reason (n), ..." in decreasing count order.
+func formatCounts(counts map[string]int) string {
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if counts[keys[i]] != counts[keys[j]] {
+			return counts[keys[i]] > counts[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s (%d)", k, counts[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// writeJSONFile writes result as JSON to the file at path.
+func writeJSONFile(path string, result analysis.Result) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("-json: %w", err)
+	}
+	if err := analysis.WriteJSON(f, result); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("-json: %w", err)
+	}
+	return nil
+}
+
+// plotNamer gives each plot a distinct file name in dir.
+type plotNamer struct {
+	dir  string
+	used map[string]bool
+}
+
+// newPlotNamer returns a plotNamer for dir, with "betas.png" reserved.
+func newPlotNamer(dir string) *plotNamer {
+	return &plotNamer{dir: dir, used: map[string]bool{"betas.png": true}}
+}
+
+// path returns the plot path of a tensor: its sanitized name (prefixed by its
+// kind unless weights), with a numeric suffix if already taken.
+func (p *plotNamer) path(kind, name string) string {
+	if kind != analysis.KindWeights {
+		name = kind + "_" + strings.TrimLeft(name, "/")
+	}
+	file := analysis.PlotFileName(name, ".png")
+	for i := 2; p.used[file]; i++ {
+		file = analysis.PlotFileName(fmt.Sprintf("%s_%d", name, i), ".png")
+	}
+	p.used[file] = true
+	return filepath.Join(p.dir, file)
+}
