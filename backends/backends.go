@@ -15,6 +15,15 @@ import (
 // EnvVar is the environment variable that selects a backend, as in GoMLX.
 const EnvVar = compute.ConfigEnvVar
 
+// GoDefaultConfig is the pure-Go backend configuration used when GOMLX_BACKEND
+// is unset: "parallelism=-1" (no cap on the worker pool; the Go scheduler still
+// runs at most GOMAXPROCS threads). With the pool's default cap, GoMLX's Go
+// backend (compute v0.1.0) deadlocks in training runs: a worker that goes to
+// sleep waiting for its inputs raises the cap without waking the tasks already
+// waiting for a slot. An uncapped pool never waits for a slot. It also prints
+// one line of its own ("Go backend: parallelism set to -1").
+const GoDefaultConfig = "go:parallelism=-1"
+
 // xlaProbe is set by the "xla" build: it returns the config of an installed
 // PJRT plugin ("xla:cpu", "xla:cuda", ...) or "" when none is found.
 var xlaProbe func() string
@@ -42,12 +51,12 @@ func Select() Choice {
 		return Choice{Config: strings.TrimSpace(cfg), Reason: "from $" + EnvVar}
 	}
 	if xlaProbe == nil {
-		return Choice{Config: gobackend.BackendName, Reason: "default; built without XLA"}
+		return Choice{Config: GoDefaultConfig, Reason: "default; built without XLA"}
 	}
 	if cfg := xlaProbe(); cfg != "" {
 		return Choice{Config: cfg, Reason: "PJRT plugin found"}
 	}
-	return Choice{Config: gobackend.BackendName, Reason: "default; no PJRT plugin found"}
+	return Choice{Config: GoDefaultConfig, Reason: "default; no PJRT plugin found"}
 }
 
 // New creates the backend chosen by Select, and writes the one-line notice of
@@ -60,7 +69,7 @@ func New(w io.Writer) (compute.Backend, error) {
 	choice := Select()
 	backend, err := open(choice.Config)
 	if err != nil && choice.Reason == "PJRT plugin found" {
-		fallback := Choice{Config: gobackend.BackendName, Reason: fmt.Sprintf("XLA failed to start: %v", firstLine(err))}
+		fallback := Choice{Config: GoDefaultConfig, Reason: fmt.Sprintf("XLA failed to start: %v", firstLine(err))}
 		choice = fallback
 		backend, err = open(choice.Config)
 	}
@@ -82,16 +91,27 @@ func MustNew(w io.Writer) compute.Backend {
 	return b
 }
 
-var goOnce = sync.OnceValues(func() (compute.Backend, error) { return gobackend.New("") })
+var (
+	goBackendsMu sync.Mutex
+	goBackends   = map[string]compute.Backend{}
+)
 
 // open creates the backend for config, turning GoMLX's panics into errors.
 func open(config string) (backend compute.Backend, err error) {
-	name, _, _ := strings.Cut(config, ":")
+	name, goConfig, _ := strings.Cut(config, ":")
 	if name == gobackend.BackendName {
-		// The Go backend is a cheap singleton per process, as gobackend.GetBackend does.
-		if config == gobackend.BackendName {
-			return goOnce()
+		// One Go backend per configuration and process, as gobackend.GetBackend does.
+		goBackendsMu.Lock()
+		defer goBackendsMu.Unlock()
+		if b, ok := goBackends[goConfig]; ok {
+			return b, nil
 		}
+		b, err := gobackend.New(goConfig)
+		if err != nil {
+			return nil, errors.WithMessagef(err, "failed to create backend %q", config)
+		}
+		goBackends[goConfig] = b
+		return b, nil
 	}
 	if (name == "xla" || name == "stablehlo" || name == "hlo" || name == "pjrt") && xlaProbe == nil {
 		return nil, errors.Errorf("%s=%q asks for XLA, but this binary was built without it: "+
@@ -113,4 +133,15 @@ func open(config string) (backend compute.Backend, err error) {
 func firstLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	return s
+}
+
+// Go returns the process's pure-Go backend with GoDefaultConfig, for tests and
+// tools that must not depend on GOMLX_BACKEND. It panics if the backend cannot
+// be created (it always can: it is pure Go).
+func Go() compute.Backend {
+	b, err := open(GoDefaultConfig)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

@@ -25,7 +25,7 @@ func TestNewDefaultsToGo(t *testing.T) {
 	require.True(t, strings.HasPrefix(line, "backend: "), "notice %q", line)
 	require.Equal(t, 1, strings.Count(line, "\n"), "the notice is one line: %q", line)
 	if !XLALinked() {
-		require.Contains(t, line, "backend: go ")
+		require.Contains(t, line, "backend: "+GoDefaultConfig+" ")
 	}
 }
 
@@ -44,4 +44,14 @@ func TestUnknownBackendIsError(t *testing.T) {
 	_, err := New(nil)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "nosuchbackend")
+}
+
+func TestGoIsSingleton(t *testing.T) {
+	require.Same(t, Go(), Go())
+	t.Setenv(EnvVar, "")
+	b, err := New(nil)
+	require.NoError(t, err)
+	if !XLALinked() {
+		require.Same(t, Go(), b)
+	}
 }

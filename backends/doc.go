@@ -7,7 +7,7 @@
 //     "xla:/path/to/pjrt_plugin.so", ...).
 //  2. Otherwise, in a binary built with the "xla" build tag (cgo on), XLA is used
 //     if a PJRT plugin is installed where XLA looks for one.
-//  3. Otherwise the pure-Go backend is used.
+//  3. Otherwise the pure-Go backend is used, as GoDefaultConfig (see there why).
 //
 // Unlike GoMLX's own compute.New, it never fails just because XLA is linked in
 // without a plugin: it falls back to the pure-Go backend and says so in a
