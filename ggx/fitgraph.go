@@ -46,8 +46,8 @@ func FitGraph(x *Node) (beta, alpha *Node) {
 	t := momentRatioTables()
 	// Table coordinate: log(rho - 4/3); 4/3 is the limit of rho as beta -> infinity.
 	r := Log(Max(AddScalar(rho, -rhoLimit), ConstAs(x, rhoLimitFloor)))
-	beta = Exp(t.logBeta.lookup(r))
-	alpha = Mul(Sqrt(variance), t.alphaFactor.lookup(r))
+	beta = Exp(t.logBeta.Lookup(r))
+	alpha = Mul(Sqrt(variance), t.alphaFactor.Lookup(r))
 	return
 }
 
@@ -63,7 +63,7 @@ const (
 // log(beta) is smooth at both ends), log(beta) and the
 // factor sqrt(Gamma(1/beta)/Gamma(3/beta)) that turns a standard deviation into alpha.
 type fitTables struct {
-	logBeta, alphaFactor *interpTable
+	logBeta, alphaFactor *Table
 }
 
 const fitTableSize = 4096
@@ -92,7 +92,7 @@ var momentRatioTables = sync.OnceValue(func() *fitTables {
 		factor[i] = alphaFromStdDev(1, b)
 	}
 	return &fitTables{
-		logBeta:     &interpTable{x0: r0, h: h, y: logBeta},
-		alphaFactor: &interpTable{x0: r0, h: h, y: factor},
+		logBeta:     &Table{X0: r0, H: h, Y: logBeta},
+		alphaFactor: &Table{X0: r0, H: h, Y: factor},
 	}
 })

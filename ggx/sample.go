@@ -83,7 +83,7 @@ func sampleFromUniform(u *Node, dtype dtypes.DType, d Dist) *Node {
 	q = MaxScalar(q, table.qMin)
 	s := Neg(Log(q))                    // s in (0, -log(qMin)]: the magnitude's upper-tail "time".
 	s = MaxScalar(s, table.sMin)        // q can round to 1.
-	ratio := table.ratio.lookup(Log(s)) // |X-mu|/alpha divided by s.
+	ratio := table.ratio.Lookup(Log(s)) // |X-mu|/alpha divided by s.
 	mag := Mul(s, ratio)
 	sign := Where(positive, ConstAs(u, 1), ConstAs(u, -1))
 	x := Mul(sign, MulScalar(mag, d.Alpha))
@@ -105,7 +105,7 @@ type quantileTable struct {
 	// Q(1/beta, G) = exp(-s): the standardized magnitude whose upper-tail
 	// probability is exp(-s). It is smooth in x and tends to a constant
 	// (Gamma(1+1/beta)) as s -> 0.
-	ratio *interpTable
+	ratio *Table
 }
 
 // quantileTableSize returns the number of grid points of a quantile table for
@@ -157,11 +157,11 @@ func magnitudeRatio(beta, s float64) float64 {
 }
 
 // magnitudeRatioTable tabulates magnitudeRatio over x = log(s) in [x0, x1].
-func magnitudeRatioTable(beta, x0, x1 float64, n int) *interpTable {
+func magnitudeRatioTable(beta, x0, x1 float64, n int) *Table {
 	h := (x1 - x0) / float64(n-1)
 	y := make([]float64, n)
 	for i := range y {
 		y[i] = magnitudeRatio(beta, math.Exp(x0+float64(i)*h))
 	}
-	return &interpTable{x0: x0, h: h, y: y}
+	return &Table{X0: x0, H: h, Y: y}
 }

@@ -22,10 +22,10 @@ func TestQuantileTableAccuracy(t *testing.T) {
 		for _, dtype := range []dtypes.DType{dtypes.Float32, dtypes.Float64} {
 			tab := quantileTableFor(beta, dtype)
 			worst := 0.0
-			for i := 0; i+1 < len(tab.ratio.y); i += 97 {
-				x := tab.ratio.x0 + (float64(i)+0.5)*tab.ratio.h
+			for i := 0; i+1 < len(tab.ratio.Y); i += 97 {
+				x := tab.ratio.X0 + (float64(i)+0.5)*tab.ratio.H
 				exact := magnitudeRatio(beta, math.Exp(x))
-				got := tab.ratio.at(x)
+				got := tab.ratio.At(x)
 				worst = math.Max(worst, math.Abs(got-exact)/exact)
 			}
 			require.Less(t, worst, 2e-6, "beta=%g dtype=%s: worst relative error %g", beta, dtype, worst)

@@ -1,0 +1,141 @@
+package optimizers
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/support/exceptions"
+)
+
+// Coding names how a Compressed gradient travels on the wire.
+type Coding string
+
+const (
+	// CodingExpGolomb: Ints coded with Exp-Golomb of order K, plus Step (float32).
+	CodingExpGolomb Coding = "expgolomb"
+	// CodingInt8: Ints as raw int8 bytes, plus Step (float32).
+	CodingInt8 Coding = "int8"
+	// CodingDense: Decoded sent as is (float32, or bfloat16 for BF16), or the
+	// compressor's own factors (PowerSGD, Top-k values and indices, signs).
+	CodingDense Coding = "dense"
+)
+
+// Compressed is one variable's compressed gradient, built in the graph.
+type Compressed struct {
+	// Decoded is what a receiving worker reconstructs: the gradient's shape and dtype.
+	Decoded *Node
+
+	// Bits is the exact size in bits of what is sent for this variable (Float32 scalar),
+	// index and scale overheads included.
+	Bits *Node
+
+	// Coding says how the payload is coded; for CodingExpGolomb and CodingInt8,
+	// Ints (Int32, the gradient's shape) and Step (scalar, the gradient's dtype)
+	// are the wire form, with Decoded = Ints * Step, and K the Exp-Golomb order.
+	Coding Coding
+	Ints   *Node
+	Step   *Node
+	K      int
+
+	// ZeroFraction is the fraction of zeros among Ints (Float32 scalar; nil if
+	// not integer-coded).
+	ZeroFraction *Node
+
+	// Beta is the GG shape fitted to the compressor's input (Float32 scalar; nil
+	// if the compressor fits none).
+	Beta *Node
+}
+
+// Compressor turns one variable's gradient into what a remote worker would
+// decode, with an honest count of the bits sent. Error feedback is applied
+// around it by the GCT wrapper, so a Compressor is memoryless unless it needs
+// state of its own (PowerSGD's warm start), which it keeps in variables under
+// the given state scope (unique per variable).
+type Compressor interface {
+	// Name identifies the compressor and its settings, e.g. "gct:2bits" or "topk:0.01".
+	Name() string
+
+	// Compress builds the compressed form of x, the (error-corrected) gradient of v.
+	Compress(state *model.Scope, v *model.Variable, x *Node) Compressed
+}
+
+// ParseCompressor returns the compressor named by spec, as charlm's -compress
+// flag takes it: "none" or "fp32", "bf16", "int8", "sign", "topk:F" (F the
+// fraction kept, e.g. 0.01), "powersgd:R" (R the rank), "gct" or "gct:B" (B
+// bits per element; default bits).
+func ParseCompressor(spec string, bits float64) (Compressor, error) {
+	name, arg, hasArg := strings.Cut(strings.TrimSpace(spec), ":")
+	num := func() (float64, error) {
+		if !hasArg {
+			return 0, fmt.Errorf("compressor %q needs an argument, e.g. %s:0.01", spec, name)
+		}
+		v, err := strconv.ParseFloat(arg, 64)
+		if err != nil {
+			return 0, fmt.Errorf("compressor %q: %w", spec, err)
+		}
+		return v, nil
+	}
+	switch name {
+	case "none", "fp32":
+		return FP32(), nil
+	case "bf16":
+		return BF16(), nil
+	case "int8":
+		return Int8(), nil
+	case "sign":
+		return SignSGD(), nil
+	case "topk":
+		f, err := num()
+		if err != nil {
+			return nil, err
+		}
+		if !(f > 0 && f <= 1) {
+			return nil, fmt.Errorf("compressor %q: the fraction kept must be in (0, 1]", spec)
+		}
+		return TopKSparse(f), nil
+	case "powersgd":
+		r, err := num()
+		if err != nil {
+			return nil, err
+		}
+		if r < 1 || r != float64(int(r)) {
+			return nil, fmt.Errorf("compressor %q: the rank must be a positive integer", spec)
+		}
+		return PowerSGD(int(r)), nil
+	case "gct":
+		if hasArg {
+			b, err := num()
+			if err != nil {
+				return nil, err
+			}
+			bits = b
+		}
+		if !(bits > 1) {
+			return nil, fmt.Errorf("compressor %q: bits per element must be > 1", spec)
+		}
+		return GGQuantizer(bits, 0), nil
+	}
+	return nil, fmt.Errorf("unknown compressor %q: want none, fp32, bf16, int8, sign, topk:F, powersgd:R or gct[:B]", spec)
+}
+
+// sizeOf returns the number of elements of x as a float.
+func sizeOf(x *Node) float64 { return float64(x.Shape().Size()) }
+
+// bitsConst returns a Float32 scalar constant.
+func bitsConst(g *Graph, bits float64) *Node { return Scalar(g, dtypes.Float32, bits) }
+
+// zeroFraction returns the fraction of zeros of an integer tensor as Float32.
+func zeroFraction(ints *Node) *Node {
+	return ReduceAllMean(ConvertDType(Equal(ints, ZerosLike(ints)), dtypes.Float32))
+}
+
+// checkFloat panics unless x is float.
+func checkFloat(who string, x *Node) {
+	if !x.DType().IsFloat() {
+		exceptions.Panicf("optimizers.%s: gradient must be a float tensor, got %s", who, x.Shape())
+	}
+}

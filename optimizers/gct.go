@@ -1,0 +1,361 @@
+package optimizers
+
+import (
+	"math"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+	"github.com/gomlx/gomlx/ml/train"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+	"github.com/gomlx/gomlx/support/exceptions"
+)
+
+// Hyperparameters of GCT, read from the scope when the builder leaves them unset
+// (e.g. -set="gct_bits=2;gct_lambda=1e-4").
+const (
+	// ParamBits is the target coded bits per gradient element (float64, default DefaultBits).
+	ParamBits = "gct_bits"
+	// ParamLambda is the weight of the rate constraint lambda*||g||_1 (float64, default 0: off).
+	ParamLambda = "gct_lambda"
+	// ParamErrorFeedback turns error feedback on or off (bool, default true).
+	ParamErrorFeedback = "gct_error_feedback"
+	// ParamWarmupSteps is the number of first steps sent uncompressed (int, default 0).
+	ParamWarmupSteps = "gct_warmup_steps"
+)
+
+const (
+	// DefaultBits is GCT's default target: 2 bits per gradient element.
+	DefaultBits = 2.0
+	// StateScope is the scope, under the optimizer's scope, of GCT's variables:
+	// per-variable error-feedback residuals and secant memory, the step counter and metrics.
+	StateScope = "gct"
+	// curvatureMax clamps the secant Hessian-diagonal estimate.
+	curvatureMax = 1e4
+	// curvatureMomentum smooths it across steps.
+	curvatureMomentum = 0.9
+)
+
+// GCTConfig configures the GCT wrapper; create it with GCT, finish with Done.
+type GCTConfig struct {
+	inner         optimizer.Interface
+	compressor    Compressor
+	bits          float64 // NaN: from the scope.
+	k             int
+	lambda        float64 // NaN: from the scope.
+	errorFeedback int     // -1: from the scope; 0 off; 1 on.
+	warmup        int     // < 0: from the scope.
+}
+
+// GCT wraps any GoMLX optimizer that accepts gradients (Adam, AdamW, SGD,
+// RMSProp: anything implementing train.OptimizeWithGradients) so that it is
+// updated with compressed gradients, exactly as a remote data-parallel worker
+// would decode them:
+//
+//	opt := optimizers.GCT(optimizer.Adam().Done()).BitsPerElement(2).Done()
+//
+// Each step, for each trainable variable with gradient g:
+//
+//  1. with RateWeight(lambda) > 0, the rate constraint J = D + lambda*||g||_1
+//     adds lambda * h * sign(g), h the secant estimate of the Hessian diagonal
+//     (g_t - g_{t-1}) / (w_t - w_{t-1}), clamped to [0, 1e4] and smoothed;
+//  2. with error feedback (on by default), the residual of the previous step is added;
+//  3. the result v is quantized, q = round(v/delta), with delta from the GG fitted
+//     to v in the graph so that the expected Exp-Golomb code length is
+//     BitsPerElement (or a fixed delta: Compressor(FixedStep(delta, k)));
+//  4. the inner optimizer is updated with q*delta, and v - q*delta is kept as
+//     the next residual.
+//
+// The first WarmupSteps steps are sent uncompressed. Any other Compressor (the
+// baselines FP32, BF16, Int8, SignSGD, TopKSparse, PowerSGD) can replace step 3.
+//
+// Its state (residuals, secant memory, step counter) lives in non-trainable
+// variables under the scope "gct", so checkpoints save it and resume exactly.
+// Its metrics (coded bits per element, per variable and overall; fraction of
+// zeros; mean fitted beta) are in variables too; see Metrics and ReadMetrics.
+func GCT(inner optimizer.Interface) *GCTConfig {
+	if inner == nil {
+		exceptions.Panicf("optimizers.GCT: inner optimizer is nil")
+	}
+	return &GCTConfig{inner: inner, bits: math.NaN(), lambda: math.NaN(), errorFeedback: -1, warmup: -1}
+}
+
+// BitsPerElement sets the target coded size of the GG quantizer (bits > k+1,
+// default DefaultBits or the scope's ParamBits).
+func (c *GCTConfig) BitsPerElement(bits float64) *GCTConfig {
+	if math.IsNaN(bits) {
+		exceptions.Panicf("optimizers.GCT: BitsPerElement(NaN)")
+	}
+	c.bits = bits
+	return c
+}
+
+// ExpGolombOrder sets the order k of the Exp-Golomb code the GG quantizer
+// targets (default 0: 1 bit for a zero, 3 bits for +-1).
+func (c *GCTConfig) ExpGolombOrder(k int) *GCTConfig {
+	c.k = k
+	return c
+}
+
+// RateWeight sets lambda of the rate constraint (>= 0; 0, the default, turns it off).
+func (c *GCTConfig) RateWeight(lambda float64) *GCTConfig {
+	checkLambda(lambda)
+	c.lambda = lambda
+	return c
+}
+
+// ErrorFeedback turns error feedback on (the default) or off.
+func (c *GCTConfig) ErrorFeedback(on bool) *GCTConfig {
+	c.errorFeedback = 0
+	if on {
+		c.errorFeedback = 1
+	}
+	return c
+}
+
+// WarmupSteps sends the first n steps uncompressed (default 0).
+func (c *GCTConfig) WarmupSteps(n int) *GCTConfig {
+	if n < 0 {
+		exceptions.Panicf("optimizers.GCT: WarmupSteps(%d), want >= 0", n)
+	}
+	c.warmup = n
+	return c
+}
+
+// Compressor replaces the GG quantizer by another compressor (a baseline).
+func (c *GCTConfig) Compressor(comp Compressor) *GCTConfig {
+	c.compressor = comp
+	return c
+}
+
+// Done validates the configuration and returns the wrapped optimizer (a *Wrapper).
+func (c *GCTConfig) Done() optimizer.Interface {
+	if _, ok := c.inner.(train.OptimizeWithGradients); !ok {
+		exceptions.Panicf("optimizers.GCT: the inner optimizer %T does not implement train.OptimizeWithGradients "+
+			"(UpdateGraphWithGradients), which GCT needs to hand it the compressed gradients", c.inner)
+	}
+	if c.warmup < -1 {
+		exceptions.Panicf("optimizers.GCT: WarmupSteps(%d), want >= 0", c.warmup)
+	}
+	if !math.IsNaN(c.bits) && c.compressor == nil {
+		c.compressor = GGQuantizer(c.bits, c.k)
+	}
+	return &Wrapper{config: *c}
+}
+
+func checkLambda(lambda float64) {
+	if !(lambda >= 0) || math.IsInf(lambda, 0) {
+		exceptions.Panicf("optimizers.GCT: rate weight lambda=%g, want a finite value >= 0", lambda)
+	}
+}
+
+// Wrapper is the optimizer GCTConfig.Done returns.
+type Wrapper struct {
+	config GCTConfig
+}
+
+// VariableGradient is one trainable variable's gradient, compressed.
+type VariableGradient struct {
+	Variable   *model.Variable
+	Compressed Compressed
+}
+
+// resolved are the hyperparameters after reading the scope.
+type resolved struct {
+	compressor    Compressor
+	lambda        float64
+	errorFeedback bool
+	warmup        int
+}
+
+func (o *Wrapper) resolve(scope *model.Scope) resolved {
+	c := o.config
+	r := resolved{compressor: c.compressor, lambda: c.lambda, warmup: c.warmup}
+	if r.compressor == nil {
+		r.compressor = GGQuantizer(model.GetParamOr(scope, ParamBits, DefaultBits), c.k)
+	}
+	if math.IsNaN(r.lambda) {
+		r.lambda = model.GetParamOr(scope, ParamLambda, 0.0)
+		checkLambda(r.lambda)
+	}
+	switch c.errorFeedback {
+	case -1:
+		r.errorFeedback = model.GetParamOr(scope, ParamErrorFeedback, true)
+	default:
+		r.errorFeedback = c.errorFeedback == 1
+	}
+	if r.warmup < 0 {
+		r.warmup = model.GetParamOr(scope, ParamWarmupSteps, 0)
+		if r.warmup < 0 {
+			exceptions.Panicf("optimizers.GCT: %s=%d, want >= 0", ParamWarmupSteps, r.warmup)
+		}
+	}
+	return r
+}
+
+// CompressorName returns the name of the compressor the wrapper uses with scope's hyperparameters.
+func (o *Wrapper) CompressorName(scope *model.Scope) string {
+	return o.resolve(scope).compressor.Name()
+}
+
+// UpdateGraph implements optimizer.Interface: it computes the gradients of the
+// loss and calls UpdateGraphWithGradients.
+func (o *Wrapper) UpdateGraph(scope *model.Scope, g *Graph, loss *Node) {
+	if !loss.Shape().IsScalar() {
+		exceptions.Panicf("optimizers.GCT: the loss must be a scalar, got %s", loss.Shape())
+	}
+	grads := scope.BuildTrainableVariablesGradientsGraph(loss)
+	o.UpdateGraphWithGradients(scope, grads, loss.DType())
+}
+
+// UpdateGraphWithGradients implements train.OptimizeWithGradients (so GCT works
+// with gradient accumulation): it compresses the gradients and hands the
+// decoded ones to the inner optimizer.
+func (o *Wrapper) UpdateGraphWithGradients(scope *model.Scope, grads []*Node, lossDType dtypes.DType) {
+	compressed := o.CompressGradients(scope, grads)
+	decoded := make([]*Node, len(compressed))
+	for i, vg := range compressed {
+		decoded[i] = vg.Compressed.Decoded
+	}
+	o.config.inner.(train.OptimizeWithGradients).UpdateGraphWithGradients(scope, decoded, lossDType)
+}
+
+// trainableInGraph returns the trainable variables used in g, in the order
+// Scope.BuildTrainableVariablesGradientsGraph returns their gradients.
+func trainableInGraph(scope *model.Scope, g *Graph) []*model.Variable {
+	var vars []*model.Variable
+	for v := range scope.IterVariables() {
+		if v.Trainable && v.InUseByGraph(g) {
+			vars = append(vars, v)
+		}
+	}
+	return vars
+}
+
+// CompressGradients builds steps 1-3 of GCT for the given gradients (in the
+// order of Scope.BuildTrainableVariablesGradientsGraph) and returns, for each
+// variable, its compressed gradient: the wire form that a data-parallel trainer
+// sends, and the decoded value. It updates the residuals, secant memory and
+// metric variables. UpdateGraphWithGradients calls it; a data-parallel trainer
+// calls it directly.
+func (o *Wrapper) CompressGradients(scope *model.Scope, grads []*Node) []VariableGradient {
+	if len(grads) == 0 {
+		exceptions.Panicf("optimizers.GCT: no gradients (are there trainable variables?)")
+	}
+	g := grads[0].Graph()
+	vars := trainableInGraph(scope, g)
+	if len(vars) != len(grads) {
+		exceptions.Panicf("optimizers.GCT: %d gradients for %d trainable variables", len(grads), len(vars))
+	}
+	r := o.resolve(scope)
+	state := scope.At(StateScope).WithInitializer(initializer.Zero)
+	step := optimizer.IncrementCounter(state, g, "step", dtypes.Int64)
+	warm := GreaterThan(step, Scalar(g, dtypes.Int64, r.warmup)) // Compressing from now on.
+	out := make([]VariableGradient, len(vars))
+	var totalBits, totalZeros, totalBeta *Node
+	var numElements, numBeta float64
+	for i, v := range vars {
+		grad := grads[i]
+		vState := state.At("%s", model.EscapeScopeName(v.Path()))
+		x := grad
+		if r.lambda > 0 {
+			x = rateConstraint(vState, v, grad, step, r.lambda)
+		}
+		var residual *model.Variable
+		if r.errorFeedback {
+			residual = stateVariable(vState, "residual", grad)
+			x = Add(x, residual.NodeValue(g))
+		}
+		c := r.compressor.Compress(vState, v, x)
+		n := float64(grad.Shape().Size())
+		if r.warmup > 0 {
+			c.Decoded = Where(warm, c.Decoded, x)
+			c.Bits = Where(warm, c.Bits, bitsConst(g, 32*n))
+		}
+		if residual != nil {
+			residual.SetNodeValue(Sub(x, c.Decoded))
+		}
+		out[i] = VariableGradient{Variable: v, Compressed: c}
+		setMetric(vState, "bits_per_element", DivScalar(c.Bits, n))
+		totalBits = addOrSet(totalBits, c.Bits)
+		numElements += n
+		if c.ZeroFraction != nil {
+			totalZeros = addOrSet(totalZeros, MulScalar(c.ZeroFraction, n))
+		}
+		if c.Beta != nil {
+			totalBeta = addOrSet(totalBeta, MulScalar(c.Beta, n))
+			numBeta += n
+		}
+	}
+	setMetric(state, MetricBitsPerElement, DivScalar(totalBits, numElements))
+	if totalZeros != nil {
+		setMetric(state, MetricZeroFraction, DivScalar(totalZeros, numElements))
+	}
+	if totalBeta != nil {
+		setMetric(state, MetricBeta, DivScalar(totalBeta, numBeta))
+	}
+	return out
+}
+
+// rateConstraint returns grad + lambda * h * sign(grad), h the smoothed, clamped
+// secant estimate of the Hessian diagonal, and updates the secant memory.
+func rateConstraint(vState *model.Scope, v *model.Variable, grad, step *Node, lambda float64) *Node {
+	g := grad.Graph()
+	prevGradVar := stateVariable(vState, "prev_grad", grad)
+	prevWeightVar := stateVariable(vState, "prev_weight", grad)
+	curvatureVar := stateVariable(vState, "curvature", grad)
+	w := v.NodeValue(g)
+	if w.DType() != grad.DType() {
+		w = ConvertDType(w, grad.DType())
+	}
+	dg := Sub(grad, prevGradVar.NodeValue(g))
+	dw := Sub(w, prevWeightVar.NodeValue(g))
+	tiny := ConstAs(dw, 1e-12)
+	safeDw := Where(GreaterThan(Abs(dw), tiny), dw, OnesLike(dw))
+	secant := Where(GreaterThan(Abs(dw), tiny), ClipScalar(Div(dg, safeDw), 0, curvatureMax), ZerosLike(dw))
+	first := Equal(step, OnesLike(step)) // No previous step yet.
+	h := Add(MulScalar(curvatureVar.NodeValue(g), curvatureMomentum), MulScalar(secant, 1-curvatureMomentum))
+	h = Where(first, ZerosLike(h), h)
+	prevGradVar.SetNodeValue(grad)
+	prevWeightVar.SetNodeValue(w)
+	curvatureVar.SetNodeValue(h)
+	return Add(grad, MulScalar(Mul(h, Sign(grad)), lambda))
+}
+
+// stateVariable returns a non-trainable, zero-initialized variable shaped as like.
+func stateVariable(scope *model.Scope, name string, like *Node) *model.Variable {
+	v := scope.VariableWithShape(name, like.Shape())
+	v.SetTrainable(false)
+	return v
+}
+
+// Names of the metric variables under the "gct" scope (Float32 scalars, the
+// value of the last training step).
+const (
+	MetricBitsPerElement = "bits_per_element"
+	MetricZeroFraction   = "zero_fraction"
+	MetricBeta           = "beta"
+)
+
+func setMetric(scope *model.Scope, name string, value *Node) {
+	v := scope.VariableWithShape(name, shapes.Make(dtypes.Float32))
+	v.SetTrainable(false)
+	v.SetNodeValue(ConvertDType(value, dtypes.Float32))
+}
+
+func addOrSet(sum, x *Node) *Node {
+	if sum == nil {
+		return x
+	}
+	return Add(sum, x)
+}
+
+// Clear implements optimizer.Interface: it deletes GCT's state and the inner optimizer's.
+func (o *Wrapper) Clear(scope *model.Scope) error {
+	if err := scope.At(StateScope).DeleteVariablesInScope(); err != nil {
+		return err
+	}
+	return o.config.inner.Clear(scope)
+}
