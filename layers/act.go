@@ -1,0 +1,285 @@
+package layers
+
+import (
+	"math"
+
+	"github.com/ggprior/ggprior/ggx"
+	"github.com/ggprior/ggprior/optimizers/expgolomb"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+	"github.com/gomlx/gomlx/ml/train"
+	"github.com/gomlx/gomlx/support/exceptions"
+)
+
+// Hyperparameters of ACT, read from the scope by ACT (set them with
+// scope.SetParam or from the command line, e.g. -set="act_sparsity=0.9").
+const (
+	// ParamSparsity is the final target sparsity s in [0, 1) (default DefaultSparsity).
+	ParamSparsity = "act_sparsity"
+	// ParamLambda is the final weight of the rate term, >= 0 (default DefaultLambda).
+	ParamLambda = "act_lambda"
+	// ParamSchedule is the ramp of the constraint: "linear", "cosine" or "staged" (default "cosine").
+	ParamSchedule = "act_schedule"
+	// ParamStart is the training step at which the ramp starts (default 0).
+	ParamStart = "act_start"
+	// ParamEnd is the training step at which the ramp reaches its final values (default 1000).
+	ParamEnd = "act_end"
+	// ParamThreshold selects where the threshold comes from: "gg" (the quantile
+	// of the fitted GG) or "batch" (the batch's own quantile, by bisection). Default "batch".
+	ParamThreshold = "act_threshold"
+	// ParamStraightThrough passes gradients through the mask unchanged (bool, default false: masked).
+	ParamStraightThrough = "act_straight_through"
+)
+
+// Defaults of ACT's hyperparameters.
+const (
+	DefaultSparsity = 0.9
+	DefaultLambda   = 1e-3
+	DefaultStart    = 0
+	DefaultEnd      = 1000
+	// ThresholdMomentum is the weight of the past in the running average of the threshold.
+	ThresholdMomentum = 0.9
+	// bisectionSteps is the number of halvings of the batch-quantile search: the
+	// threshold is found to max|x| * 2^-24, float32 resolution.
+	bisectionSteps = 24
+	// stagedSteps is the number of stages of the "staged" schedule.
+	stagedSteps = 4
+)
+
+// ACTConfig configures an ACT site; create it with ACT, finish with Done.
+type ACTConfig struct {
+	scope           *model.Scope
+	x               *Node
+	sparsity        float64
+	lambda          float64
+	schedule        string
+	start, end      int
+	threshold       string
+	straightThrough bool
+	epsilon         float64
+}
+
+// ACT returns a builder for an activation-constraint site on x: during
+// training it makes x sparse and low-rate, progressively, and at inference it
+// zeroes |x| below the frozen threshold learned in training.
+//
+//	h = activation.Gelu(layers.Dense(scope.In("mlp_in"), x, true, 4*d))
+//	h = layers.ACT(scope.In("mlp_act"), h).TargetSparsity(0.95).Done()
+//
+// During training, with progress p_t ramping from 0 at Start to 1 at End along
+// the Schedule:
+//
+//   - Rate term: lambda_t * mean((|x| + eps)^beta_hat), lambda_t = p_t * RateWeight,
+//     is added to the loss (train.AddRegularizationLoss); beta_hat is the GG shape
+//     fitted to x in the graph (ggx.FitGraph), without gradient.
+//   - Threshold: values with |x| < tau_t are set to exactly zero, where tau_t is
+//     the level below which a fraction s_t = p_t * TargetSparsity of |x| falls:
+//     the quantile of the fitted GG ("gg") or of the batch ("batch", by a fixed
+//     number of bisection steps: there is no sort with gradient on every
+//     backend), smoothed by a running average kept in a non-trainable variable.
+//   - The gradient flows through the kept values (masked) or, with
+//     StraightThrough, through all values.
+//
+// The site's state (step counter, running threshold) and its metrics (achieved
+// sparsity, threshold, fitted beta, coded bits per activation after int8
+// quantization and Exp-Golomb coding) are non-trainable variables under the
+// site's scope "act": checkpoints save them; see ReadMetrics.
+//
+// Defaults come from the scope's hyperparameters (ParamSparsity, ParamLambda,
+// ParamSchedule, ParamStart, ParamEnd, ParamThreshold, ParamStraightThrough).
+func ACT(scope *model.Scope, x *Node) *ACTConfig {
+	return &ACTConfig{
+		scope:           scope,
+		x:               x,
+		sparsity:        model.GetParamOr(scope, ParamSparsity, DefaultSparsity),
+		lambda:          model.GetParamOr(scope, ParamLambda, DefaultLambda),
+		schedule:        model.GetParamOr(scope, ParamSchedule, "cosine"),
+		start:           model.GetParamOr(scope, ParamStart, DefaultStart),
+		end:             model.GetParamOr(scope, ParamEnd, DefaultEnd),
+		threshold:       model.GetParamOr(scope, ParamThreshold, "batch"),
+		straightThrough: model.GetParamOr(scope, ParamStraightThrough, false),
+		epsilon:         1e-6,
+	}
+}
+
+// TargetSparsity sets the final fraction of zeros s in [0, 1).
+func (c *ACTConfig) TargetSparsity(s float64) *ACTConfig { c.sparsity = s; return c }
+
+// RateWeight sets the final weight lambda >= 0 of the rate term (0 turns it off).
+func (c *ACTConfig) RateWeight(lambda float64) *ACTConfig { c.lambda = lambda; return c }
+
+// Schedule sets the ramp: "linear", "cosine" (the default) or "staged"
+// (ProSparse-like: four sine-shaped steps).
+func (c *ACTConfig) Schedule(name string) *ACTConfig { c.schedule = name; return c }
+
+// Ramp sets the training steps at which the ramp starts and ends (0 <= start <= end;
+// start == end is a fixed, non-progressive constraint from that step on).
+func (c *ACTConfig) Ramp(start, end int) *ACTConfig { c.start, c.end = start, end; return c }
+
+// ThresholdFrom selects "gg" (fitted GG quantile) or "batch" (batch quantile).
+func (c *ACTConfig) ThresholdFrom(mode string) *ACTConfig { c.threshold = mode; return c }
+
+// StraightThrough passes gradients through the mask unchanged (default: masked).
+func (c *ACTConfig) StraightThrough(on bool) *ACTConfig { c.straightThrough = on; return c }
+
+// Epsilon sets eps of the rate term (|x| + eps)^beta (> 0, default 1e-6).
+func (c *ACTConfig) Epsilon(eps float64) *ACTConfig { c.epsilon = eps; return c }
+
+// validate panics with a clear message on bad hyperparameters.
+func (c *ACTConfig) validate() {
+	switch {
+	case !(c.sparsity >= 0 && c.sparsity < 1):
+		exceptions.Panicf("layers.ACT: target sparsity %g outside [0, 1)", c.sparsity)
+	case !(c.lambda >= 0) || math.IsInf(c.lambda, 0):
+		exceptions.Panicf("layers.ACT: rate weight lambda=%g, want a finite value >= 0", c.lambda)
+	case c.start < 0 || c.end < c.start:
+		exceptions.Panicf("layers.ACT: ramp from step %d to %d: want 0 <= start <= end", c.start, c.end)
+	case !(c.epsilon > 0):
+		exceptions.Panicf("layers.ACT: epsilon=%g, want > 0", c.epsilon)
+	case !c.x.DType().IsFloat():
+		exceptions.Panicf("layers.ACT: x must be a float tensor, got %s", c.x.Shape())
+	case c.x.Shape().Size() == 0:
+		exceptions.Panicf("layers.ACT: x is empty (shape %s)", c.x.Shape())
+	}
+	switch c.schedule {
+	case "linear", "cosine", "staged":
+	default:
+		exceptions.Panicf("layers.ACT: schedule %q, want \"linear\", \"cosine\" or \"staged\"", c.schedule)
+	}
+	switch c.threshold {
+	case "gg", "batch":
+	default:
+		exceptions.Panicf("layers.ACT: threshold from %q, want \"gg\" or \"batch\"", c.threshold)
+	}
+}
+
+// Done builds the site and returns x with its small values zeroed.
+func (c *ACTConfig) Done() *Node {
+	c.validate()
+	x := c.x
+	g := x.Graph()
+	scope := c.scope.In("act").WithInitializer(initializer.Zero)
+	stepVar := stateVar(scope, "step", shapes.Make(dtypes.Int64))
+	tauVar := stateVar(scope, "threshold", shapes.Make(dtypes.Float32))
+	absX := Abs(x)
+	if !scope.IsTraining(g) {
+		tau := ConvertDType(tauVar.NodeValue(g), x.DType())
+		return Where(GreaterOrEqual(absX, tau), x, ZerosLike(x))
+	}
+
+	step := AddScalar(stepVar.NodeValue(g), 1)
+	stepVar.SetNodeValue(step)
+	progress := Progress(step, c.start, c.end, c.schedule) // Float32 scalar in [0, 1].
+	sparsity := MulScalar(progress, c.sparsity)
+	beta, alpha := ggx.FitGraph(x)
+	beta32, alpha32 := ConvertDType(beta, dtypes.Float32), ConvertDType(alpha, dtypes.Float32)
+
+	var tauBatch *Node
+	switch c.threshold {
+	case "gg":
+		tauBatch = Mul(alpha32, magnitudeQuantile(beta32, sparsity))
+	default:
+		tauBatch = batchQuantile(ConvertDType(StopGradient(absX), dtypes.Float32), sparsity)
+	}
+	first := Equal(step, OnesLike(step))
+	tau := Where(first, tauBatch,
+		Add(MulScalar(tauVar.NodeValue(g), ThresholdMomentum), MulScalar(tauBatch, 1-ThresholdMomentum)))
+	tau = Where(GreaterThan(sparsity, ZerosLike(sparsity)), tau, ZerosLike(tau)) // Before the ramp: nothing is cut.
+	tauVar.SetNodeValue(tau)
+
+	keep := GreaterOrEqual(absX, ConvertDType(tau, x.DType()))
+	out := Where(keep, x, ZerosLike(x))
+	if c.straightThrough {
+		out = Add(x, StopGradient(Sub(out, x)))
+	}
+	if c.lambda > 0 {
+		lambdaT := ConvertDType(MulScalar(progress, c.lambda), x.DType())
+		rate := ReduceAllMean(Pow(AddScalar(absX, c.epsilon), ConvertDType(beta, x.DType())))
+		train.AddRegularizationLoss(Mul(lambdaT, rate))
+	}
+	c.recordMetrics(scope, out, beta32, tau)
+	return out
+}
+
+// stateVar returns a non-trainable variable of scope, zero-initialized.
+func stateVar(scope *model.Scope, name string, shape shapes.Shape) *model.Variable {
+	v := scope.VariableWithShape(name, shape)
+	v.SetTrainable(false)
+	return v
+}
+
+// Progress returns the ramp's progress in [0, 1] at step (an Int64 scalar
+// node, 1-based as the site's counter), as a Float32 scalar: 0 up to start, 1
+// from end on, and in between linear, cosine ((1-cos(pi p))/2), or staged
+// (stagedSteps cosine-shaped steps).
+func Progress(step *Node, start, end int, schedule string) *Node {
+	g := step.Graph()
+	t := ConvertDType(step, dtypes.Float32)
+	if end == start {
+		return ConvertDType(GreaterOrEqual(t, Scalar(g, dtypes.Float32, float64(start))), dtypes.Float32)
+	}
+	p := ClipScalar(MulScalar(AddScalar(t, -float64(start)), 1/float64(end-start)), 0, 1)
+	cosine := func(p *Node) *Node { return MulScalar(OneMinus(Cos(MulScalar(p, math.Pi))), 0.5) }
+	switch schedule {
+	case "cosine":
+		return cosine(p)
+	case "staged":
+		scaled := MulScalar(p, stagedSteps)
+		stage := MinScalar(Floor(scaled), stagedSteps-1)
+		return MulScalar(Add(stage, cosine(Sub(scaled, stage))), 1.0/stagedSteps)
+	}
+	return p
+}
+
+// batchQuantile returns the level tau (Float32 scalar) below which a fraction
+// s (Float32 scalar) of the values of a >= 0 falls, by fixed-step bisection on
+// [0, max(a)].
+func batchQuantile(a, s *Node) *Node {
+	lo := ZerosLike(s)
+	hi := ReduceAllMax(a)
+	for range bisectionSteps {
+		mid := MulScalar(Add(lo, hi), 0.5)
+		below := ReduceAllMean(ConvertDType(LessThan(a, mid), dtypes.Float32))
+		tooLow := LessThan(below, s)
+		lo = Where(tooLow, mid, lo)
+		hi = Where(tooLow, hi, mid)
+	}
+	return hi
+}
+
+// recordMetrics stores the site's metrics of this step in variables.
+func (c *ACTConfig) recordMetrics(scope *model.Scope, out, beta, tau *Node) {
+	zeros := ReduceAllMean(ConvertDType(Equal(out, ZerosLike(out)), dtypes.Float32))
+	setMetric(scope, MetricSparsity, zeros)
+	setMetric(scope, MetricThreshold, tau)
+	setMetric(scope, MetricBeta, beta)
+	// Coded size: int8 quantization (scale max|out|/127), then Exp-Golomb order 0.
+	out32 := ConvertDType(StopGradient(out), dtypes.Float32)
+	scale := Max(DivScalar(ReduceAllMax(Abs(out32)), 127), ConstAs(out32, 1e-30))
+	q := ConvertDType(ClipScalar(Round(Div(out32, scale)), -127, 127), dtypes.Int32)
+	bits := ConvertDType(expgolomb.BitLenGraph(q, 0), dtypes.Float32)
+	setMetric(scope, MetricBitsPerActivation, DivScalar(bits, float64(out.Shape().Size())))
+}
+
+// Names of a site's metric variables (Float32 scalars, under the site's "act" scope).
+const (
+	// MetricSparsity is the achieved fraction of exact zeros; it is also the
+	// fraction of the next layer's multiply-adds that the zeros make skippable
+	// when the site feeds a dense layer.
+	MetricSparsity = "sparsity"
+	// MetricThreshold is the running threshold tau.
+	MetricThreshold = "threshold"
+	// MetricBeta is the GG shape fitted to the site's input.
+	MetricBeta = "beta"
+	// MetricBitsPerActivation is the coded size of the output after int8
+	// quantization and Exp-Golomb (order 0) coding, in bits per activation.
+	MetricBitsPerActivation = "bits_per_activation"
+)
+
+func setMetric(scope *model.Scope, name string, value *Node) {
+	v := stateVar(scope, name, shapes.Make(dtypes.Float32))
+	v.SetNodeValue(ConvertDType(value, dtypes.Float32))
+}

@@ -1,0 +1,191 @@
+package layers
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/ggprior/ggprior/ggx"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/gobackend"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train"
+	"github.com/stretchr/testify/require"
+)
+
+func ggValues(n int, beta float64, seed uint64) []float32 {
+	d := ggx.FromStdDev(0.1, 1, beta)
+	d.Src = rand.NewPCG(seed, 5)
+	xs := make([]float32, n)
+	for i := range xs {
+		xs[i] = float32(d.Rand())
+	}
+	return xs
+}
+
+// runSite runs one step of an ACT site built by cfg on x, in training or
+// inference mode, and returns the output and the regularization loss (NaN if none).
+func runSite(t *testing.T, store *model.Store, training bool, cfg func(c *ACTConfig) *ACTConfig, x []float32) ([]float32, float64) {
+	t.Helper()
+	exec, err := model.NewExec(gobackend.GetBackend(), store, func(scope *model.Scope, xIn *Node) []*Node {
+		g := xIn.Graph()
+		scope.Store().SetTraining(g, training)
+		out := cfg(ACT(scope.In("site"), xIn)).Done()
+		reg := train.GetRegularizationLoss(g)
+		if reg == nil {
+			reg = Scalar(g, dtypes.Float32, math.NaN())
+		}
+		return []*Node{out, ConvertDType(reg, dtypes.Float64)}
+	})
+	require.NoError(t, err)
+	res, err := exec.Call(x)
+	require.NoError(t, err)
+	return tensors.MustCopyFlatData[float32](res[0]), tensors.ToScalar[float64](res[1])
+}
+
+func zeroFraction(xs []float32) float64 {
+	z := 0
+	for _, x := range xs {
+		if x == 0 {
+			z++
+		}
+	}
+	return float64(z) / float64(len(xs))
+}
+
+// TestProgressSchedules checks the ramp at key steps.
+func TestProgressSchedules(t *testing.T) {
+	backend := gobackend.GetBackend()
+	eval := func(step int64, start, end int, schedule string) float64 {
+		out := MustExecOnce(backend, func(s *Node) *Node { return Progress(s, start, end, schedule) }, step)
+		return float64(tensors.ToScalar[float32](out))
+	}
+	for _, tc := range []struct {
+		step     int64
+		schedule string
+		want     float64
+	}{
+		{50, "linear", 0}, {100, "linear", 0}, {150, "linear", 0.5}, {200, "linear", 1}, {900, "linear", 1},
+		{150, "cosine", 0.5}, {125, "cosine", (1 - math.Cos(math.Pi/4)) / 2},
+		{125, "staged", 0.25}, {112, "staged", (1 - math.Cos(math.Pi*0.48)) / 2 / 4}, {200, "staged", 1},
+	} {
+		require.InDelta(t, tc.want, eval(tc.step, 100, 200, tc.schedule), 1e-6, "%s at %d", tc.schedule, tc.step)
+	}
+	require.Equal(t, 0.0, eval(9, 10, 10, "linear"))
+	require.Equal(t, 1.0, eval(10, 10, 10, "linear"))
+}
+
+// TestACTExactZerosAndTarget: with a fixed constraint, the batch threshold hits
+// the target sparsity to within the ties and bisection resolution, zeros are
+// exact, the kept values unchanged; the GG threshold hits it within the fit's accuracy.
+func TestACTExactZerosAndTarget(t *testing.T) {
+	const n = 50_000
+	x := ggValues(n, 0.8, 1)
+	for _, mode := range []string{"batch", "gg"} {
+		for _, target := range []float64{0.5, 0.9, 0.98} {
+			store := model.NewStore()
+			cfg := func(c *ACTConfig) *ACTConfig {
+				return c.TargetSparsity(target).Ramp(0, 0).RateWeight(0).ThresholdFrom(mode)
+			}
+			out, reg := runSite(t, store, true, cfg, x)
+			require.True(t, math.IsNaN(reg), "no rate term with lambda=0")
+			got := zeroFraction(out)
+			// batch: exact up to one value; gg: the data are GG, so the fitted
+			// quantile is off only by the fit's sampling error (a few 1/sqrt(n)).
+			tol := 2.0 / n
+			if mode == "gg" {
+				tol = 6 * math.Sqrt(target*(1-target)/n) * 3
+			}
+			require.InDelta(t, target, got, tol, "mode=%s target=%g", mode, target)
+			for i, v := range out {
+				if v != 0 {
+					require.Equal(t, x[i], v)
+				}
+			}
+			sites, err := ReadMetrics(store)
+			require.NoError(t, err)
+			require.Len(t, sites, 1)
+			require.Equal(t, "/site/act", sites[0].Site)
+			require.InDelta(t, got, sites[0].Sparsity, 1e-6)
+			require.InDelta(t, 0.8, sites[0].Beta, 0.05)
+			require.Greater(t, sites[0].BitsPerActivation, 1.0)
+			require.Less(t, sites[0].BitsPerActivation, 8.0)
+		}
+	}
+}
+
+// TestACTRunningThresholdAndInference: the threshold is a running average; at
+// inference it is frozen: deterministic and batch-independent.
+func TestACTRunningThresholdAndInference(t *testing.T) {
+	const n = 20_000
+	store := model.NewStore()
+	cfg := func(c *ACTConfig) *ACTConfig { return c.TargetSparsity(0.8).Ramp(0, 0).RateWeight(0) }
+	var taus []float64
+	for step := range 3 {
+		runSite(t, store, true, cfg, ggValues(n, 1, uint64(10+step)))
+		sites, err := ReadMetrics(store)
+		require.NoError(t, err)
+		taus = append(taus, sites[0].Threshold)
+	}
+	require.Greater(t, taus[0], 0.0)
+	tau := float32(taus[2])
+	// Inference on a different batch: exactly the frozen threshold.
+	x := ggValues(n, 1, 99)
+	out1, _ := runSite(t, store, false, cfg, x)
+	out2, _ := runSite(t, store, false, cfg, x[:n/2])
+	for i, v := range x {
+		if float32(math.Abs(float64(v))) < tau {
+			require.Zero(t, out1[i])
+		} else {
+			require.Equal(t, v, out1[i])
+		}
+	}
+	require.Equal(t, out1[:n/2], out2, "batch-independent")
+	sites, _ := ReadMetrics(store)
+	require.Equal(t, taus[2], sites[0].Threshold, "inference does not move the threshold")
+}
+
+// TestACTRateTerm: lambda_t * mean((|x|+eps)^beta_hat) is added to the loss.
+func TestACTRateTerm(t *testing.T) {
+	const n = 10_000
+	x := ggValues(n, 1.2, 3)
+	store := model.NewStore()
+	cfg := func(c *ACTConfig) *ACTConfig { return c.TargetSparsity(0).RateWeight(0.5).Ramp(0, 0) }
+	_, reg := runSite(t, store, true, cfg, x)
+	sites, err := ReadMetrics(store)
+	require.NoError(t, err)
+	beta := sites[0].Beta
+	want := 0.0
+	for _, v := range x {
+		want += math.Pow(math.Abs(float64(v))+1e-6, beta)
+	}
+	want = 0.5 * want / n
+	require.InEpsilon(t, want, reg, 1e-4)
+}
+
+func TestACTBadHyperparameters(t *testing.T) {
+	for name, cfg := range map[string]func(c *ACTConfig) *ACTConfig{
+		"sparsity=1":    func(c *ACTConfig) *ACTConfig { return c.TargetSparsity(1) },
+		"sparsity<0":    func(c *ACTConfig) *ACTConfig { return c.TargetSparsity(-0.1) },
+		"lambda<0":      func(c *ACTConfig) *ACTConfig { return c.RateWeight(-1) },
+		"end<start":     func(c *ACTConfig) *ACTConfig { return c.Ramp(10, 5) },
+		"schedule":      func(c *ACTConfig) *ACTConfig { return c.Schedule("exp") },
+		"threshold":     func(c *ACTConfig) *ACTConfig { return c.ThresholdFrom("median") },
+		"epsilon":       func(c *ACTConfig) *ACTConfig { return c.Epsilon(0) },
+		"sparsity=NaN?": func(c *ACTConfig) *ACTConfig { return c.TargetSparsity(math.NaN()) },
+	} {
+		require.Panics(t, func() { runSiteNoRecover(store(), cfg) }, name)
+	}
+}
+
+func store() *model.Store { return model.NewStore() }
+
+// runSiteNoRecover builds the site directly (panics escape, unlike Exec).
+func runSiteNoRecover(s *model.Store, cfg func(c *ACTConfig) *ACTConfig) {
+	g := NewGraph(gobackend.GetBackend(), "bad")
+	x := Parameter(g, "x", shapesF32(4))
+	s.SetTraining(g, true)
+	cfg(ACT(s.RootScope(), x)).Done()
+}
