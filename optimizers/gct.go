@@ -156,6 +156,9 @@ type Wrapper struct {
 	config GCTConfig
 }
 
+// Inner returns the optimizer GCT wraps (the one that applies the updates).
+func (o *Wrapper) Inner() optimizer.Interface { return o.config.inner }
+
 // VariableGradient is one trainable variable's gradient, compressed.
 type VariableGradient struct {
 	Variable   *model.Variable

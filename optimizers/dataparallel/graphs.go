@@ -1,0 +1,210 @@
+package dataparallel
+
+import (
+	"fmt"
+
+	"github.com/ggprior/ggprior/optimizers"
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train"
+	"github.com/gomlx/gomlx/support/exceptions"
+)
+
+// layout describes the outputs of the gradient graph: the loss, then per
+// variable its wire form.
+type layout struct {
+	lossDType dtypes.DType
+	vars      []varLayout
+}
+
+// varLayout is one variable's outputs. Integer codings output, in order:
+// faithful (Bool: Decoded == Ints*Step exactly, false e.g. during GCT's
+// warmup steps, which send the uncompressed gradient), Ints (Int32, or Int8
+// for int8), Step (Float32), Decoded and Bits. Dense codings output Decoded
+// (in its wire dtype) and Bits.
+type varLayout struct {
+	variable *model.Variable
+	coding   optimizers.Coding
+	k        int
+}
+
+func (v varLayout) numOutputs() int {
+	if v.coding == optimizers.CodingDense {
+		return 2
+	}
+	return 5
+}
+
+// computeGraph is the first execution: forward, backward and compression on
+// this worker's shard. It records the layout of its outputs.
+func (t *Trainer) computeGraph(scope *model.Scope, inputsAndLabels []*Node) []*Node {
+	inputs, labels := inputsAndLabels[:t.numInputs], inputsAndLabels[t.numInputs:]
+	g := inputsAndLabels[0].Graph()
+	t.cfg.store.SetTraining(g, true)
+	predictions := t.cfg.modelFn(scope, nil, inputs)
+	if t.cfg.lossFn != nil {
+		l := t.cfg.lossFn(labels, predictions)
+		if !l.Shape().IsScalar() {
+			l = ReduceAllMean(l)
+		}
+		train.AddMainLoss(l)
+	}
+	loss := train.TotalLoss(g)
+	if loss == nil {
+		exceptions.Panicf("dataparallel: no loss: the loss function is nil (or returned nil) and the model added none with train.AddMainLoss")
+	}
+	grads := scope.BuildTrainableVariablesGradientsGraph(loss)
+	compressed := t.cfg.gct.CompressGradients(scope, grads)
+	train.ExecPerStepUpdateGraphFn(g)
+
+	// bfloat16 values travel as bfloat16 (exactly: the bf16 compressor's output is bf16-rounded).
+	denseDType := dtypes.InvalidDType
+	if t.cfg.gct.CompressorName(scope) == optimizers.BF16().Name() {
+		denseDType = dtypes.BFloat16
+	}
+	lay := &layout{lossDType: loss.DType(), vars: make([]varLayout, len(compressed))}
+	outputs := []*Node{ConvertDType(loss, dtypes.Float64)}
+	for i, vg := range compressed {
+		c := vg.Compressed
+		lay.vars[i] = varLayout{variable: vg.Variable, coding: c.Coding, k: c.K}
+		bits := ConvertDType(c.Bits, dtypes.Float64)
+		switch c.Coding {
+		case optimizers.CodingExpGolomb, optimizers.CodingInt8:
+			if c.Ints == nil || c.Step == nil {
+				exceptions.Panicf("dataparallel: variable %q: %s coding without Ints or Step", vg.Variable.Path(), c.Coding)
+			}
+			dtype := c.Decoded.DType()
+			step := ConvertDType(c.Step, dtypes.Float32) // The wire carries a float32 step.
+			recon := Mul(ConvertDType(c.Ints, dtype), ConvertDType(step, dtype))
+			faithful := LogicalAll(Equal(recon, c.Decoded))
+			ints := c.Ints
+			if c.Coding == optimizers.CodingInt8 {
+				ints = ConvertDType(ints, dtypes.Int8)
+			}
+			outputs = append(outputs, faithful, ints, step, c.Decoded, bits)
+		case optimizers.CodingDense:
+			decoded := c.Decoded
+			if denseDType != dtypes.InvalidDType && decoded.DType() != denseDType {
+				decoded = ConvertDType(decoded, denseDType)
+			}
+			outputs = append(outputs, decoded, bits)
+		default:
+			exceptions.Panicf("dataparallel: variable %q: unknown coding %q", vg.Variable.Path(), c.Coding)
+		}
+	}
+	if t.layout != nil && !t.layout.sameAs(lay) {
+		exceptions.Panicf("dataparallel: the gradient graph for new input shapes has different variables or codings than the first one")
+	}
+	t.layout = lay
+	return outputs
+}
+
+func (l *layout) sameAs(o *layout) bool {
+	if len(l.vars) != len(o.vars) {
+		return false
+	}
+	for i := range l.vars {
+		if l.vars[i] != o.vars[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// wireGradients reads the gradient graph's outputs: the loss into stats, and
+// this worker's wire gradients (whose tensors are the outputs themselves).
+func (l *layout) wireGradients(outputs []*tensors.Tensor, stats *StepStats) ([]WireGradient, error) {
+	want := 1
+	for _, v := range l.vars {
+		want += v.numOutputs()
+	}
+	if len(outputs) != want {
+		return nil, fmt.Errorf("gradient graph returned %d outputs, want %d", len(outputs), want)
+	}
+	stats.Loss = tensors.ToScalar[float64](outputs[0])
+	grads := make([]WireGradient, len(l.vars))
+	stats.Variables = make([]VariableStats, len(l.vars))
+	pos := 1
+	for i, v := range l.vars {
+		out := outputs[pos : pos+v.numOutputs()]
+		pos += v.numOutputs()
+		vs := &stats.Variables[i]
+		vs.Path, vs.Size = v.variable.Path(), v.variable.Shape().Size()
+		vs.CodedBits = tensors.ToScalar[float64](out[len(out)-1])
+		stats.CodedBits += vs.CodedBits
+		if v.coding == optimizers.CodingDense {
+			grads[i] = WireGradient{Kind: KindDense, Dense: out[0]}
+		} else if !tensors.ToScalar[bool](out[0]) {
+			grads[i] = WireGradient{Kind: KindDense, Dense: out[3]}
+		} else {
+			kind := KindExpGolomb
+			if v.coding == optimizers.CodingInt8 {
+				kind = KindInt8
+			}
+			grads[i] = WireGradient{Kind: kind, Ints: out[1], Step: tensors.ToScalar[float32](out[2]), K: v.k}
+		}
+		vs.Kind = grads[i].Kind
+	}
+	return grads, nil
+}
+
+// updateGraph is the second execution: it averages the W workers' gradients
+// (inputs: per rank, per variable, Ints and Step, or the dense gradient;
+// told apart by dtype) and applies the inner optimizer. It returns the
+// squared L2 norm of the averaged gradient (Float64).
+func (t *Trainer) updateGraph(scope *model.Scope, inputs []*Node) []*Node {
+	g := inputs[0].Graph()
+	vars := t.layout.vars
+	// The inner optimizer updates the trainable variables the graph uses, in
+	// store order: the same as the gradients' order.
+	for _, v := range vars {
+		_ = v.variable.NodeValue(g)
+	}
+	sums := make([]*Node, len(vars))
+	pos := 0
+	for r := range t.size {
+		for i, v := range vars {
+			if pos >= len(inputs) {
+				exceptions.Panicf("dataparallel: update graph got %d inputs, too few for %d ranks of %d variables", len(inputs), t.size, len(vars))
+			}
+			dtype := v.variable.Shape().DType
+			x := inputs[pos]
+			var term *Node
+			switch x.DType() {
+			case dtypes.Int32, dtypes.Int8:
+				step := inputs[pos+1]
+				pos += 2
+				term = Mul(ConvertDType(x, dtype), ConvertDType(step, dtype))
+			default:
+				pos++
+				term = x
+				if term.DType() != dtype {
+					term = ConvertDType(term, dtype)
+				}
+			}
+			if !term.Shape().Equal(v.variable.Shape()) {
+				exceptions.Panicf("dataparallel: rank %d's gradient for %q has shape %s, the variable %s",
+					r, v.variable.Path(), term.Shape(), v.variable.Shape())
+			}
+			if sums[i] == nil {
+				sums[i] = term
+			} else {
+				sums[i] = Add(sums[i], term)
+			}
+		}
+	}
+	if pos != len(inputs) {
+		exceptions.Panicf("dataparallel: update graph got %d inputs, used %d", len(inputs), pos)
+	}
+	normSq := Scalar(g, dtypes.Float64, 0)
+	for i, s := range sums {
+		if t.size > 1 {
+			sums[i] = DivScalar(s, float64(t.size))
+		}
+		normSq = Add(normSq, ReduceAllSum(Square(ConvertDType(sums[i], dtypes.Float64))))
+	}
+	t.cfg.inner.(train.OptimizeWithGradients).UpdateGraphWithGradients(scope, sums, t.layout.lossDType)
+	return []*Node{normSq}
+}

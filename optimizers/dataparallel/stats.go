@@ -1,0 +1,77 @@
+package dataparallel
+
+import (
+	"fmt"
+	"time"
+)
+
+// StepStats describes one data-parallel step of one worker.
+type StepStats struct {
+	// Step is the step number (1 for the first step), the same on every rank.
+	Step int64
+
+	// Loss is this worker's loss on its shard; MeanLoss the mean over all
+	// workers of their losses as the payloads carry them (float32), the same
+	// on every rank. With equal shard sizes it is the loss of the whole batch.
+	Loss, MeanLoss float64
+
+	// GradNorm is the L2 norm of the averaged gradient applied by every worker.
+	GradNorm float64
+
+	// BytesSent is the size of this worker's payload: the header
+	// (PayloadHeaderSize) plus every variable's section (Variables[i].WireBytes).
+	// It is what this worker contributes to the all-gather; every other rank
+	// receives it. BytesReceived is the sum of the other ranks' payloads.
+	// (The MPI communicator also exchanges an 8-byte size per call, counted
+	// by its Traffic, not here.)
+	BytesSent, BytesReceived int
+
+	// CodedBits is the sum over variables of the size the compressor claims
+	// (Compressed.Bits): the exact Exp-Golomb or int8 size plus 32 bits per
+	// step, or, for dense codings, the compressor's nominal size (e.g. 1 bit
+	// per element for sign, 16 for bf16, (32 + index bits) per kept value for
+	// Top-k). For Exp-Golomb and int8, BytesSent exceeds CodedBits/8 only by
+	// the framing (headers and CRCs: see the package documentation); for
+	// dense codings the wire carries the decoded tensor (4 bytes per element,
+	// 2 for bf16), so sign, Top-k and PowerSGD send more than they claim.
+	CodedBits float64
+
+	// Variables has the per-variable details, in the order of the payload's sections.
+	Variables []VariableStats
+
+	// Time split of the step: Compute is the first execution (forward,
+	// backward, compression), Encode the payload's encoding, Exchange the
+	// all-gather, Decode the peers' payloads' decoding, Update the second
+	// execution (averaging and the inner optimizer's update).
+	Compute, Encode, Exchange, Decode, Update time.Duration
+}
+
+// VariableStats describes one variable's section of a payload.
+type VariableStats struct {
+	// Path is the variable's path in the store.
+	Path string
+	// Kind is how its gradient travelled this step.
+	Kind Kind
+	// Size is its number of elements.
+	Size int
+	// WireBytes is the size of its section in this worker's payload.
+	WireBytes int
+	// CodedBits is the compressor's claimed size (Compressed.Bits).
+	CodedBits float64
+}
+
+// CodedBytes returns CodedBits/8.
+func (s StepStats) CodedBytes() float64 { return s.CodedBits / 8 }
+
+// Total returns the sum of the time split.
+func (s StepStats) Total() time.Duration {
+	return s.Compute + s.Encode + s.Exchange + s.Decode + s.Update
+}
+
+// String returns a one-line summary.
+func (s StepStats) String() string {
+	return fmt.Sprintf("step %d: loss=%.6g mean_loss=%.6g grad_norm=%.4g sent=%dB coded=%.0fB "+
+		"compute=%s encode=%s exchange=%s decode=%s update=%s",
+		s.Step, s.Loss, s.MeanLoss, s.GradNorm, s.BytesSent, s.CodedBytes(),
+		s.Compute, s.Encode, s.Exchange, s.Decode, s.Update)
+}

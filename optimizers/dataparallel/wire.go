@@ -1,0 +1,378 @@
+package dataparallel
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+
+	"github.com/ggprior/ggprior/optimizers/expgolomb"
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// Payload layout: what one worker sends each step, all its variables'
+// gradients in one message. All integers are little-endian.
+//
+//	offset   size  field
+//	0        4     magic "GGDP"
+//	4        2     format version (1)
+//	6        2     reserved (0)
+//	8        8     step number (int64): every rank must be at the same step
+//	16       4     the sender's loss (float32 bits)
+//	20       4     number of sections n (one per trainable variable, in path order of the graph)
+//	24       16*n  section table, per section: kind (1 byte), dtype (1 byte),
+//	               6 reserved bytes (0), section length in bytes (uint64)
+//	24+16n   4     CRC-32C (Castagnoli) of bytes [0, 24+16n)
+//	28+16n   ...   the sections, one after the other
+//
+// Sections, by kind:
+//
+//	expgolomb  one expgolomb frame (expgolomb.AppendFrame: its own header, the
+//	           quantization step and a CRC-32C): FrameOverhead + ceil(bits/8) bytes
+//	int8       step (float32 bits), the n int8 values, CRC-32C of both: n + 8 bytes
+//	dense      the n values in the section's dtype (float32, or bfloat16 for the
+//	           bf16 compressor), little-endian, then their CRC-32C: n*size + 4 bytes
+const (
+	payloadMagic      = "GGDP"
+	payloadVersion    = 1
+	payloadFixedSize  = 24
+	sectionEntrySize  = 16
+	payloadCRCSize    = 4
+	sectionCRCSize    = 4
+	int8SectionExtra  = 4 + sectionCRCSize
+	denseSectionExtra = sectionCRCSize
+)
+
+// castagnoli is the CRC-32C table (hardware-accelerated by hash/crc32).
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// PayloadHeaderSize returns the size in bytes of a payload's header for n
+// variables: 28 + 16n.
+func PayloadHeaderSize(n int) int {
+	return payloadFixedSize + sectionEntrySize*n + payloadCRCSize
+}
+
+// Kind is how one variable's gradient travels on the wire.
+type Kind uint8
+
+const (
+	// KindExpGolomb is an Exp-Golomb frame of the integer-quantized gradient.
+	KindExpGolomb Kind = 1
+	// KindInt8 is raw int8 values plus a float32 scale.
+	KindInt8 Kind = 2
+	// KindDense is the decoded gradient's raw values (float32 or bfloat16).
+	KindDense Kind = 3
+)
+
+// String returns "expgolomb", "int8" or "dense".
+func (k Kind) String() string {
+	switch k {
+	case KindExpGolomb:
+		return "expgolomb"
+	case KindInt8:
+		return "int8"
+	case KindDense:
+		return "dense"
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// WireGradient is one variable's gradient in the form it travels: for
+// KindExpGolomb, Ints (Int32) with the Exp-Golomb order K and the step; for
+// KindInt8, Ints (Int8) and the step; for KindDense, Dense (any float dtype).
+// The decoded gradient is Ints*Step, or Dense.
+type WireGradient struct {
+	Kind  Kind
+	Ints  *tensors.Tensor
+	Step  float32
+	K     int
+	Dense *tensors.Tensor
+}
+
+// tensor returns the tensor that carries the values.
+func (wg *WireGradient) tensor() *tensors.Tensor {
+	if wg.Kind == KindDense {
+		return wg.Dense
+	}
+	return wg.Ints
+}
+
+// PayloadHeader holds the header fields of a payload besides its sections.
+type PayloadHeader struct {
+	// Step is the sender's step number.
+	Step int64
+	// Loss is the sender's loss on its shard.
+	Loss float32
+}
+
+// AppendPayload appends to dst the payload holding grads (see the layout
+// above) and returns it, with the size in bytes of each section. The ints and
+// dense values are read in place (no copy besides the encoding itself).
+func AppendPayload(dst []byte, hdr PayloadHeader, grads []WireGradient) ([]byte, []int, error) {
+	start := len(dst)
+	n := len(grads)
+	headerSize := PayloadHeaderSize(n)
+	dst = append(dst, make([]byte, headerSize)...)
+	h := dst[start:]
+	copy(h, payloadMagic)
+	binary.LittleEndian.PutUint16(h[4:], payloadVersion)
+	binary.LittleEndian.PutUint64(h[8:], uint64(hdr.Step))
+	binary.LittleEndian.PutUint32(h[16:], math.Float32bits(hdr.Loss))
+	binary.LittleEndian.PutUint32(h[20:], uint32(n))
+	sizes := make([]int, n)
+	for i := range grads {
+		wg := &grads[i]
+		sectionStart := len(dst)
+		var dtype dtypes.DType
+		var err error
+		switch wg.Kind {
+		case KindExpGolomb:
+			dtype = dtypes.Int32
+			if wg.Ints == nil || wg.Ints.DType() != dtypes.Int32 {
+				return dst[:start], nil, fmt.Errorf("dataparallel: section %d: Exp-Golomb gradient needs Int32 ints", i)
+			}
+			err = tensors.ConstFlatData(wg.Ints, func(flat []int32) {
+				dst = expgolomb.AppendFrame(dst, flat, wg.K, wg.Step)
+			})
+		case KindInt8:
+			dtype = dtypes.Int8
+			if wg.Ints == nil || wg.Ints.DType() != dtypes.Int8 {
+				return dst[:start], nil, fmt.Errorf("dataparallel: section %d: int8 gradient needs Int8 ints", i)
+			}
+			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(wg.Step))
+			err = wg.Ints.ConstBytes(func(data []byte) { dst = append(dst, data...) })
+			dst = binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[sectionStart:], castagnoli))
+		case KindDense:
+			if wg.Dense == nil || !wg.Dense.DType().IsFloat() {
+				return dst[:start], nil, fmt.Errorf("dataparallel: section %d: dense gradient needs a float tensor", i)
+			}
+			dtype = wg.Dense.DType()
+			err = wg.Dense.ConstBytes(func(data []byte) { dst = append(dst, data...) })
+			dst = binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[sectionStart:], castagnoli))
+		default:
+			return dst[:start], nil, fmt.Errorf("dataparallel: section %d: unknown kind %s", i, wg.Kind)
+		}
+		if err != nil {
+			return dst[:start], nil, fmt.Errorf("dataparallel: section %d: reading the %s gradient: %w", i, wg.Kind, err)
+		}
+		sizes[i] = len(dst) - sectionStart
+		// dst may have moved: re-slice the header.
+		entry := dst[start+payloadFixedSize+sectionEntrySize*i:]
+		entry[0] = byte(wg.Kind)
+		entry[1] = byte(dtype)
+		binary.LittleEndian.PutUint64(entry[8:], uint64(sizes[i]))
+	}
+	crcAt := start + headerSize - payloadCRCSize
+	binary.LittleEndian.PutUint32(dst[crcAt:], crc32.Checksum(dst[start:crcAt], castagnoli))
+	return dst, sizes, nil
+}
+
+// VariableSpec is what a receiver knows of a variable from its own model: its
+// path (for error messages) and shape.
+type VariableSpec struct {
+	Path  string
+	Shape shapes.Shape
+}
+
+// PayloadDecoder decodes peers' payloads into tensors that it reuses from one
+// call to the next (one set per peer rank): a decoded tensor is valid until
+// the next Decode for the same rank.
+type PayloadDecoder struct {
+	backend compute.Backend
+	vars    []VariableSpec
+	// cache[rank][var][kind] is the tensor reused for that section.
+	cache map[int][]map[Kind]*tensors.Tensor
+}
+
+// NewPayloadDecoder returns a decoder for payloads of the given variables,
+// whose tensors are created for backend (shared with it where it can).
+func NewPayloadDecoder(backend compute.Backend, vars []VariableSpec) *PayloadDecoder {
+	return &PayloadDecoder{backend: backend, vars: vars, cache: make(map[int][]map[Kind]*tensors.Tensor)}
+}
+
+// Finalize frees the cached tensors.
+func (d *PayloadDecoder) Finalize() {
+	for _, perVar := range d.cache {
+		for _, perKind := range perVar {
+			for _, t := range perKind {
+				_ = t.FinalizeAll()
+			}
+		}
+	}
+	d.cache = make(map[int][]map[Kind]*tensors.Tensor)
+}
+
+// tensorFor returns the reusable tensor of (rank, variable i, kind), of the given shape.
+func (d *PayloadDecoder) tensorFor(rank, i int, kind Kind, shape shapes.Shape) (*tensors.Tensor, error) {
+	perVar := d.cache[rank]
+	if perVar == nil {
+		perVar = make([]map[Kind]*tensors.Tensor, len(d.vars))
+		d.cache[rank] = perVar
+	}
+	if perVar[i] == nil {
+		perVar[i] = make(map[Kind]*tensors.Tensor)
+	}
+	if t := perVar[i][kind]; t != nil {
+		if t.Ok() && t.Shape().Equal(shape) {
+			return t, nil
+		}
+		_ = t.FinalizeAll()
+	}
+	t, err := tensors.FromShapeForBackend(d.backend, 0, shape)
+	if err != nil {
+		return nil, err
+	}
+	perVar[i][kind] = t
+	return t, nil
+}
+
+// corrupt returns an error wrapping ErrCorrupt (and cause, if not nil).
+func corrupt(rank int, where string, cause error, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if cause != nil {
+		return fmt.Errorf("%w: payload from rank %d, %s: %s: %w", ErrCorrupt, rank, where, msg, cause)
+	}
+	return fmt.Errorf("%w: payload from rank %d, %s: %s", ErrCorrupt, rank, where, msg)
+}
+
+// Decode checks and decodes the payload received from rank. Every check
+// failure (CRC-32C of the header, of a frame or a section; sizes that disagree
+// with the model) is an error wrapping ErrCorrupt that names the rank and the
+// variable; nothing of a payload that fails is returned.
+func (d *PayloadDecoder) Decode(rank int, payload []byte) (PayloadHeader, []WireGradient, error) {
+	n := len(d.vars)
+	headerSize := PayloadHeaderSize(n)
+	if len(payload) < payloadFixedSize {
+		return PayloadHeader{}, nil, corrupt(rank, "header", nil, "%d bytes, a header takes at least %d", len(payload), payloadFixedSize)
+	}
+	if string(payload[:4]) != payloadMagic {
+		return PayloadHeader{}, nil, corrupt(rank, "header", nil, "bad magic %q", payload[:4])
+	}
+	if v := binary.LittleEndian.Uint16(payload[4:]); v != payloadVersion {
+		return PayloadHeader{}, nil, corrupt(rank, "header", nil, "format version %d, want %d", v, payloadVersion)
+	}
+	if got := int(binary.LittleEndian.Uint32(payload[20:])); got != n {
+		return PayloadHeader{}, nil, corrupt(rank, "header", nil, "%d sections, this model has %d trainable variables", got, n)
+	}
+	if len(payload) < headerSize {
+		return PayloadHeader{}, nil, corrupt(rank, "header", nil, "%d bytes, the header of %d sections takes %d", len(payload), n, headerSize)
+	}
+	crcAt := headerSize - payloadCRCSize
+	if got, want := crc32.Checksum(payload[:crcAt], castagnoli), binary.LittleEndian.Uint32(payload[crcAt:]); got != want {
+		return PayloadHeader{}, nil, corrupt(rank, "header", nil, "CRC-32C is %#08x, its trailer says %#08x", got, want)
+	}
+	hdr := PayloadHeader{
+		Step: int64(binary.LittleEndian.Uint64(payload[8:])),
+		Loss: math.Float32frombits(binary.LittleEndian.Uint32(payload[16:])),
+	}
+	grads := make([]WireGradient, n)
+	offset := headerSize
+	for i, v := range d.vars {
+		where := fmt.Sprintf("variable %q (section %d)", v.Path, i)
+		entry := payload[payloadFixedSize+sectionEntrySize*i:]
+		kind, dtype := Kind(entry[0]), dtypes.DType(entry[1])
+		size := binary.LittleEndian.Uint64(entry[8:])
+		if size > uint64(len(payload)-offset) {
+			return PayloadHeader{}, nil, corrupt(rank, where, nil, "section of %d bytes, only %d left in the payload", size, len(payload)-offset)
+		}
+		section := payload[offset : offset+int(size)]
+		offset += int(size)
+		wg, err := d.decodeSection(rank, i, v, kind, dtype, section)
+		if err != nil {
+			return PayloadHeader{}, nil, corrupt(rank, where, err, "%s section of %d bytes", kind, size)
+		}
+		grads[i] = wg
+	}
+	if offset != len(payload) {
+		return PayloadHeader{}, nil, corrupt(rank, "payload", nil, "%d trailing bytes after the last section", len(payload)-offset)
+	}
+	return hdr, grads, nil
+}
+
+var errSectionCRC = errors.New("CRC-32C mismatch")
+
+// checkSectionCRC verifies the CRC-32C trailer of an int8 or dense section.
+func checkSectionCRC(section []byte) error {
+	body := len(section) - sectionCRCSize
+	if got, want := crc32.Checksum(section[:body], castagnoli), binary.LittleEndian.Uint32(section[body:]); got != want {
+		return fmt.Errorf("%w: computed %#08x, the trailer says %#08x", errSectionCRC, got, want)
+	}
+	return nil
+}
+
+func (d *PayloadDecoder) decodeSection(rank, i int, v VariableSpec, kind Kind, dtype dtypes.DType, section []byte) (WireGradient, error) {
+	count := v.Shape.Size()
+	switch kind {
+	case KindExpGolomb:
+		fh, err := expgolomb.ParseFrameHeader(section)
+		if err != nil {
+			return WireGradient{}, err
+		}
+		if fh.Count != count {
+			return WireGradient{}, fmt.Errorf("frame of %d values, the variable has %d", fh.Count, count)
+		}
+		if fh.FrameSize() != len(section) {
+			return WireGradient{}, fmt.Errorf("frame of %d bytes in a section of %d", fh.FrameSize(), len(section))
+		}
+		t, err := d.tensorFor(rank, i, kind, shapes.Make(dtypes.Int32, v.Shape.Dimensions...))
+		if err != nil {
+			return WireGradient{}, err
+		}
+		var decErr error
+		err = tensors.MutableFlatData(t, func(flat []int32) {
+			var out []int32
+			out, fh, decErr = expgolomb.DecodeFrame(flat[:0], section)
+			if decErr == nil && len(out) > 0 && &out[0] != &flat[0] {
+				decErr = fmt.Errorf("decoded %d values outside the tensor", len(out))
+			}
+		})
+		if err == nil {
+			err = decErr
+		}
+		if err != nil {
+			return WireGradient{}, err
+		}
+		return WireGradient{Kind: kind, Ints: t, Step: fh.Delta, K: fh.K}, nil
+
+	case KindInt8:
+		if len(section) != count+int8SectionExtra {
+			return WireGradient{}, fmt.Errorf("int8 section of %d bytes, %d values need %d", len(section), count, count+int8SectionExtra)
+		}
+		if err := checkSectionCRC(section); err != nil {
+			return WireGradient{}, err
+		}
+		t, err := d.tensorFor(rank, i, kind, shapes.Make(dtypes.Int8, v.Shape.Dimensions...))
+		if err != nil {
+			return WireGradient{}, err
+		}
+		if err := t.MutableBytes(func(data []byte) { copy(data, section[4:4+count]) }); err != nil {
+			return WireGradient{}, err
+		}
+		return WireGradient{Kind: kind, Ints: t, Step: math.Float32frombits(binary.LittleEndian.Uint32(section))}, nil
+
+	case KindDense:
+		if !dtype.IsFloat() {
+			return WireGradient{}, fmt.Errorf("dense section of dtype %s, want a float dtype", dtype)
+		}
+		shape := shapes.Make(dtype, v.Shape.Dimensions...)
+		if want := int(shape.ByteSize()) + denseSectionExtra; len(section) != want {
+			return WireGradient{}, fmt.Errorf("dense section of %d bytes, %d %s values need %d", len(section), count, dtype, want)
+		}
+		if err := checkSectionCRC(section); err != nil {
+			return WireGradient{}, err
+		}
+		t, err := d.tensorFor(rank, i, kind, shape)
+		if err != nil {
+			return WireGradient{}, err
+		}
+		if err := t.MutableBytes(func(data []byte) { copy(data, section[:len(section)-sectionCRCSize]) }); err != nil {
+			return WireGradient{}, err
+		}
+		return WireGradient{Kind: kind, Dense: t}, nil
+	}
+	return WireGradient{}, fmt.Errorf("unknown section kind %d", uint8(kind))
+}
