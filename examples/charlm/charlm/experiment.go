@@ -1,0 +1,288 @@
+package charlm
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+	"github.com/gomlx/gomlx/support/exceptions"
+	"github.com/pkg/errors"
+)
+
+// Experiment is one training run of the reference experiment: a Store with the
+// model's variables and hyperparameters, the data, the optimizer, and the
+// training loop with validation and checkpoints.
+//
+// Create it with NewExperiment; adjust the exported fields (Optimizer,
+// Model.Activation, StepOutputs, OnStep, Progress) or the Store's
+// hyperparameters (ParseSettings) before the first training step; then call Run
+// (or TrainTo and ValidationLoss for finer control).
+type Experiment struct {
+	// Backend runs the graphs.
+	Backend compute.Backend
+	// Store holds the variables and hyperparameters.
+	Store *model.Store
+	// Config is the model architecture; Train the run's configuration.
+	Config Config
+	Train  TrainConfig
+	// Model builds the graph; its Init was chosen by Train.Init.
+	Model *Model
+	// Corpus is the data; Batches the training batch generator.
+	Corpus  *Corpus
+	Batches *Batches
+
+	// Optimizer, if nil when the training graph is first built, is AdamW with the
+	// Store's hyperparameters and the warmup + cosine schedule (ScheduleFromScope).
+	// A replacement (e.g. a gradient-compression wrapper) must keep the global
+	// step counter (optimizer.IncrementGlobalStep) once per step.
+	Optimizer optimizer.Interface
+
+	// StepOutputs are extra scalars computed in the training graph, recorded
+	// every LogEvery steps in the history and the results.
+	StepOutputs []StepOutputFn
+
+	// OnStep hooks are called after every training step, in order; an error stops training.
+	OnStep []func(exp *Experiment, info StepInfo) error
+
+	// Progress receives a progress bar and one line per evaluation; nil for silence.
+	Progress io.Writer
+
+	// Heartbeat, if set, is called after every training step and every
+	// validation batch: a sign of life for watchdogs.
+	Heartbeat func()
+
+	// ResumedFrom is the checkpoint the run resumed from ("" for a fresh run).
+	ResumedFrom string
+
+	globalStep  int
+	history     History
+	stepTimes   []time.Duration
+	trainExec   *model.Exec
+	evalExec    *model.Exec
+	outputNames []string
+	valWindows  []*tensors.Tensor
+	valMasks    []*tensors.Tensor
+	bar         *progressBar
+}
+
+// StepOutputFn returns a named scalar computed in the training graph (e.g. an
+// activation sparsity, or the bits a compressed gradient costs).
+type StepOutputFn func(scope *model.Scope, g *graph.Graph) (name string, value *graph.Node)
+
+// StepInfo describes a training step that just finished.
+type StepInfo struct {
+	// Step is the number of steps done (the global step): 1 after the first step.
+	Step int
+	// Loss is the batch loss optimized (including regularization terms); MainLoss
+	// the batch cross-entropy alone; GradNorm the global gradient norm before clipping
+	// (NaN if the optimizer does not report it).
+	Loss, MainLoss, GradNorm float64
+	// Outputs are the StepOutputs' values, in order.
+	Outputs []float64
+	// Duration is the wall time of the step (batch preparation and graph execution).
+	Duration time.Duration
+}
+
+// NewExperiment prepares a run: it reads the corpus, creates the Store with the
+// default hyperparameters (SetDefaultHyperparameters) and, if
+// train.Checkpoint holds checkpoints, loads the latest one (variables,
+// hyperparameters, batch generator, history) to resume it.
+func NewExperiment(backend compute.Backend, cfg Config, train TrainConfig) (*Experiment, error) {
+	if backend == nil {
+		return nil, errors.New("nil backend")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := train.Validate(); err != nil {
+		return nil, err
+	}
+	train.EvalAt = slices.Clone(train.EvalAt)
+	initFn, err := InitByName(train.Init, train.Beta)
+	if err != nil {
+		return nil, err
+	}
+	corpus, err := LoadCorpus(train.Data)
+	if err != nil {
+		return nil, err
+	}
+	if n := corpus.NumValWindows(cfg.Block); n == 0 {
+		return nil, errors.Errorf("the validation split of %s (%d bytes) holds no window of %d bytes", corpus.Path, len(corpus.Val), cfg.Block+1)
+	}
+	batches, err := NewBatches(corpus.Train, train.Batch, cfg.Block, train.Seed)
+	if err != nil {
+		return nil, err
+	}
+	e := &Experiment{
+		Backend: backend,
+		Store:   model.NewStore(),
+		Config:  cfg,
+		Train:   train,
+		Model:   &Model{Config: cfg, Init: initFn},
+		Corpus:  corpus,
+		Batches: batches,
+		history: History{ValLoss: map[int]float64{}},
+	}
+	SetDefaultHyperparameters(e.Store, train.Seed)
+	if train.Checkpoint != "" {
+		names, err := ListCheckpoints(train.Checkpoint)
+		if err != nil {
+			return nil, err
+		}
+		if len(names) > 0 {
+			last := names[len(names)-1]
+			if err := LoadCheckpoint(e.Store, train.Checkpoint, last); err != nil {
+				return nil, err
+			}
+			if err := e.restoreRunState(last); err != nil {
+				return nil, err
+			}
+			e.ResumedFrom = last
+		}
+	}
+	if err := exceptions.TryCatch[error](func() { e.globalStep = int(optimizer.GetGlobalStep(e.Store)) }); err != nil {
+		return nil, errors.WithMessage(err, "failed to read the global step")
+	}
+	return e, nil
+}
+
+// heartbeat calls e.Heartbeat if set.
+func (e *Experiment) heartbeat() {
+	if e.Heartbeat != nil {
+		e.Heartbeat()
+	}
+}
+
+// GlobalStep returns the number of training steps done so far.
+func (e *Experiment) GlobalStep() int { return e.globalStep }
+
+// History returns the run's history so far (shared, do not modify).
+func (e *Experiment) History() History { return e.history }
+
+// NumParams returns the number of model parameters (trainable variables outside
+// the optimizer's scope), once the model variables exist (after the first step
+// or evaluation); before, it returns Config.NumParams().
+func (e *Experiment) NumParams() int {
+	n := 0
+	for v := range e.Store.IterVariables() {
+		if v.Trainable {
+			n += v.Shape().Size()
+		}
+	}
+	if n == 0 {
+		return e.Config.NumParams()
+	}
+	return n
+}
+
+// TrainTo trains until the global step reaches target (at most Train.Steps),
+// evaluating (and checkpointing, if configured) after each evaluation step it
+// passes (see TrainConfig.EvalSteps). Calling it again continues where it stopped.
+func (e *Experiment) TrainTo(target int) error {
+	target = min(target, e.Train.Steps)
+	if e.globalStep >= target {
+		return nil
+	}
+	if err := e.buildTrainExec(); err != nil {
+		return err
+	}
+	evalSteps := e.Train.EvalSteps()
+	if e.Progress != nil {
+		e.bar = newProgressBar(e.Progress, e.globalStep, target, e.Train.Steps)
+		defer func() { e.bar.finish(); e.bar = nil }()
+	}
+	for e.globalStep < target {
+		info, err := e.step()
+		if err != nil {
+			return errors.WithMessagef(err, "training step %d", e.globalStep+1)
+		}
+		e.globalStep = info.Step
+		e.heartbeat()
+		if info.Step%e.Train.LogEvery == 0 || info.Step == 1 {
+			e.history.LossCurve = append(e.history.LossCurve, [2]float64{float64(info.Step), info.MainLoss})
+			for i, name := range e.outputNames {
+				if e.history.Outputs == nil {
+					e.history.Outputs = map[string][][2]float64{}
+				}
+				e.history.Outputs[name] = append(e.history.Outputs[name], [2]float64{float64(info.Step), info.Outputs[i]})
+			}
+		}
+		if e.bar != nil {
+			e.bar.update(info, e.MedianStepDuration())
+		}
+		for _, hook := range e.OnStep {
+			if err := hook(e, info); err != nil {
+				return errors.WithMessagef(err, "after step %d", info.Step)
+			}
+		}
+		if _, done := e.history.ValLoss[info.Step]; !done && slices.Contains(evalSteps, info.Step) {
+			if err := e.evaluateAndSave(info); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// evaluateAndSave measures the validation loss at the current step, records it,
+// reports it, and saves a checkpoint if configured.
+func (e *Experiment) evaluateAndSave(info StepInfo) error {
+	start := time.Now()
+	valLoss, err := e.ValidationLoss()
+	if err != nil {
+		return errors.WithMessagef(err, "validation at step %d", info.Step)
+	}
+	e.history.ValLoss[info.Step] = valLoss
+	line := fmt.Sprintf("step %d: val_loss %.4f  train_loss %.4f  (eval %s, median step %s)",
+		info.Step, valLoss, info.MainLoss, time.Since(start).Round(time.Millisecond), e.MedianStepDuration().Round(10*time.Microsecond))
+	if e.Train.Checkpoint != "" {
+		name, err := e.Save()
+		if err != nil {
+			return errors.WithMessagef(err, "checkpoint at step %d", info.Step)
+		}
+		line += "  saved " + name
+	}
+	if e.bar != nil {
+		e.bar.println(line)
+	} else if e.Progress != nil {
+		_, _ = fmt.Fprintln(e.Progress, line)
+	}
+	return nil
+}
+
+// Save writes a checkpoint of the whole run into Train.Checkpoint and returns its name.
+func (e *Experiment) Save() (string, error) {
+	if e.Train.Checkpoint == "" {
+		return "", errors.New("no checkpoint directory configured")
+	}
+	if err := e.storeRunState(); err != nil {
+		return "", err
+	}
+	return SaveCheckpoint(e.Store, e.Train.Checkpoint, int64(e.globalStep))
+}
+
+// MedianStepDuration returns the median wall time of the training steps run by
+// this process (0 before the first).
+func (e *Experiment) MedianStepDuration() time.Duration {
+	if len(e.stepTimes) == 0 {
+		return 0
+	}
+	times := slices.Clone(e.stepTimes)
+	slices.Sort(times)
+	return times[len(times)/2]
+}
+
+// Run trains to Train.Steps (resuming if a checkpoint was loaded), with the
+// validation losses and checkpoints along the way, and returns the results.
+func (e *Experiment) Run() (*Results, error) {
+	if err := e.TrainTo(e.Train.Steps); err != nil {
+		return nil, err
+	}
+	return e.Results(), nil
+}

@@ -1,0 +1,110 @@
+package charlm
+
+import (
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+	. "github.com/gomlx/gomlx/support/exceptions"
+)
+
+// DType of every parameter and activation of the model.
+var DType = dtypes.Float32
+
+// Activation sites passed to Model.Activation.
+const (
+	// SiteMLPHidden is the MLP hidden activation: after GELU (gpt), or the
+	// SwiGLU product silu(gate)*up (llama); shape [batch, seq, hidden].
+	SiteMLPHidden = "mlp_hidden"
+)
+
+// ActivationFn transforms an activation of the model at the given site (e.g.
+// SiteMLPHidden), in the scope of the layer that produced it. It is how
+// activation-level methods (sparsification, rate constraints) plug into the
+// model without changing it.
+type ActivationFn func(scope *model.Scope, site string, x *Node) *Node
+
+// Model builds the computation graph of a charlm transformer. It holds no
+// variables itself: they live in the model.Store of the scope it is given, under
+// fixed paths ("/token_embed/embeddings", "/block_000/attn/qkv/weights", ...).
+type Model struct {
+	// Config is the architecture.
+	Config Config
+
+	// Init chooses the initializer of each weight matrix. nil means InitNormal02.
+	Init InitFn
+
+	// Activation, if not nil, is applied at each activation site (see
+	// SiteMLPHidden) and its result used in place of the activation.
+	Activation ActivationFn
+}
+
+// NewModel returns a Model of the given architecture with the baseline
+// initialization. It panics if the config is invalid (see Config.Validate).
+func NewModel(cfg Config) *Model {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	return &Model{Config: cfg, Init: InitNormal02()}
+}
+
+// Logits builds the model: tokens is an integer tensor [batch, seq] with seq <=
+// Config.Block, and the result is the next-byte logits, [batch, seq, vocab].
+//
+// It has the signature of a train.Trainer model function.
+func (m *Model) Logits(scope *model.Scope, tokens *Node) *Node {
+	if tokens.Rank() != 2 || !tokens.DType().IsInt() {
+		Panicf("charlm: tokens must be an integer tensor [batch, seq], got %s", tokens.Shape())
+	}
+	if seq := tokens.Shape().Dim(1); seq > m.Config.Block {
+		Panicf("charlm: sequence length %d is longer than the block size %d", seq, m.Config.Block)
+	}
+	switch m.Config.Arch {
+	case ArchLlama:
+		return m.llama(scope, tokens)
+	case ArchGPT:
+		return m.gpt(scope, tokens)
+	default:
+		Panicf("charlm: unknown architecture %q", m.Config.Arch)
+		return nil
+	}
+}
+
+// weight returns the value of the rank-2 weight variable `name` in scope, of the
+// given kind, creating it with the initializer the model's InitFn returns for
+// (kind, BaselineStd(kind)).
+func (m *Model) weight(scope *model.Scope, g *Graph, name, kind string, dims ...int) *Node {
+	initFn := m.Init
+	if initFn == nil {
+		initFn = InitNormal02()
+	}
+	init := initFn(scope, kind, BaselineStd(kind, m.Config.Layers))
+	if init == nil {
+		Panicf("charlm: the InitFn returned a nil initializer for kind %q", kind)
+	}
+	return scope.WithInitializer(init).VariableWithShape(name, shapes.Make(DType, dims...)).NodeValue(g)
+}
+
+// bias returns the value of a rank-1 variable initialized with zeros.
+func bias(scope *model.Scope, g *Graph, name string, dim int) *Node {
+	return scope.WithInitializer(initializer.Zero).VariableWithShape(name, shapes.Make(DType, dim)).NodeValue(g)
+}
+
+// gain returns the value of a rank-1 variable initialized with ones.
+func gain(scope *model.Scope, g *Graph, name string, dim int) *Node {
+	return scope.WithInitializer(initializer.One).VariableWithShape(name, shapes.Make(DType, dim)).NodeValue(g)
+}
+
+// activation applies m.Activation, if set.
+func (m *Model) activation(scope *model.Scope, site string, x *Node) *Node {
+	if m.Activation == nil {
+		return x
+	}
+	return m.Activation(scope, site, x)
+}
+
+// embed looks up the rows of table for the given token ids: [batch, seq] -> [batch, seq, width].
+func embed(table, tokens *Node) *Node {
+	return Gather(table, InsertAxes(tokens, -1))
+}

@@ -1,0 +1,132 @@
+package charlm
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/pkg/errors"
+)
+
+// Results is what every run reports (the benchmark specification's list), written as JSON by -results.
+type Results struct {
+	// Config is the complete configuration of the run.
+	Config ResultsConfig `json:"config"`
+	// Params is the number of model parameters.
+	Params int `json:"params"`
+	// ValLoss maps a step ("250") to the validation loss after it, nats per byte.
+	ValLoss map[string]float64 `json:"val_loss"`
+	// SecPerStepMedian is the median wall time of a training step, in seconds,
+	// measured by the process that produced the results (not by resumed-from runs).
+	SecPerStepMedian float64 `json:"sec_per_step_median"`
+	// PeakRSSBytes is the peak resident memory of the process.
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+	// StepsToTarget is the first evaluation step whose validation loss is <=
+	// Config.Train.TargetLoss, or nil (no target, or not reached).
+	StepsToTarget *int `json:"steps_to_target"`
+	// LossCurve holds [step, training batch loss] pairs.
+	LossCurve [][2]float64 `json:"loss_curve"`
+	// Outputs holds the extra step outputs' [step, value] pairs, by name.
+	Outputs map[string][][2]float64 `json:"outputs,omitempty"`
+	// Note says when the run is a quick profile (fewer steps than the full run).
+	Note string `json:"note,omitempty"`
+}
+
+// ResultsConfig is the configuration part of Results.
+type ResultsConfig struct {
+	Model           Config         `json:"model"`
+	Train           TrainConfig    `json:"train"`
+	Hyperparameters map[string]any `json:"hyperparameters"`
+	Optimizer       string         `json:"optimizer"`
+	Backend         string         `json:"backend"`
+	GoVersion       string         `json:"go_version"`
+	Corpus          CorpusInfo     `json:"corpus"`
+	ResumedFrom     string         `json:"resumed_from,omitempty"`
+}
+
+// CorpusInfo describes the data of a run.
+type CorpusInfo struct {
+	Path       string `json:"path"`
+	Size       int    `json:"size"`
+	Hash       string `json:"fnv64a"`
+	TrainBytes int    `json:"train_bytes"`
+	ValBytes   int    `json:"val_bytes"`
+	ValWindows int    `json:"val_windows"`
+	ValTargets int    `json:"val_targets"`
+}
+
+// Results returns the results of the run so far.
+func (e *Experiment) Results() *Results {
+	hyper := map[string]any{}
+	for fullPath, value := range e.Store.IterParams() {
+		scope, key := model.SplitPath(fullPath)
+		if strings.HasPrefix(key, internalParamPrefix) {
+			continue
+		}
+		if scope != model.RootScopePath {
+			key = fullPath
+		}
+		hyper[key] = value
+	}
+	optName := ""
+	if e.Optimizer != nil {
+		optName = fmt.Sprintf("%v", e.Optimizer)
+	}
+	windows := e.Corpus.NumValWindows(e.Config.Block)
+	r := &Results{
+		Config: ResultsConfig{
+			Model: e.Config, Train: e.Train, Hyperparameters: hyper, Optimizer: optName,
+			Backend: e.Backend.Name(), GoVersion: runtime.Version(), ResumedFrom: e.ResumedFrom,
+			Corpus: CorpusInfo{
+				Path: e.Corpus.Path, Size: e.Corpus.Size, Hash: strconv.FormatUint(e.Corpus.Hash, 16),
+				TrainBytes: len(e.Corpus.Train), ValBytes: len(e.Corpus.Val),
+				ValWindows: windows, ValTargets: windows * e.Config.Block,
+			},
+		},
+		Params:           e.NumParams(),
+		ValLoss:          map[string]float64{},
+		SecPerStepMedian: e.MedianStepDuration().Seconds(),
+		PeakRSSBytes:     PeakRSS(),
+		LossCurve:        slices.Clone(e.history.LossCurve),
+		Outputs:          e.history.Outputs,
+	}
+	if r.LossCurve == nil {
+		r.LossCurve = [][2]float64{}
+	}
+	var steps []int
+	for step, loss := range e.history.ValLoss {
+		r.ValLoss[strconv.Itoa(step)] = loss
+		steps = append(steps, step)
+	}
+	slices.Sort(steps)
+	if e.Train.TargetLoss > 0 {
+		for _, step := range steps {
+			if e.history.ValLoss[step] <= e.Train.TargetLoss {
+				r.StepsToTarget = &step
+				break
+			}
+		}
+	}
+	if e.Train.Steps < FullRunSteps {
+		r.Note = fmt.Sprintf("quick profile: %d steps (the full run is %d)", e.Train.Steps, FullRunSteps)
+	}
+	return r
+}
+
+// WriteJSON writes the results, indented, to path.
+func (r *Results) WriteJSON(path string) error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return errors.Wrap(err, "failed to encode results")
+	}
+	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+		return errors.Wrap(err, "failed to write results")
+	}
+	return nil
+}

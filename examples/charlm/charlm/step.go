@@ -1,0 +1,140 @@
+package charlm
+
+import (
+	"math"
+	"time"
+
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+	. "github.com/gomlx/gomlx/support/exceptions"
+	"github.com/pkg/errors"
+)
+
+// RegularizationLossGraphParam is the graph parameter where GoMLX's
+// train.AddRegularizationLoss accumulates regularization terms; the training step
+// adds it to the cross-entropy, so layers written for GoMLX's trainer work here.
+const RegularizationLossGraphParam = "/trainer/trainer_regularization_loss"
+
+// numFixedOutputs of the training graph: loss, main loss, gradient norm.
+const numFixedOutputs = 3
+
+// ensureOptimizer sets e.Optimizer to the default AdamW if it is unset.
+func (e *Experiment) ensureOptimizer() {
+	if e.Optimizer == nil {
+		scope := e.Store.RootScope()
+		e.Optimizer = AdamW().FromScope(scope).Schedule(ScheduleFromScope(scope, e.Train.Steps).Graph).Done()
+	}
+}
+
+// buildTrainExec creates the training step executor (compiled on the first call).
+func (e *Experiment) buildTrainExec() error {
+	if e.trainExec != nil {
+		return nil
+	}
+	var err error
+	if err = TryCatch[error](e.ensureOptimizer); err != nil {
+		return errors.WithMessage(err, "failed to create the optimizer")
+	}
+	e.trainExec, err = model.NewExec(e.Backend, e.Store, e.trainGraph)
+	if err != nil {
+		return errors.WithMessage(err, "failed to create the training step")
+	}
+	e.trainExec.WithName("charlm-train-step")
+	return nil
+}
+
+// trainGraph builds one training step: it returns the loss, the cross-entropy,
+// the global gradient norm and the StepOutputs.
+func (e *Experiment) trainGraph(scope *model.Scope, tokens, targets *Node) []*Node {
+	g := tokens.Graph()
+	scope.Store().SetTraining(g, true)
+	logits := e.Model.Logits(scope, tokens)
+	mainLoss := ReduceAllMean(CrossEntropy(logits, targets))
+	loss := mainLoss
+	if reg, found := model.GetGraphParam(g, RegularizationLossGraphParam); found && reg != nil {
+		if regNode, ok := reg.(*Node); ok {
+			loss = Add(loss, ConvertDType(regNode, loss.DType()))
+		}
+	}
+	e.Optimizer.UpdateGraph(scope, g, loss)
+	gradNorm := ConstAs(loss, math.NaN())
+	if norm, found := model.GetGraphParam(g, model.JoinPath(model.RootScopePath, GradNormGraphParam)); found {
+		if n, ok := norm.(*Node); ok {
+			gradNorm = ConvertDType(n, loss.DType())
+		}
+	}
+	outputs := []*Node{loss, mainLoss, gradNorm}
+	names := make([]string, 0, len(e.StepOutputs))
+	for _, fn := range e.StepOutputs {
+		name, value := fn(scope, g)
+		if !value.Shape().IsScalar() {
+			Panicf("step output %q must be a scalar, got %s", name, value.Shape())
+		}
+		names = append(names, name)
+		outputs = append(outputs, ConvertDType(value, loss.DType()))
+	}
+	e.outputNames = names
+	return outputs
+}
+
+// step runs one training step on the next batch.
+func (e *Experiment) step() (StepInfo, error) {
+	start := time.Now()
+	tokens, targets := e.Batches.Next()
+	outputs, err := e.trainExec.Call(tokens, targets)
+	if err != nil {
+		return StepInfo{}, err
+	}
+	values := make([]float64, len(outputs))
+	for i, t := range outputs {
+		values[i] = shapes.ConvertTo[float64](t.Value())
+		_ = t.FinalizeAll()
+	}
+	info := StepInfo{
+		Step: e.globalStep + 1, Loss: values[0], MainLoss: values[1], GradNorm: values[2],
+		Outputs: values[numFixedOutputs:], Duration: time.Since(start),
+	}
+	e.stepTimes = append(e.stepTimes, info.Duration)
+	if math.IsNaN(info.Loss) || math.IsInf(info.Loss, 0) {
+		return info, errors.Errorf("the loss is %g: training diverged", info.Loss)
+	}
+	return info, nil
+}
+
+// evalGraph returns the summed cross-entropy of the masked windows [batch, block+1].
+func (e *Experiment) evalGraph(scope *model.Scope, windows, mask *Node) *Node {
+	block := windows.Shape().Dim(1) - 1
+	tokens := Slice(windows, AxisRange(), AxisRange(0, block))
+	targets := Slice(windows, AxisRange(), AxisRange(1, block+1))
+	perWindow := ReduceSum(CrossEntropy(e.Model.Logits(scope, tokens), targets), -1) // [batch]
+	return ReduceAllSum(Mul(perWindow, ConvertDType(mask, perWindow.DType())))
+}
+
+// ValidationLoss returns the mean cross-entropy, in nats per byte, over every
+// target of every validation window (see Corpus.NumValWindows): deterministic,
+// the same windows for every run. The sums are accumulated in float64.
+func (e *Experiment) ValidationLoss() (float64, error) {
+	if e.evalExec == nil {
+		var err error
+		e.valWindows, e.valMasks, err = e.Corpus.ValWindows(e.Config.Block, e.Train.EvalBatch)
+		if err != nil {
+			return 0, err
+		}
+		if e.evalExec, err = model.NewExec(e.Backend, e.Store, e.evalGraph); err != nil {
+			return 0, errors.WithMessage(err, "failed to create the validation step")
+		}
+		e.evalExec.WithName("charlm-validation")
+	}
+	var sum float64
+	for i, w := range e.valWindows {
+		out, err := e.evalExec.Call(w, e.valMasks[i])
+		if err != nil {
+			return 0, errors.WithMessage(err, "validation step failed")
+		}
+		sum += shapes.ConvertTo[float64](out[0].Value())
+		_ = out[0].FinalizeAll()
+		e.heartbeat()
+	}
+	return sum / float64(e.Corpus.NumValWindows(e.Config.Block)*e.Config.Block), nil
+}
