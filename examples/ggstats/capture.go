@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/ggprior/ggprior/examples/ggstats/analysis"
 )
@@ -11,29 +12,34 @@ import (
 var errCaptureNotWired = errors.New("capture needs the charlm model: not wired yet")
 
 // liveCapture is the live training run that -capture uses: nil until a model is
-// wired. To wire one, set it from an init function in a file of this package,
-// e.g. for the charlm reference model:
+// wired, which a file of this package does from an init function; for the
+// charlm reference model, capture_charlm.go:
 //
-//	func init() { liveCapture = charlm.Capture }
+//	func init() { liveCapture = captureCharlm }
 //
-// where charlm.Capture(kinds []string, steps int, sink analysis.Sink) error
-// trains the model for steps steps and, at every step, calls
+// The function trains the model as the options say (-steps, -every, -seed,
+// -checkpoint, -arch, -init, -beta) and, after the chosen steps, calls
 // sink.Observe(kind, name, values) with host copies of the requested tensors
-// (activations after each layer's forward pass, gradients of each variable,
-// weights), named by their scope. The command pools each tensor's values over
-// the steps (analysis.Accumulator: a seeded reservoir sample of -sample values)
-// and analyzes them as it does tensors read from files.
+// (weights, activations, gradients), named by their scope. The command pools
+// each tensor's values over the steps (analysis.Accumulator: a seeded
+// reservoir sample of -sample values) and analyzes them as it does tensors
+// read from files.
 var liveCapture analysis.CaptureFunc
 
 // captureItems runs the live capture for cfg and returns the pooled tensors as
-// items, in the order first observed.
-func captureItems(cfg config) ([]item, error) {
+// items, in the order first observed, and the description of the run.
+func captureItems(cfg config, progress io.Writer) ([]item, string, error) {
 	if liveCapture == nil {
-		return nil, errCaptureNotWired
+		return nil, "", errCaptureNotWired
 	}
 	acc := analysis.NewAccumulator(cfg.options())
-	if err := liveCapture(cfg.capture, cfg.steps, acc); err != nil {
-		return nil, fmt.Errorf("capture: %w", err)
+	opts := analysis.CaptureOptions{
+		Kinds: cfg.capture, Steps: cfg.steps, Every: cfg.every, Seed: int64(cfg.seed),
+		Checkpoint: cfg.checkpoint, Arch: cfg.arch, Init: cfg.init, Beta: cfg.beta, Progress: progress,
+	}
+	description, err := liveCapture(opts, acc)
+	if err != nil {
+		return nil, "", fmt.Errorf("capture: %w", err)
 	}
 	var items []item
 	_ = acc.Each(func(kind, name string, total int, sample []float64) error {
@@ -43,5 +49,5 @@ func captureItems(cfg config) ([]item, error) {
 		})
 		return nil
 	})
-	return items, nil
+	return items, description, nil
 }

@@ -231,6 +231,10 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"-safetensors", "a", "-sample", "-1"}, "must be non-negative"},
 		{[]string{"-safetensors", "a", "extra"}, "unexpected arguments"},
 		{[]string{"-safetensors", "a", "-steps", "3"}, "-steps is only used with -capture"},
+		{[]string{"-checkpoint", "a", "-init", "gg"}, "-init is only used with -capture"},
+		{[]string{"-capture", "weights", "-steps", "3", "-every", "-1"}, "-every must be non-negative"},
+		{[]string{"-fit-betas", "a", "-json", "b"}, "-fit-betas DIR takes no other flag"},
+		{[]string{"-fit-betas", "a", "-capture", "weights"}, "-fit-betas DIR takes no other flag"},
 		{[]string{"-capture", "activations,biases", "-steps", "3"}, `unknown kind "biases"`},
 		{[]string{"-capture", "activations"}, "-capture needs -steps"},
 		{[]string{"-no-such-flag"}, "flag provided but not defined"},
@@ -242,6 +246,9 @@ func TestFlagErrors(t *testing.T) {
 }
 
 func TestCaptureNotWired(t *testing.T) {
+	saved := liveCapture
+	defer func() { liveCapture = saved }()
+	liveCapture = nil
 	var stdout, stderr bytes.Buffer
 	err := runMain([]string{"-capture", "activations,gradients", "-steps", "10"}, &stdout, &stderr)
 	require.ErrorIs(t, err, errCaptureNotWired)
@@ -252,27 +259,28 @@ func TestCaptureNotWired(t *testing.T) {
 func TestCaptureWired(t *testing.T) {
 	saved := liveCapture
 	defer func() { liveCapture = saved }()
-	liveCapture = func(kinds []string, steps int, sink analysis.Sink) error {
-		require.Equal(t, []string{analysis.KindActivations, analysis.KindGradients}, kinds)
-		for step := range steps {
+	liveCapture = func(opts analysis.CaptureOptions, sink analysis.Sink) (string, error) {
+		require.Equal(t, []string{analysis.KindActivations, analysis.KindGradients}, opts.Kinds)
+		require.Equal(t, analysis.CaptureOptions{Kinds: opts.Kinds, Steps: 4, Every: 1, Seed: 7, Arch: "x", Init: "y", Beta: "z", Progress: opts.Progress}, opts)
+		for step := range opts.Steps {
 			seed := uint64(step)
-			if err := sink.Observe(analysis.KindActivations, "/block_000/mlp/act", ggValues(2000, 1, 0.9, seed)); err != nil {
-				return err
-			}
 			if err := sink.Observe(analysis.KindGradients, "/block_000/mlp/in/weights", ggValues(3000, 1e-3, 0.4, seed+100)); err != nil {
-				return err
+				return "", err
+			}
+			if err := sink.Observe(analysis.KindActivations, "/block_000/mlp/act", ggValues(2000, 1, 0.9, seed)); err != nil {
+				return "", err
 			}
 		}
-		return nil
+		return "fake run of 4 steps", nil
 	}
 	dir := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	require.NoError(t, runMain([]string{"-capture", "activations,gradients", "-steps", "4", "-sample", "5000", "-plots", dir}, &stdout, &stderr))
+	require.NoError(t, runMain([]string{"-capture", "activations,gradients", "-steps", "4", "-every", "1", "-seed", "7",
+		"-arch", "x", "-init", "y", "-beta", "z", "-sample", "5000", "-plots", dir}, &stdout, &stderr))
 	out := stdout.String()
 	t.Logf("output:\n%s", out)
-	require.Contains(t, out, "live capture of activations,gradients over 4 steps: 2 tensors, analyzing 2")
-	require.Regexp(t, `(?m)^/block_000/mlp/act\s+\?\s+8000\s+mlp\s`, out)
-	require.Regexp(t, `(?m)^/block_000/mlp/in/weights\s+\?\s+12000\s+mlp\s`, out)
+	require.Contains(t, out, "fake run of 4 steps: 2 tensors, analyzing 2")
+	require.Regexp(t, `(?m)^\[activations\]\n/block_000/mlp/act\s+\?\s+8000\s+mlp\s.*\n\[gradients\]\n/block_000/mlp/in/weights\s+\?\s+12000\s+mlp\s`, out)
 	require.Contains(t, out, "activations ")
 	require.Contains(t, out, "gradients ")
 	requirePNG(t, filepath.Join(dir, "activations_block_000_mlp_act.png"))

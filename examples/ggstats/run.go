@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -16,6 +17,9 @@ import (
 // analyzed (not float, too small, not fittable) are skipped and counted; errors
 // reading the source are returned.
 func run(cfg config, stdout, stderr io.Writer) error {
+	if cfg.fitBetas != "" {
+		return runFitBetas(cfg.fitBetas, stdout, stderr)
+	}
 	var items []item
 	var source string
 	switch {
@@ -27,18 +31,17 @@ func run(cfg config, stdout, stderr io.Writer) error {
 		}
 		defer func() { _ = closeFn() }()
 		source = "safetensors " + cfg.safetensors
-	case cfg.checkpoint != "":
+	case len(cfg.capture) > 0: // With -checkpoint, where the live run starts.
+		var err error
+		if items, source, err = captureItems(cfg, stderr); err != nil {
+			return err
+		}
+	default:
 		var err error
 		if items, err = checkpointItems(cfg.checkpoint, cfg.allVars); err != nil {
 			return err
 		}
 		source = "GoMLX checkpoint " + cfg.checkpoint
-	default:
-		var err error
-		if items, err = captureItems(cfg); err != nil {
-			return err
-		}
-		source = fmt.Sprintf("live capture of %s over %d steps", strings.Join(cfg.capture, ","), cfg.steps)
 	}
 	if cfg.plotsDir != "" {
 		if err := os.MkdirAll(cfg.plotsDir, 0o755); err != nil {
@@ -83,7 +86,11 @@ func run(cfg config, stdout, stderr io.Writer) error {
 		}
 	}
 	plots := newPlotNamer(cfg.plotsDir)
-	for _, it := range selected {
+	multiKind := sortByKind(selected)
+	for i, it := range selected {
+		if multiKind && (i == 0 || selected[i-1].kind != it.kind) {
+			fmt.Fprintf(stdout, "[%s]\n", it.kind)
+		}
 		itemOpts := opts
 		itemOpts.Kind = it.kind
 		var indices []int
@@ -133,6 +140,14 @@ func run(cfg config, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "JSON written to %s\n", cfg.jsonPath)
 	}
 	return nil
+}
+
+// sortByKind sorts items by kind, in the order of analysis.Kinds, keeping the
+// order within a kind, and reports whether there is more than one kind.
+func sortByKind(items []item) bool {
+	rank := func(kind string) int { return slices.Index(analysis.Kinds, kind) }
+	slices.SortStableFunc(items, func(a, b item) int { return rank(a.kind) - rank(b.kind) })
+	return len(items) > 0 && items[0].kind != items[len(items)-1].kind
 }
 
 // formatCounts returns counts as "reason (n), ..." in decreasing count order.

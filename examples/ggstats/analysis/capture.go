@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -14,21 +15,44 @@ import (
 // values is a host copy of the tensor's elements, which the Sink does not keep
 // (it copies what it needs), so the caller may reuse the slice.
 //
-// A live run calls Observe for the same (kind, name) once per step; the Sink
-// pools the values over steps. Implementations must be safe for concurrent use.
+// A live run calls Observe for the same (kind, name) once per captured step;
+// the Sink pools the values over steps. Implementations must be safe for concurrent use.
 type Sink interface {
 	Observe(kind, name string, values []float64) error
 }
 
+// CaptureOptions configures a live run for CaptureFunc.
+type CaptureOptions struct {
+	// Kinds lists what to capture: a non-empty subset of KindWeights,
+	// KindActivations, KindGradients.
+	Kinds []string
+	// Steps is the number of training steps of the run (> 0).
+	Steps int
+	// Every, if > 0, captures after every Every-th step as well as after the
+	// last; 0 captures after the last step only.
+	Every int
+	// Seed seeds the run (initialization and data).
+	Seed int64
+	// Checkpoint, if not empty, is a checkpoint directory whose trained
+	// weights the run starts from, instead of a fresh initialization.
+	Checkpoint string
+	// Arch, Init and Beta choose the model's architecture, initialization and
+	// its shape parameter, by the names the live model defines; empty means
+	// its defaults (with Checkpoint: the checkpoint's architecture).
+	Arch, Init, Beta string
+	// Progress, if not nil, receives the run's progress.
+	Progress io.Writer
+}
+
 // CaptureFunc is what a live model implements to feed the GG evidence tool: it
-// trains (or runs) the model for steps steps and, at each step, sends to sink
-// the tensors of the requested kinds (a subset of KindWeights, KindActivations,
-// KindGradients). It returns when the steps are done or on the first error
-// (including an error from sink).
+// trains (or runs) the model as opts says and, at the steps opts chooses, sends
+// to sink the tensors of the requested kinds. It returns when the steps are
+// done or on the first error (including an error from sink), with a one-line
+// description of the run (model, steps captured, tensors sent) for the report.
 //
 // The tool then analyzes the pooled values of each (kind, name) as it does
 // tensors read from files.
-type CaptureFunc func(kinds []string, steps int, sink Sink) error
+type CaptureFunc func(opts CaptureOptions, sink Sink) (description string, err error)
 
 // Accumulator is a Sink that keeps, for every (kind, name) it is sent, a uniform
 // random sample of bounded size of all the values observed over the run

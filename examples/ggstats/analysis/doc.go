@@ -10,7 +10,7 @@
 // seeded subsampling of large tensors (Options, SampleIndices), the per-tensor
 // report (Analyze, AnalyzeSample, TensorReport), the summary (Summarize), the
 // outputs (Table, WriteJSON, PlotTensor, PlotBetas) and the hooks for live runs
-// (Sink, Accumulator, CaptureFunc).
+// (Sink, Accumulator, CaptureOptions, CaptureFunc).
 //
 // Typical use, for tensors read from a file:
 //
