@@ -32,6 +32,9 @@ const (
 	ParamThreshold = "act_threshold"
 	// ParamStraightThrough passes gradients through the mask unchanged (bool, default false: masked).
 	ParamStraightThrough = "act_straight_through"
+	// ParamSampleSize is the number of values the statistics are computed on
+	// (int, default DefaultSampleSize; 0: all values). See ACTConfig.SampleSize.
+	ParamSampleSize = "act_sample_size"
 )
 
 // Defaults of ACT's hyperparameters.
@@ -40,6 +43,9 @@ const (
 	DefaultLambda   = 1e-3
 	DefaultStart    = 0
 	DefaultEnd      = 1000
+	// DefaultSampleSize bounds the number of values the statistics are
+	// computed on (see ACTConfig.SampleSize).
+	DefaultSampleSize = 1 << 14
 	// ThresholdMomentum is the weight of the past in the running average of the threshold.
 	ThresholdMomentum = 0.9
 	// bisectionSteps is the number of halvings of the batch-quantile search: the
@@ -60,6 +66,7 @@ type ACTConfig struct {
 	threshold       string
 	straightThrough bool
 	epsilon         float64
+	sampleSize      int
 }
 
 // ACT returns a builder for an activation-constraint site on x: during
@@ -83,6 +90,12 @@ type ACTConfig struct {
 //   - The gradient flows through the kept values (masked) or, with
 //     StraightThrough, through all values.
 //
+// The statistics (the GG fit, the batch quantile, the rate term and the
+// metrics) are computed on at most SampleSize values of x, a strided sample
+// that covers every feature alike and moves with the step; the threshold
+// applies to all values. Per-value work on all of x is then a few element-wise
+// ops, and ACT costs little next to the layer it feeds.
+//
 // The site's state (step counter, running threshold) and its metrics (achieved
 // sparsity, threshold, fitted beta, coded bits per activation after int8
 // quantization and Exp-Golomb coding) are non-trainable variables under the
@@ -102,6 +115,7 @@ func ACT(scope *model.Scope, x *Node) *ACTConfig {
 		threshold:       model.GetParamOr(scope, ParamThreshold, "batch"),
 		straightThrough: model.GetParamOr(scope, ParamStraightThrough, false),
 		epsilon:         1e-6,
+		sampleSize:      model.GetParamOr(scope, ParamSampleSize, DefaultSampleSize),
 	}
 }
 
@@ -128,6 +142,15 @@ func (c *ACTConfig) StraightThrough(on bool) *ACTConfig { c.straightThrough = on
 // Epsilon sets eps of the rate term (|x| + eps)^beta (> 0, default 1e-6).
 func (c *ACTConfig) Epsilon(eps float64) *ACTConfig { c.epsilon = eps; return c }
 
+// SampleSize sets the number of values of x the statistics (GG fit, batch
+// quantile, rate term, metrics) are computed on: when x has more values, about
+// n of them, every k-th value of x (flattened, wrapping around) from an offset
+// that advances by one each step, k the smallest stride >= size(x)/n that is
+// coprime with x's last axis, so that every step samples each feature
+// (last-axis index) alike and any k successive steps cover every value. 0 uses all values (exact statistics, at the cost of
+// a few dozen passes over x per step). Default DefaultSampleSize.
+func (c *ACTConfig) SampleSize(n int) *ACTConfig { c.sampleSize = n; return c }
+
 // validate panics with a clear message on bad hyperparameters.
 func (c *ACTConfig) validate() {
 	switch {
@@ -143,6 +166,8 @@ func (c *ACTConfig) validate() {
 		exceptions.Panicf("layers.ACT: x must be a float tensor, got %s", c.x.Shape())
 	case c.x.Shape().Size() == 0:
 		exceptions.Panicf("layers.ACT: x is empty (shape %s)", c.x.Shape())
+	case c.sampleSize < 0:
+		exceptions.Panicf("layers.ACT: sample size %d, want >= 0 (0: all values)", c.sampleSize)
 	}
 	switch c.schedule {
 	case "linear", "cosine", "staged":
@@ -174,7 +199,10 @@ func (c *ACTConfig) Done() *Node {
 	stepVar.SetNodeValue(step)
 	progress := Progress(step, c.start, c.end, c.schedule) // Float32 scalar in [0, 1].
 	sparsity := MulScalar(progress, c.sparsity)
-	beta, alpha := ggx.FitGraph(x)
+	sample := sampleValues(x, step, c.sampleSize) // [m]: the values the statistics see.
+	absSample := Abs(sample)
+	beta, alpha := ggx.FitGraph(sample)
+	beta, alpha = StopGradient(beta), StopGradient(alpha) // Statistics of x, not paths for its gradient.
 	beta32, alpha32 := ConvertDType(beta, dtypes.Float32), ConvertDType(alpha, dtypes.Float32)
 
 	var tauBatch *Node
@@ -182,7 +210,7 @@ func (c *ACTConfig) Done() *Node {
 	case "gg":
 		tauBatch = Mul(alpha32, magnitudeQuantile(beta32, sparsity))
 	default:
-		tauBatch = batchQuantile(ConvertDType(StopGradient(absX), dtypes.Float32), sparsity)
+		tauBatch = batchQuantile(ConvertDType(StopGradient(absSample), dtypes.Float32), sparsity)
 	}
 	first := Equal(step, OnesLike(step))
 	tau := Where(first, tauBatch,
@@ -190,18 +218,65 @@ func (c *ACTConfig) Done() *Node {
 	tau = Where(GreaterThan(sparsity, ZerosLike(sparsity)), tau, ZerosLike(tau)) // Before the ramp: nothing is cut.
 	tauVar.SetNodeValue(tau)
 
-	keep := GreaterOrEqual(absX, ConvertDType(tau, x.DType()))
-	out := Where(keep, x, ZerosLike(x))
+	tauX := ConvertDType(tau, x.DType())
+	out := Where(GreaterOrEqual(absX, tauX), x, ScalarZero(g, x.DType()))
 	if c.straightThrough {
 		out = Add(x, StopGradient(Sub(out, x)))
 	}
 	if c.lambda > 0 {
 		lambdaT := ConvertDType(MulScalar(progress, c.lambda), x.DType())
-		rate := ReduceAllMean(Pow(AddScalar(absX, c.epsilon), ConvertDType(beta, x.DType())))
+		rate := rateTerm(sample, ConvertDType(beta, x.DType()), c.epsilon)
 		train.AddRegularizationLoss(Mul(lambdaT, rate))
 	}
-	c.recordMetrics(scope, out, beta32, tau)
+	// The metrics of the output, from the sample: its values as the mask leaves them.
+	sampleOut := StopGradient(Where(GreaterOrEqual(absSample, tauX), sample, ZerosLike(sample)))
+	c.recordMetrics(scope, sampleOut, beta32, tau)
 	return out
+}
+
+// rateTerm returns mean((|s| + eps)^beta), beta a constant for the gradient,
+// with its gradient beta * (|s| + eps)^beta / (|s| + eps) * sign(s) / n
+// written with the powers of the forward pass: one Pow per value in all
+// (element-wise transcendental functions are the costly ops on some backends).
+func rateTerm(s, beta *Node, epsilon float64) *Node {
+	ss := StopGradient(s)
+	base := AddScalar(Abs(ss), epsilon)
+	powers := Pow(base, beta)
+	slope := Mul(Mul(beta, Div(powers, base)), Sign(ss))
+	withGrad := IdentityWithCustomGradient(s, func(_, v *Node) *Node { return Mul(v, slope) })
+	return ReduceAllMean(Add(powers, Sub(withGrad, ss))) // powers + 0, with the gradient above.
+}
+
+// sampleValues returns the values of x the statistics are computed on, as a
+// vector: all of them (flattened) if there are at most size (or size is 0),
+// otherwise m = ceil(n/k) of them, the values at (offset + k*i) mod n for
+// i < m, offset = step mod k (see ACTConfig.SampleSize): value j is sampled
+// at the steps where offset = j mod k. It is a Gather, so gradients flow back
+// to the sampled values.
+func sampleValues(x, step *Node, size int) *Node {
+	n := x.Shape().Size()
+	flat := Reshape(x, n)
+	if size == 0 || n <= size {
+		return flat
+	}
+	k := (n + size - 1) / size
+	last := x.Shape().Dim(-1)
+	for gcd(k, last) != 1 {
+		k++
+	}
+	m := (n + k - 1) / k // <= size.
+	g := x.Graph()
+	offset := ConvertDType(ModScalar(step, k), dtypes.Int32)
+	indices := ModScalar(Add(MulScalar(Iota(g, shapes.Make(dtypes.Int32, m), 0), k), offset), n)
+	return Gather(flat, InsertAxes(indices, -1))
+}
+
+// gcd returns the greatest common divisor of a, b > 0.
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // stateVar returns a non-trainable variable of scope, zero-initialized.
@@ -250,32 +325,36 @@ func batchQuantile(a, s *Node) *Node {
 	return hi
 }
 
-// recordMetrics stores the site's metrics of this step in variables.
-func (c *ACTConfig) recordMetrics(scope *model.Scope, out, beta, tau *Node) {
-	zeros := ReduceAllMean(ConvertDType(Equal(out, ZerosLike(out)), dtypes.Float32))
+// recordMetrics stores the site's metrics of this step in variables, from
+// sampleOut, the sampled values of the output.
+func (c *ACTConfig) recordMetrics(scope *model.Scope, sampleOut, beta, tau *Node) {
+	zeros := ReduceAllMean(ConvertDType(Equal(sampleOut, ZerosLike(sampleOut)), dtypes.Float32))
 	setMetric(scope, MetricSparsity, zeros)
 	setMetric(scope, MetricThreshold, tau)
 	setMetric(scope, MetricBeta, beta)
-	// Coded size: int8 quantization (scale max|out|/127), then Exp-Golomb order 0.
-	out32 := ConvertDType(StopGradient(out), dtypes.Float32)
+	// Coded size: int8 quantization (scale max|out|/127, the sample's), then Exp-Golomb order 0.
+	out32 := ConvertDType(sampleOut, dtypes.Float32)
 	scale := Max(DivScalar(ReduceAllMax(Abs(out32)), 127), ConstAs(out32, 1e-30))
 	q := ConvertDType(ClipScalar(Round(Div(out32, scale)), -127, 127), dtypes.Int32)
 	bits := ConvertDType(expgolomb.BitLenGraph(q, 0), dtypes.Float32)
-	setMetric(scope, MetricBitsPerActivation, DivScalar(bits, float64(out.Shape().Size())))
+	setMetric(scope, MetricBitsPerActivation, DivScalar(bits, float64(sampleOut.Shape().Size())))
 }
 
 // Names of a site's metric variables (Float32 scalars, under the site's "act" scope).
 const (
-	// MetricSparsity is the achieved fraction of exact zeros; it is also the
-	// fraction of the next layer's multiply-adds that the zeros make skippable
-	// when the site feeds a dense layer.
+	// MetricSparsity is the achieved fraction of exact zeros (of the sampled
+	// values, see ACTConfig.SampleSize); it is also the fraction of the next
+	// layer's multiply-adds that the zeros make skippable when the site feeds
+	// a dense layer.
 	MetricSparsity = "sparsity"
 	// MetricThreshold is the running threshold tau.
 	MetricThreshold = "threshold"
 	// MetricBeta is the GG shape fitted to the site's input.
 	MetricBeta = "beta"
 	// MetricBitsPerActivation is the coded size of the output after int8
-	// quantization and Exp-Golomb (order 0) coding, in bits per activation.
+	// quantization (scale: the largest magnitude of the sampled values / 127)
+	// and Exp-Golomb (order 0) coding, in bits per activation (of the sampled
+	// values).
 	MetricBitsPerActivation = "bits_per_activation"
 )
 

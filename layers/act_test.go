@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/ggprior/ggprior/backends"
 	"github.com/ggprior/ggprior/ggx"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/gobackend"
@@ -77,7 +78,8 @@ func TestProgressSchedules(t *testing.T) {
 	require.Equal(t, 1.0, eval(10, 10, 10, "linear"))
 }
 
-// TestACTExactZerosAndTarget: with a fixed constraint, the batch threshold hits
+// TestACTExactZerosAndTarget: with a fixed constraint and statistics of all
+// values (SampleSize(0)), the batch threshold hits
 // the target sparsity to within the ties and bisection resolution, zeros are
 // exact, the kept values unchanged; the GG threshold hits it within the fit's accuracy.
 func TestACTExactZerosAndTarget(t *testing.T) {
@@ -87,7 +89,7 @@ func TestACTExactZerosAndTarget(t *testing.T) {
 		for _, target := range []float64{0.5, 0.9, 0.98} {
 			store := model.NewStore()
 			cfg := func(c *ACTConfig) *ACTConfig {
-				return c.TargetSparsity(target).Ramp(0, 0).RateWeight(0).ThresholdFrom(mode)
+				return c.TargetSparsity(target).Ramp(0, 0).RateWeight(0).ThresholdFrom(mode).SampleSize(0) // Exact statistics.
 			}
 			out, reg := runSite(t, store, true, cfg, x)
 			require.True(t, math.IsNaN(reg), "no rate term with lambda=0")
@@ -188,4 +190,80 @@ func runSiteNoRecover(s *model.Store, cfg func(c *ACTConfig) *ACTConfig) {
 	x := Parameter(g, "x", shapesF32(4))
 	s.SetTraining(g, true)
 	cfg(ACT(s.RootScope(), x)).Done()
+}
+
+// TestACTGradient: the training graph has a gradient (the fitted beta_hat is a
+// constant for it), and it is the mask's plus the rate term's: for
+// L = sum(ACT(x)) + lambda * mean((|x|+eps)^beta_hat),
+// dL/dx_i = [x_i kept] + lambda * beta_hat * (|x_i|+eps)^(beta_hat-1) * sign(x_i) / n.
+func TestACTGradient(t *testing.T) {
+	const n, lambda = 2_000, 0.5
+	x := ggValues(n, 1.2, 4)
+	store := model.NewStore()
+	exec, err := model.NewExec(backends.Go(), store, func(scope *model.Scope, xIn *Node) []*Node {
+		g := xIn.Graph()
+		scope.Store().SetTraining(g, true)
+		out := ACT(scope.In("site"), xIn).TargetSparsity(0.5).RateWeight(lambda).Ramp(0, 0).Done()
+		loss := Add(ReduceAllSum(out), train.GetRegularizationLoss(g))
+		return []*Node{out, Gradient(loss, xIn)[0]}
+	})
+	require.NoError(t, err)
+	res, err := exec.Call(x)
+	require.NoError(t, err)
+	out, grad := tensors.MustCopyFlatData[float32](res[0]), tensors.MustCopyFlatData[float32](res[1])
+	sites, err := ReadMetrics(store)
+	require.NoError(t, err)
+	beta := sites[0].Beta
+	for i, v := range x {
+		a := math.Abs(float64(v))
+		want := lambda * beta * math.Pow(a+1e-6, beta-1) * math.Copysign(1, float64(v)) / n
+		if out[i] != 0 {
+			want++
+		}
+		require.InDelta(t, want, float64(grad[i]), 1e-5*math.Max(1, math.Abs(want)), "x[%d]=%g", i, v)
+	}
+}
+
+// TestACTSampleCoversAll: the statistics' sample of a [10, 100] tensor with
+// SampleSize(300) is every 7th value (7 is the first stride >= 1000/300 that is
+// coprime with 100), 143 of them, and any 7 successive steps sample every value.
+func TestACTSampleCoversAll(t *testing.T) {
+	x := make([]float32, 1000)
+	for i := range x {
+		x[i] = float32(i)
+	}
+	seen := make([]int, len(x))
+	for step := int64(1); step <= 7; step++ {
+		out := MustExecOnce(backends.Go(), func(x, step *Node) *Node {
+			return sampleValues(Reshape(x, 10, 100), step, 300)
+		}, x, step)
+		sample := tensors.MustCopyFlatData[float32](out)
+		require.Len(t, sample, 143)
+		require.Equal(t, float32(step%7), sample[0])
+		for _, v := range sample {
+			seen[int(v)]++
+		}
+	}
+	for i, n := range seen {
+		require.GreaterOrEqual(t, n, 1, "value %d never sampled", i)
+	}
+}
+
+// TestACTSampledTarget: with the default sample (m = 15,385 of 200,000
+// values here), the batch threshold is the sample's quantile: the sparsity
+// metric (measured on the sample) is the target up to ties, and the whole
+// output's fraction of zeros differs from it by the sample quantile's
+// sampling error, whose standard deviation is sqrt(s(1-s)/m) = 0.0024 at
+// s = 0.9; we allow 5 of them.
+func TestACTSampledTarget(t *testing.T) {
+	const n, target, m = 200_000, 0.9, 15_385
+	x := ggValues(n, 0.8, 7)
+	store := model.NewStore()
+	out, _ := runSite(t, store, true, func(c *ACTConfig) *ACTConfig {
+		return c.TargetSparsity(target).Ramp(0, 0).RateWeight(0)
+	}, x)
+	sites, err := ReadMetrics(store)
+	require.NoError(t, err)
+	require.InDelta(t, target, sites[0].Sparsity, 2.0/m)
+	require.InDelta(t, target, zeroFraction(out), 5*math.Sqrt(target*(1-target)/m))
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -63,8 +64,14 @@ func TestCommand(t *testing.T) {
 	require.Equal(t, first.LossCurve, second.LossCurve)
 	require.NotEmpty(t, second.Config.ResumedFrom)
 
+	// -beta fit:DIR: beta per layer kind fitted to a trained checkpoint; a
+	// directory without one is a clear error.
 	setFlags(t, map[string]string{"init": "gg", "beta": "fit:" + dir, "checkpoint": ""})
-	require.ErrorIs(t, run(), charlm.ErrBetaFitUnsupported)
+	require.ErrorContains(t, run(), "no checkpoints found")
+	setFlags(t, map[string]string{"beta": "fit:" + filepath.Join(dir, "ckpt"), "results": filepath.Join(dir, "fit.json")})
+	require.NoError(t, run())
+	fitted := readResults(t, filepath.Join(dir, "fit.json"))
+	require.Contains(t, fitted.Config.Train.Beta, "attn_qkv=")
 	setFlags(t, map[string]string{"init": "normal02", "beta": "", "set": "no_such_param=1"})
 	require.ErrorContains(t, run(), "unknown parameter")
 }
@@ -76,4 +83,118 @@ func readResults(t *testing.T, path string) *charlm.Results {
 	var r charlm.Results
 	require.NoError(t, json.Unmarshal(data, &r))
 	return &r
+}
+
+// tinyModel makes run() build a 1-layer, width-32 model for the test.
+func tinyModel(t *testing.T) {
+	t.Helper()
+	old := newModelConfig
+	newModelConfig = func() charlm.Config {
+		cfg := charlm.DefaultConfig()
+		cfg.Layers, cfg.Heads, cfg.Width, cfg.Block = 1, 2, 32, 16
+		return cfg
+	}
+	t.Cleanup(func() { newModelConfig = old })
+}
+
+// TestCommandMethods runs the command with GCT, a baseline compressor, ACT
+// and data-parallel workers on a tiny model, and checks that the flags reach
+// the run and its results.
+func TestCommandMethods(t *testing.T) {
+	tinyModel(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "text.txt")
+	require.NoError(t, os.WriteFile(data, []byte(strings.Repeat("Light is refracted by a prism. ", 100)), 0o644))
+	results := filepath.Join(dir, "r.json")
+	setFlags(t, map[string]string{"steps": "4", "eval-at": "2", "data": data, "results": results, "quiet": "true"})
+
+	setFlags(t, map[string]string{"compress": "gct", "gct-bits": "3", "gct-warmup": "1", "gct-lambda": "1e-4"})
+	require.NoError(t, run())
+	r := readResults(t, results)
+	require.NotNil(t, r.GradientResults)
+	require.Equal(t, charlm.CompressSettings{Name: "gct:3bits", Bits: 3, Lambda: 1e-4, ErrorFeedback: true, Warmup: 1}, r.Compress)
+	require.NotNil(t, r.GradBitsPerElement)
+	require.Equal(t, "gct", r.Config.Train.Compress)
+	require.Equal(t, 3.0, r.Config.Hyperparameters["gct_bits"])
+
+	setFlags(t, map[string]string{"compress": "topk:0.1", "gct-bits": "2", "gct-warmup": "0", "gct-lambda": "0", "set": "gct_error_feedback=false"})
+	require.NoError(t, run())
+	r = readResults(t, results)
+	require.Equal(t, charlm.CompressSettings{Name: "topk:0.1"}, r.Compress)
+	require.Nil(t, r.ACTResults)
+
+	setFlags(t, map[string]string{"compress": "none", "set": "", "act": "true", "act-sites": "mlp_hidden,attn_in",
+		"act-sparsity": "0.5,mlp_hidden=0.8", "act-lambda": "0.01", "act-schedule": "linear", "act-start": "1",
+		"act-end": "2", "act-threshold": "gg"})
+	require.NoError(t, run())
+	r = readResults(t, results)
+	require.Nil(t, r.GradientResults)
+	require.NotNil(t, r.ACTResults)
+	require.Equal(t, charlm.ACTSettings{Sites: []string{charlm.SiteAttnIn, charlm.SiteMLPHidden},
+		Sparsity: map[string]float64{charlm.SiteAttnIn: 0.5, charlm.SiteMLPHidden: 0.8}, Lambda: 0.01,
+		Schedule: "linear", Start: 1, End: 2, Threshold: "gg", SampleSize: r.ACT.SampleSize}, r.ACT)
+	require.Len(t, r.ACTSparsityBySite, 2)
+	require.Greater(t, r.ACTSparsity, 0.0)
+
+	setFlags(t, map[string]string{"act": "false", "act-sites": "all", "act-sparsity": "", "act-lambda": "0.001",
+		"act-schedule": "cosine", "act-start": "-1", "act-end": "-1", "act-threshold": "batch",
+		"workers": "2", "compress": "gct", "checkpoint": filepath.Join(dir, "ckpt")})
+	require.NoError(t, run())
+	r = readResults(t, results)
+	require.NotNil(t, r.ParallelResults)
+	require.Equal(t, 2, r.Workers)
+	require.Greater(t, r.BytesSentPerWorkerPerStep, r.CodedBytesPerWorkerPerStep)
+	require.Len(t, r.WeightsHash, 64)
+	_, err := os.Stat(filepath.Join(dir, "ckpt", "rank-1"))
+	require.NoError(t, err, "every worker checkpoints")
+	require.NoError(t, run()) // Resumes every worker at the end.
+	again := readResults(t, results)
+	require.Equal(t, r.WeightsHash, again.WeightsHash)
+	require.Equal(t, r.LossCurve, again.LossCurve)
+}
+
+// TestCommandBadMethodFlags: bad values of the methods' flags are clear errors.
+func TestCommandBadMethodFlags(t *testing.T) {
+	tinyModel(t)
+	for _, tc := range []struct {
+		flags map[string]string
+		want  string
+	}{
+		{map[string]string{"compress": "zip"}, "unknown compressor"},
+		{map[string]string{"compress": "topk:2"}, "fraction kept"},
+		{map[string]string{"compress": "powersgd:1.5"}, "positive integer"},
+		{map[string]string{"gct-bits": "3"}, "-gct-bits is only used with -compress gct"},
+		{map[string]string{"compress": "int8", "gct-bits": "3"}, "-gct-bits is only used with -compress gct"},
+		{map[string]string{"compress": "gct:3", "gct-bits": "2.5"}, "already gives the bits"},
+		{map[string]string{"compress": "gct", "gct-bits": "1"}, "must be > 1"},
+		{map[string]string{"gct-warmup": "3"}, "-gct-warmup is only used with -compress"},
+		{map[string]string{"compress": "gct", "gct-warmup": "-3"}, "must be >= 0"},
+		{map[string]string{"act-sparsity": "0.5"}, "-act-sparsity is only used with -act"},
+		{map[string]string{"act": "true", "act-sites": "mlp"}, "unknown site"},
+		{map[string]string{"act": "true", "act-sparsity": "1.5"}, "is not a sparsity in [0, 1)"},
+		{map[string]string{"act": "true", "act-sparsity": "head=0.5"}, "unknown activation site"},
+		{map[string]string{"act": "true", "act-sites": "attn_in", "act-sparsity": "mlp_hidden=0.5"}, "not among the ACT sites"},
+		{map[string]string{"act": "true", "act-start": "10", "act-end": "5"}, "ends (step 5) before it starts (step 10)"},
+		{map[string]string{"act": "true", "act-lambda": "-1"}, "-act-lambda"},
+		{map[string]string{"act": "true", "act-schedule": "exp"}, `schedule "exp"`},
+		{map[string]string{"act": "true", "act-threshold": "median"}, `threshold from "median"`},
+		{map[string]string{"workers": "5"}, "not divisible by 5 workers"},
+		{map[string]string{"workers": "0"}, "must be >= 1"},
+	} {
+		t.Run(strings.Join(sortedFlags(tc.flags), " "), func(t *testing.T) {
+			setFlags(t, map[string]string{"steps": "2", "eval-at": "2", "quiet": "true", "results": ""})
+			setFlags(t, tc.flags)
+			require.ErrorContains(t, run(), tc.want)
+		})
+	}
+}
+
+// sortedFlags formats flags as sorted "-name=value" strings.
+func sortedFlags(flags map[string]string) []string {
+	var out []string
+	for name, value := range flags {
+		out = append(out, "-"+name+"="+value)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -15,8 +15,9 @@ import (
 // layout describes the outputs of the gradient graph: the loss, then per
 // variable its wire form.
 type layout struct {
-	lossDType dtypes.DType
-	vars      []varLayout
+	lossDType  dtypes.DType
+	vars       []varLayout
+	numOutputs int // Extra scalars of TrainerConfig.Outputs, after the variables' outputs.
 }
 
 // varLayout is one variable's outputs. Integer codings output, in order:
@@ -94,6 +95,16 @@ func (t *Trainer) computeGraph(scope *model.Scope, inputsAndLabels []*Node) []*N
 			exceptions.Panicf("dataparallel: variable %q: unknown coding %q", vg.Variable.Path(), c.Coding)
 		}
 	}
+	if t.cfg.outputsFn != nil {
+		extra := t.cfg.outputsFn(scope, g)
+		for i, x := range extra {
+			if x == nil || !x.Shape().IsScalar() {
+				exceptions.Panicf("dataparallel: output %d of TrainerConfig.Outputs must be a scalar node, got %v", i, x)
+			}
+			outputs = append(outputs, ConvertDType(x, dtypes.Float64))
+		}
+		lay.numOutputs = len(extra)
+	}
 	if t.layout != nil && !t.layout.sameAs(lay) {
 		exceptions.Panicf("dataparallel: the gradient graph for new input shapes has different variables or codings than the first one")
 	}
@@ -102,7 +113,7 @@ func (t *Trainer) computeGraph(scope *model.Scope, inputsAndLabels []*Node) []*N
 }
 
 func (l *layout) sameAs(o *layout) bool {
-	if len(l.vars) != len(o.vars) {
+	if len(l.vars) != len(o.vars) || l.numOutputs != o.numOutputs {
 		return false
 	}
 	for i := range l.vars {
@@ -113,10 +124,11 @@ func (l *layout) sameAs(o *layout) bool {
 	return true
 }
 
-// wireGradients reads the gradient graph's outputs: the loss into stats, and
-// this worker's wire gradients (whose tensors are the outputs themselves).
+// wireGradients reads the gradient graph's outputs: the loss and the extra
+// outputs into stats, and this worker's wire gradients (whose tensors are the
+// outputs themselves).
 func (l *layout) wireGradients(outputs []*tensors.Tensor, stats *StepStats) ([]WireGradient, error) {
-	want := 1
+	want := 1 + l.numOutputs
 	for _, v := range l.vars {
 		want += v.numOutputs()
 	}
@@ -146,6 +158,10 @@ func (l *layout) wireGradients(outputs []*tensors.Tensor, stats *StepStats) ([]W
 			grads[i] = WireGradient{Kind: kind, Ints: out[1], Step: tensors.ToScalar[float32](out[2]), K: v.k}
 		}
 		vs.Kind = grads[i].Kind
+	}
+	stats.Outputs = make([]float64, l.numOutputs)
+	for i, x := range outputs[pos:] {
+		stats.Outputs[i] = tensors.ToScalar[float64](x)
 	}
 	return grads, nil
 }

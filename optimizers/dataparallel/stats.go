@@ -39,6 +39,10 @@ type StepStats struct {
 	// Variables has the per-variable details, in the order of the payload's sections.
 	Variables []VariableStats
 
+	// Outputs are the values of the scalars of TrainerConfig.Outputs on this
+	// worker's shard, in order (nil without it).
+	Outputs []float64
+
 	// Time split of the step: Compute is the first execution (forward,
 	// backward, compression), Encode the payload's encoding, Exchange the
 	// all-gather, Decode the peers' payloads' decoding, Update the second

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ggprior/ggprior/optimizers"
 	"github.com/gomlx/compute"
+	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/train"
@@ -25,8 +26,16 @@ type TrainerConfig struct {
 	inner       optimizer.Interface
 	comm        Communicator
 	verifyEvery int
+	outputsFn   OutputsFn
 	err         error
 }
+
+// OutputsFn returns extra scalars computed in a worker's gradient graph (see
+// TrainerConfig.Outputs). It is called when the graph is built, after the
+// forward and backward passes and GCT's compression, so it can read the losses
+// (train.GetMainLoss, train.GetRegularizationLoss) and the values that layers
+// and the compressor stored in variables this step (Variable.NodeValue).
+type OutputsFn func(scope *model.Scope, g *Graph) []*Node
 
 // NewTrainer configures the data-parallel training of one worker: the model
 // (modelFn, predictions from inputs, as train.NewTrainer takes it) and its loss
@@ -87,6 +96,16 @@ func (c *TrainerConfig) InnerOptimizer(inner optimizer.Interface) *TrainerConfig
 // error wrapping ErrMismatch if they differ. 0, the default, never verifies.
 func (c *TrainerConfig) VerifyEvery(n int) *TrainerConfig {
 	c.verifyEvery = n
+	return c
+}
+
+// Outputs makes every step also return the scalars fn computes in the
+// gradient graph, in StepStats.Outputs (as float64, in fn's order): metrics of
+// this worker's shard, such as its main loss without regularization, an
+// activation's sparsity or the gradient's coded bits. They are local to the
+// worker, not exchanged.
+func (c *TrainerConfig) Outputs(fn OutputsFn) *TrainerConfig {
+	c.outputsFn = fn
 	return c
 }
 
@@ -307,7 +326,7 @@ func (t *Trainer) setup(numInputs, numLabels int, args []any) error {
 		return fmt.Errorf("dataparallel: rank %d: creating the gradient executor: %w", t.rank, err)
 	}
 	exec1.WithName("dataparallel.compute")
-	if err := exec1.PreCompile(args...); err != nil {
+	if err := t.preCompileKeepingState(exec1, args); err != nil {
 		return fmt.Errorf("dataparallel: rank %d: building the gradient graph: %w", t.rank, err)
 	}
 	if t.layout == nil {
@@ -330,6 +349,46 @@ func (t *Trainer) setup(numInputs, numLabels int, args []any) error {
 		specs[i] = VariableSpec{Path: v.variable.Path(), Shape: v.variable.Shape()}
 	}
 	t.decoder = NewPayloadDecoder(t.cfg.backend, specs)
+	return nil
+}
+
+// preCompileKeepingState builds the gradient graph (which creates the model's
+// variables) without running it. GoMLX's PreCompile (v0.28) hands the graph
+// the buffers of the variables it updates (GCT's residuals and counters,
+// layers' running statistics), and drops their values, as if the graph had
+// run: a store resumed from a checkpoint would lose that state, and
+// InitializeVariables would reset it. So the values held before are kept and
+// given back to the variables left without one.
+func (t *Trainer) preCompileKeepingState(exec *model.Exec, args []any) error {
+	held := map[*model.Variable]*tensors.Tensor{}
+	defer func() {
+		for _, x := range held {
+			_ = x.FinalizeAll()
+		}
+	}()
+	for v := range t.cfg.store.IterVariables() {
+		if !v.HasValue() {
+			continue
+		}
+		value, err := v.Value()
+		if err == nil {
+			held[v], err = value.LocalClone()
+		}
+		if err != nil {
+			return fmt.Errorf("keeping the value of %q: %w", v.Path(), err)
+		}
+	}
+	if err := exec.PreCompile(args...); err != nil {
+		return err
+	}
+	for v, value := range held {
+		if !v.HasValue() {
+			if err := v.SetValue(value); err != nil {
+				return fmt.Errorf("restoring the value of %q: %w", v.Path(), err)
+			}
+			delete(held, v)
+		}
+	}
 	return nil
 }
 

@@ -8,7 +8,9 @@ import (
 
 	"github.com/ggprior/ggprior/backends"
 	"github.com/ggprior/ggprior/optimizers"
+	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/loss"
 	"github.com/stretchr/testify/require"
@@ -351,4 +353,48 @@ func TestNewTrainerErrors(t *testing.T) {
 	tr.Finalize()
 	_, err = tr.Step([]*tensors.Tensor{x}, []*tensors.Tensor{y})
 	require.ErrorContains(t, err, "finalized")
+}
+
+// TestOutputs: the scalars of TrainerConfig.Outputs come back in every step's
+// stats, computed on the worker's own shard: here the main loss, which without
+// regularization is the loss the step reports, and a constant.
+func TestOutputs(t *testing.T) {
+	group, err := NewInProcess(1, 20*time.Second)
+	require.NoError(t, err)
+	in, opt := newOpt(t, "sgd", optimizers.FP32())
+	tr, err := NewTrainer(backends.Go(), newStore(), mlp, loss.MeanSquaredError, opt, group[0]).InnerOptimizer(in).
+		Outputs(func(_ *model.Scope, g *graph.Graph) []*graph.Node {
+			return []*graph.Node{train.GetMainLoss(g), graph.Const(g, int32(7))}
+		}).Done()
+	require.NoError(t, err)
+	defer tr.Finalize()
+	xs, ys := dataset(16, 8)
+	for s := range 2 {
+		x, y := batch(xs, ys, 8*s, 8*s+8)
+		st, err := tr.Step([]*tensors.Tensor{x}, []*tensors.Tensor{y})
+		require.NoError(t, err)
+		require.Len(t, st.Outputs, 2)
+		require.Equal(t, st.Loss, st.Outputs[0])
+		require.Equal(t, 7.0, st.Outputs[1])
+	}
+}
+
+// TestResumedStateKept: a worker whose store already holds GCT's state (as
+// one resumed from a checkpoint does) continues from it: here GCT's step
+// counter, at 4, is 5 after one step (the gradient graph's building must not
+// reset it).
+func TestResumedStateKept(t *testing.T) {
+	group, err := NewInProcess(1, 20*time.Second)
+	require.NoError(t, err)
+	in, opt := newOpt(t, "sgd", optimizers.GGQuantizer(2, 0))
+	store := newStore()
+	store.VariableWithValue("/gct/step", int64(4)).SetTrainable(false)
+	tr, err := NewTrainer(backends.Go(), store, mlp, loss.MeanSquaredError, opt, group[0]).InnerOptimizer(in).Done()
+	require.NoError(t, err)
+	defer tr.Finalize()
+	xs, ys := dataset(8, 7)
+	x, y := batch(xs, ys, 0, 8)
+	_, err = tr.Step([]*tensors.Tensor{x}, []*tensors.Tensor{y})
+	require.NoError(t, err)
+	require.Equal(t, int64(5), tensors.ToScalar[int64](store.GetVariable("/gct/step").MustValue()))
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/support/exceptions"
 	"github.com/pkg/errors"
 )
 
@@ -166,19 +167,34 @@ func NewBatches(data []byte, batch, block int, seed int64) (*Batches, error) {
 // Next returns the next batch: inputs and targets, both int32 [batch, block],
 // targets shifted by one byte.
 func (b *Batches) Next() (inputs, targets *tensors.Tensor) {
-	x := make([]int32, b.batch*b.block)
-	y := make([]int32, b.batch*b.block)
+	return b.NextShard(0, 1)
+}
+
+// NextShard returns worker rank's shard of the next batch (of `size`
+// workers): its rows [rank*n, (rank+1)*n), n = batch/size, which must divide.
+// Every worker draws the whole batch, so the workers of a data-parallel run
+// keep one stream of batches in step, the one a single worker would see.
+func (b *Batches) NextShard(rank, size int) (inputs, targets *tensors.Tensor) {
+	if size < 1 || rank < 0 || rank >= size || b.batch%size != 0 {
+		exceptions.Panicf("charlm: shard %d of %d of a batch of %d windows", rank, size, b.batch)
+	}
+	n := b.batch / size
+	x := make([]int32, 0, n*b.block)
+	y := make([]int32, 0, n*b.block)
 	numOffsets := len(b.data) - b.block // Offsets in [0, len-block-1].
 	for i := range b.batch {
 		off := b.rng.IntN(numOffsets)
+		if i/n != rank {
+			continue
+		}
 		w := b.data[off : off+b.block+1]
 		for j := range b.block {
-			x[i*b.block+j] = int32(w[j])
-			y[i*b.block+j] = int32(w[j+1])
+			x = append(x, int32(w[j]))
+			y = append(y, int32(w[j+1]))
 		}
 	}
 	b.drawn++
-	return tensors.FromFlatDataAndDimensions(x, b.batch, b.block), tensors.FromFlatDataAndDimensions(y, b.batch, b.block)
+	return tensors.FromFlatDataAndDimensions(x, n, b.block), tensors.FromFlatDataAndDimensions(y, n, b.block)
 }
 
 // Drawn returns how many batches have been drawn since the generator was seeded.

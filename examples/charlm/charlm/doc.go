@@ -23,6 +23,15 @@
 //   - The experiment ([Experiment], [Results]): trainer, training loop,
 //     validation at fixed steps, bit-for-bit resumable checkpoints, and the JSON
 //     results every run reports.
+//   - The methods under study, chosen in [TrainConfig]: gradient compression
+//     (Compress: AdamW wrapped in optimizers.GCT, with GCT's quantizer or a
+//     baseline compressor; [GradientResults]), activation constraints
+//     (ACTSites: layers.ACT at the [ActivationSites] through Model.Activation;
+//     [ACTResults]) and in-process data-parallel training (Workers, run by
+//     [DataParallel] over optimizers/dataparallel; [ParallelResults]). Their
+//     hyperparameters live in the Store with the others (gct_*, act_*), their
+//     state in non-trainable variables that checkpoints keep, and their
+//     per-step metrics are StepOutputs (OutputGradBits, OutputACTSparsity).
 //
 // Typical use (see examples/charlm/main.go for the command line):
 //

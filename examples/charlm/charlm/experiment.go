@@ -3,7 +3,10 @@ package charlm
 import (
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -44,8 +47,13 @@ type Experiment struct {
 	Optimizer optimizer.Interface
 
 	// StepOutputs are extra scalars computed in the training graph, recorded
-	// every LogEvery steps in the history and the results.
+	// every LogEvery steps in the history and the results. Train.Compress and
+	// Train.ACTSites add their metrics (OutputGradBits, ..., OutputACTSparsity).
 	StepOutputs []StepOutputFn
+
+	// ProgressOutputs maps the names of the StepOutputs that the progress bar
+	// shows to their labels there (e.g. OutputGradBits to "gbits").
+	ProgressOutputs map[string]string
 
 	// OnStep hooks are called after every training step, in order; an error stops training.
 	OnStep []func(exp *Experiment, info StepInfo) error
@@ -69,6 +77,9 @@ type Experiment struct {
 	valWindows  []*tensors.Tensor
 	valMasks    []*tensors.Tensor
 	bar         *progressBar
+
+	// parallel is set for the workers of a data-parallel run (NewDataParallel).
+	parallel *parallelRank
 }
 
 // StepOutputFn returns a named scalar computed in the training graph (e.g. an
@@ -90,10 +101,21 @@ type StepInfo struct {
 }
 
 // NewExperiment prepares a run: it reads the corpus, creates the Store with the
-// default hyperparameters (SetDefaultHyperparameters) and, if
-// train.Checkpoint holds checkpoints, loads the latest one (variables,
-// hyperparameters, batch generator, history) to resume it.
+// default hyperparameters (SetDefaultHyperparameters, and those of GCT and ACT
+// when the run uses them) and, if train.Checkpoint holds checkpoints, loads
+// the latest one (variables, hyperparameters, batch generator, history) to
+// resume it. A data-parallel run (train.Workers >= 2) is made with
+// NewDataParallel instead.
 func NewExperiment(backend compute.Backend, cfg Config, train TrainConfig) (*Experiment, error) {
+	if train.Workers >= 2 {
+		return nil, errors.Errorf("a data-parallel run (%d workers) is one Experiment per worker: create it with NewDataParallel", train.Workers)
+	}
+	return newExperiment(backend, cfg, train, nil)
+}
+
+// newExperiment is NewExperiment for one worker of a data-parallel run
+// (parallel != nil) or for a single-worker run.
+func newExperiment(backend compute.Backend, cfg Config, train TrainConfig, parallel *parallelRank) (*Experiment, error) {
 	if backend == nil {
 		return nil, errors.New("nil backend")
 	}
@@ -104,6 +126,8 @@ func NewExperiment(backend compute.Backend, cfg Config, train TrainConfig) (*Exp
 		return nil, err
 	}
 	train.EvalAt = slices.Clone(train.EvalAt)
+	train.ACTSites = slices.Clone(train.ACTSites)
+	train.ACTSparsity = maps.Clone(train.ACTSparsity)
 	initFn, err := InitByName(train.Init, train.Beta)
 	if err != nil {
 		return nil, err
@@ -120,16 +144,29 @@ func NewExperiment(backend compute.Backend, cfg Config, train TrainConfig) (*Exp
 		return nil, err
 	}
 	e := &Experiment{
-		Backend: backend,
-		Store:   model.NewStore(),
-		Config:  cfg,
-		Train:   train,
-		Model:   &Model{Config: cfg, Init: initFn},
-		Corpus:  corpus,
-		Batches: batches,
-		history: History{ValLoss: map[int]float64{}},
+		Backend:  backend,
+		Store:    model.NewStore(),
+		Config:   cfg,
+		Train:    train,
+		Model:    &Model{Config: cfg, Init: initFn},
+		Corpus:   corpus,
+		Batches:  batches,
+		history:  History{ValLoss: map[int]float64{}},
+		parallel: parallel,
 	}
 	SetDefaultHyperparameters(e.Store, train.Seed)
+	comp, _ := train.compression() // Validated above.
+	setGCTDefaults(e.Store, comp)
+	setACTDefaults(e.Store, train)
+	if comp.enabled {
+		e.StepOutputs = append(e.StepOutputs, gctStepOutputs()...)
+		e.showProgress(OutputGradBits, "gbits")
+	}
+	if len(train.ACTSites) > 0 {
+		e.Model.Activation = train.actActivation()
+		e.StepOutputs = append(e.StepOutputs, actStepOutput)
+		e.showProgress(OutputACTSparsity, "act")
+	}
 	if train.Checkpoint != "" {
 		names, err := ListCheckpoints(train.Checkpoint)
 		if err != nil {
@@ -152,11 +189,39 @@ func NewExperiment(backend compute.Backend, cfg Config, train TrainConfig) (*Exp
 	return e, nil
 }
 
+// showProgress makes the progress bar show the step output `name` as `label`.
+func (e *Experiment) showProgress(name, label string) {
+	if e.ProgressOutputs == nil {
+		e.ProgressOutputs = map[string]string{}
+	}
+	e.ProgressOutputs[name] = label
+}
+
 // heartbeat calls e.Heartbeat if set.
 func (e *Experiment) heartbeat() {
 	if e.Heartbeat != nil {
 		e.Heartbeat()
 	}
+}
+
+// stepOutput returns the value of the step output `name` in info.
+func (e *Experiment) stepOutput(info StepInfo, name string) (float64, bool) {
+	i := slices.Index(e.outputNames, name)
+	if i < 0 || i >= len(info.Outputs) {
+		return 0, false
+	}
+	return info.Outputs[i], true
+}
+
+// progressOutputs formats the step outputs that the progress bar shows.
+func (e *Experiment) progressOutputs(info StepInfo) string {
+	var parts []string
+	for i, name := range e.outputNames {
+		if label, ok := e.ProgressOutputs[name]; ok && i < len(info.Outputs) {
+			parts = append(parts, fmt.Sprintf("%s %.3f", label, info.Outputs[i]))
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // GlobalStep returns the number of training steps done so far.
@@ -204,9 +269,15 @@ func (e *Experiment) TrainTo(target int) error {
 		}
 		e.globalStep = info.Step
 		e.heartbeat()
+		if err := e.recordGradientMetrics(info); err != nil {
+			return errors.WithMessagef(err, "after step %d", info.Step)
+		}
 		if info.Step%e.Train.LogEvery == 0 || info.Step == 1 {
 			e.history.LossCurve = append(e.history.LossCurve, [2]float64{float64(info.Step), info.MainLoss})
 			for i, name := range e.outputNames {
+				if math.IsNaN(info.Outputs[i]) {
+					continue // Not measured (e.g. a metric the compressor does not have).
+				}
 				if e.history.Outputs == nil {
 					e.history.Outputs = map[string][][2]float64{}
 				}
@@ -214,7 +285,7 @@ func (e *Experiment) TrainTo(target int) error {
 			}
 		}
 		if e.bar != nil {
-			e.bar.update(info, e.MedianStepDuration())
+			e.bar.update(info, e.MedianStepDuration(), e.progressOutputs(info))
 		}
 		for _, hook := range e.OnStep {
 			if err := hook(e, info); err != nil {
@@ -231,8 +302,16 @@ func (e *Experiment) TrainTo(target int) error {
 }
 
 // evaluateAndSave measures the validation loss at the current step, records it,
-// reports it, and saves a checkpoint if configured.
+// reports it, and saves a checkpoint if configured. The workers of a
+// data-parallel run other than rank 0 only save their checkpoint.
 func (e *Experiment) evaluateAndSave(info StepInfo) error {
+	if e.Rank() != 0 {
+		if e.Train.Checkpoint == "" {
+			return nil
+		}
+		_, err := e.Save()
+		return errors.WithMessagef(err, "checkpoint at step %d", info.Step)
+	}
 	start := time.Now()
 	valLoss, err := e.ValidationLoss()
 	if err != nil {
@@ -270,12 +349,7 @@ func (e *Experiment) Save() (string, error) {
 // MedianStepDuration returns the median wall time of the training steps run by
 // this process (0 before the first).
 func (e *Experiment) MedianStepDuration() time.Duration {
-	if len(e.stepTimes) == 0 {
-		return 0
-	}
-	times := slices.Clone(e.stepTimes)
-	slices.Sort(times)
-	return times[len(times)/2]
+	return medianDuration(e.stepTimes)
 }
 
 // Run trains to Train.Steps (resuming if a checkpoint was loaded), with the

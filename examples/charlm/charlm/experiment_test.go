@@ -49,39 +49,63 @@ func TestOverfitTinyCorpus(t *testing.T) {
 
 // TestCheckpointResume checks that 4 steps, a checkpoint, a new process state
 // (fresh Experiment and Store) resuming it, and 4 more steps give bit-for-bit the
-// same variables (weights, optimizer moments, counters), losses and validation
-// losses as 8 uninterrupted steps.
+// same variables (weights, optimizer moments, counters, and GCT's and ACT's
+// state), losses, validation losses and method metrics as 8 uninterrupted
+// steps: with plain AdamW, with GCT (error-feedback residuals, secant memory),
+// with ACT at every site (step counters, running thresholds) and with both.
 func TestCheckpointResume(t *testing.T) {
 	data := tinyCorpusFile(t, pangram, 40)
-	dir := t.TempDir()
+	for name, variant := range map[string]struct {
+		train    func(tc *TrainConfig)
+		settings string
+		state    string // A state variable the variant must checkpoint.
+	}{
+		"adamw": {state: "/AdamW/step"},
+		"gct":   {train: func(tc *TrainConfig) { tc.Compress = "gct" }, settings: "gct_lambda=1e-4", state: "/gct/step"},
+		"act": {train: func(tc *TrainConfig) { tc.ACTSites = ActivationSites }, settings: "act_start=2;act_end=6",
+			state: "/block_000/attn/attn_in/act/threshold"},
+		"gct+act": {train: func(tc *TrainConfig) { tc.Compress, tc.ACTSites = "gct", []string{SiteMLPHidden} },
+			state: "/block_000/mlp/mlp_hidden/act/step"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			straight := methodExperiment(t, data, 8, "", variant.train, variant.settings)
+			require.NoError(t, straight.TrainTo(8))
+			require.NotNil(t, straight.Store.GetVariable(variant.state), variant.state)
 
-	straight := tinyExperiment(t, ArchGPT, data, 8, []int{4}, "")
-	require.NoError(t, straight.TrainTo(8))
+			first := methodExperiment(t, data, 8, dir, variant.train, variant.settings)
+			require.NoError(t, first.TrainTo(4)) // Evaluates and saves at step 4.
+			names, err := ListCheckpoints(dir)
+			require.NoError(t, err)
+			require.Len(t, names, 1)
 
-	first := tinyExperiment(t, ArchGPT, data, 8, []int{4}, dir)
-	require.NoError(t, first.TrainTo(4)) // Evaluates and saves at step 4.
-	names, err := ListCheckpoints(dir)
-	require.NoError(t, err)
-	require.Len(t, names, 1)
+			resumed := methodExperiment(t, data, 8, dir, variant.train, "") // Settings come from the checkpoint.
+			require.Equal(t, names[0], resumed.ResumedFrom)
+			require.Equal(t, 4, resumed.GlobalStep())
+			require.NoError(t, resumed.TrainTo(8))
+			names, err = ListCheckpoints(dir)
+			require.NoError(t, err)
+			require.Len(t, names, 2, "a checkpoint at step 4 and one at the end")
 
-	resumed := tinyExperiment(t, ArchGPT, data, 8, []int{4}, dir)
-	require.Equal(t, names[0], resumed.ResumedFrom)
-	require.Equal(t, 4, resumed.GlobalStep())
-	require.NoError(t, resumed.TrainTo(8))
-	names, err = ListCheckpoints(dir)
-	require.NoError(t, err)
-	require.Len(t, names, 2, "a checkpoint at step 4 and one at the end")
+			requireSameVariables(t, straight.Store, resumed.Store)
+			require.Equal(t, straight.History(), resumed.History())
+			require.Len(t, resumed.History().ValLoss, 2)
+			want, got := straight.Results(), resumed.Results()
+			require.Equal(t, want.GradientResults, got.GradientResults)
+			require.Equal(t, want.ACTResults, got.ACTResults)
+			require.Equal(t, want.WeightsHash, got.WeightsHash)
 
-	requireSameVariables(t, straight.Store, resumed.Store)
-	require.Equal(t, straight.History().LossCurve, resumed.History().LossCurve)
-	require.Equal(t, straight.History().ValLoss, resumed.History().ValLoss)
-	require.Len(t, resumed.History().ValLoss, 2)
-
-	// Another run (a different seed) must not resume this one.
-	tc := resumed.Train
-	tc.Seed++
-	_, err = NewExperiment(backend(t), tinyConfig(ArchGPT), tc)
-	require.ErrorContains(t, err, "belongs to another run")
+			// Another run (a different seed, or other methods) must not resume this one.
+			tc := resumed.Train
+			tc.Seed++
+			_, err = NewExperiment(backend(t), tinyConfig(ArchGPT), tc)
+			require.ErrorContains(t, err, "belongs to another run")
+			tc.Seed--
+			tc.Compress, tc.ACTSites = "int8", nil
+			_, err = NewExperiment(backend(t), tinyConfig(ArchGPT), tc)
+			require.ErrorContains(t, err, "belongs to another run")
+		})
+	}
 }
 
 // requireSameVariables checks that two stores hold the same variables with

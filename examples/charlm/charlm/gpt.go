@@ -26,10 +26,11 @@ func (m *Model) gpt(scope *model.Scope, tokens *Node) *Node {
 	mask := causalMaskBias(g, seq)
 	for layer := range cfg.Layers {
 		block := scope.In("block_%03d", layer)
-		h := m.layerNorm(block.In("ln1"), x)
-		x = Add(x, m.gptAttention(block.In("attn"), h, mask))
-		h = m.layerNorm(block.In("ln2"), x)
-		x = Add(x, m.gptMLP(block.In("mlp"), h))
+		attn, mlp := block.In("attn"), block.In("mlp")
+		h := m.activation(attn, SiteAttnIn, m.layerNorm(block.In("ln1"), x))
+		x = Add(x, m.gptAttention(attn, h, mask))
+		h = m.activation(mlp, SiteMLPIn, m.layerNorm(block.In("ln2"), x))
+		x = Add(x, m.gptMLP(mlp, h))
 	}
 	x = m.layerNorm(scope.In("final_norm"), x)
 	head := m.weight(scope.In("head"), g, "weights", KindHead, cfg.Width, cfg.Vocab)

@@ -157,11 +157,12 @@ func (b Betas) String() string {
 }
 
 // BetaFitPrefix marks a -beta value that asks to fit the betas per kind from a
-// trained checkpoint ("fit:DIR"). It is parsed but not yet supported.
+// trained checkpoint ("fit:DIR"). ParseBetas does not read checkpoints: the
+// command resolves the prefix first (examples/ggstats/fitbetas.Resolve).
 const BetaFitPrefix = "fit:"
 
 // ErrBetaFitUnsupported is returned by ParseBetas for "fit:DIR" values.
-var ErrBetaFitUnsupported = errors.New("fitting the GG shape from a checkpoint (-beta fit:DIR) is not yet supported")
+var ErrBetaFitUnsupported = errors.New("ParseBetas does not read checkpoints: resolve -beta fit:DIR to per-kind betas first (examples/ggstats/fitbetas.Resolve; the charlm command does)")
 
 // ParseBetas parses a GG shape specification: a single value for every kind
 // ("1.4"), per-kind values ("attn_qkv=1.3,mlp_in=1.6"), or both ("1.4,head=2":
@@ -179,32 +180,50 @@ func ParseBetas(spec string) (Betas, error) {
 	if spec == "" {
 		return Betas{}, errors.New("empty GG beta specification")
 	}
-	b := Betas{PerKind: map[string]float64{}}
-	for part := range strings.SplitSeq(spec, ",") {
-		part = strings.TrimSpace(part)
-		kind, valueStr, hasKind := strings.Cut(part, "=")
-		if !hasKind {
-			valueStr, kind = kind, ""
-		}
-		value, err := strconv.ParseFloat(strings.TrimSpace(valueStr), 64)
-		if err != nil || !(value > 0) || math.IsInf(value, 0) {
-			return Betas{}, errors.Errorf("-beta %q: %q is not a positive number", spec, valueStr)
-		}
-		kind = strings.TrimSpace(kind)
-		switch {
-		case !hasKind:
-			if b.Default > 0 {
-				return Betas{}, errors.Errorf("-beta %q: more than one default value", spec)
-			}
-			b.Default = value
-		case !slices.Contains(Kinds, kind):
-			return Betas{}, errors.Errorf("-beta %q: unknown layer kind %q, valid kinds are %q", spec, kind, Kinds)
-		default:
-			if _, dup := b.PerKind[kind]; dup {
-				return Betas{}, errors.Errorf("-beta %q: kind %q given twice", spec, kind)
-			}
-			b.PerKind[kind] = value
-		}
+	def, perKind, err := parseKeyedValues("-beta", spec, "layer kind", Kinds, "a positive number",
+		func(v float64) bool { return v > 0 && !math.IsInf(v, 0) })
+	if err != nil {
+		return Betas{}, err
+	}
+	b := Betas{PerKind: perKind}
+	if !math.IsNaN(def) {
+		b.Default = def
 	}
 	return b, nil
+}
+
+// parseKeyedValues parses a list of values, "v", "key=v,key=v" or both
+// ("v,key=v"): a bare value is the default for keys not listed (NaN if none is
+// given), keys must be in validKeys (noun names them in errors), and every
+// value must satisfy valid (want describes it). flagName starts the errors.
+func parseKeyedValues(flagName, spec, noun string, validKeys []string, want string, valid func(float64) bool) (
+	def float64, perKey map[string]float64, err error) {
+	def, perKey = math.NaN(), map[string]float64{}
+	for part := range strings.SplitSeq(spec, ",") {
+		part = strings.TrimSpace(part)
+		key, valueStr, hasKey := strings.Cut(part, "=")
+		if !hasKey {
+			valueStr, key = key, ""
+		}
+		value, err := strconv.ParseFloat(strings.TrimSpace(valueStr), 64)
+		if err != nil || !valid(value) {
+			return 0, nil, errors.Errorf("%s %q: %q is not %s", flagName, spec, valueStr, want)
+		}
+		key = strings.TrimSpace(key)
+		switch {
+		case !hasKey:
+			if !math.IsNaN(def) {
+				return 0, nil, errors.Errorf("%s %q: more than one default value", flagName, spec)
+			}
+			def = value
+		case !slices.Contains(validKeys, key):
+			return 0, nil, errors.Errorf("%s %q: unknown %s %q, valid values are %q", flagName, spec, noun, key, validKeys)
+		default:
+			if _, dup := perKey[key]; dup {
+				return 0, nil, errors.Errorf("%s %q: %s %q given twice", flagName, spec, noun, key)
+			}
+			perKey[key] = value
+		}
+	}
+	return def, perKey, nil
 }

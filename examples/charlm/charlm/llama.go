@@ -22,10 +22,11 @@ func (m *Model) llama(scope *model.Scope, tokens *Node) *Node {
 	rope := pos.NewRoPE(cfg.RoPEBase)
 	for layer := range cfg.Layers {
 		block := scope.In("block_%03d", layer)
-		h := m.rmsNorm(block.In("norm1"), x)
-		x = Add(x, m.llamaAttention(block.In("attn"), h, mask, positions, rope))
-		h = m.rmsNorm(block.In("norm2"), x)
-		x = Add(x, m.llamaMLP(block.In("mlp"), h))
+		attn, mlp := block.In("attn"), block.In("mlp")
+		h := m.activation(attn, SiteAttnIn, m.rmsNorm(block.In("norm1"), x))
+		x = Add(x, m.llamaAttention(attn, h, mask, positions, rope))
+		h = m.activation(mlp, SiteMLPIn, m.rmsNorm(block.In("norm2"), x))
+		x = Add(x, m.llamaMLP(mlp, h))
 	}
 	x = m.rmsNorm(scope.In("final_norm"), x)
 	head := m.weight(scope.In("head"), g, "weights", KindHead, cfg.Width, cfg.Vocab)

@@ -12,18 +12,87 @@ import (
 // DType of every parameter and activation of the model.
 var DType = dtypes.Float32
 
-// Activation sites passed to Model.Activation.
+// Activation sites passed to Model.Activation. Each is the input of a dense
+// layer (its "consumer", see Config.ConsumerMACs), so zeros there are
+// multiply-adds that layer could skip.
 const (
 	// SiteMLPHidden is the MLP hidden activation: after GELU (gpt), or the
-	// SwiGLU product silu(gate)*up (llama); shape [batch, seq, hidden].
+	// SwiGLU product silu(gate)*up (llama); shape [batch, seq, hidden]. It
+	// feeds the MLP output projection. Scope: the block's "mlp".
 	SiteMLPHidden = "mlp_hidden"
+
+	// SiteAttnIn is the input of a block's attention, after its LayerNorm
+	// (gpt) or RMSNorm (llama); shape [batch, seq, width]. It feeds the fused
+	// QKV projection. Scope: the block's "attn".
+	SiteAttnIn = "attn_in"
+
+	// SiteMLPIn is the input of a block's MLP, after its normalization; shape
+	// [batch, seq, width]. It feeds the MLP input projection (gpt) or the
+	// fused gate and up projections (llama). Scope: the block's "mlp".
+	SiteMLPIn = "mlp_in"
 )
 
-// ActivationFn transforms an activation of the model at the given site (e.g.
-// SiteMLPHidden), in the scope of the layer that produced it. It is how
-// activation-level methods (sparsification, rate constraints) plug into the
-// model without changing it.
+// ActivationSites lists the activation sites, in the order a block visits them.
+var ActivationSites = []string{SiteAttnIn, SiteMLPIn, SiteMLPHidden}
+
+// ConsumerMACs returns the multiply-adds per token of the dense layer that
+// consumes the activation at site (one of ActivationSites): Width*3*Width for
+// SiteAttnIn (QKV), Width*Hidden for SiteMLPIn (gpt; Width*2*Hidden for
+// llama's gate and up), Hidden*Width for SiteMLPHidden. A zero at the site
+// skips one row of the consumer's kernel for that token, so a site's
+// sparsity is the fraction of its consumer's multiply-adds that can be skipped.
+// It returns 0 for an unknown site.
+func (c Config) ConsumerMACs(site string) int {
+	d, h := c.Width, c.Hidden()
+	switch site {
+	case SiteAttnIn:
+		return d * 3 * d
+	case SiteMLPIn:
+		if c.Arch == ArchLlama {
+			return d * 2 * h
+		}
+		return d * h
+	case SiteMLPHidden:
+		return h * d
+	}
+	return 0
+}
+
+// ActivationWidth returns the size of the last axis of the activation at site
+// (one of ActivationSites): Width for SiteAttnIn and SiteMLPIn, Hidden for
+// SiteMLPHidden; 0 for an unknown site.
+func (c Config) ActivationWidth(site string) int {
+	switch site {
+	case SiteAttnIn, SiteMLPIn:
+		return c.Width
+	case SiteMLPHidden:
+		return c.Hidden()
+	}
+	return 0
+}
+
+// ActivationFn transforms an activation of the model at the given site (one of
+// ActivationSites), in the scope of the sub-layer it belongs to (the block's
+// "attn" or "mlp"). It is how activation-level methods (sparsification, rate
+// constraints, statistics) plug into the model without changing it.
 type ActivationFn func(scope *model.Scope, site string, x *Node) *Node
+
+// ChainActivations returns an ActivationFn that applies fns in order (nil
+// entries are skipped), so that several methods can share Model.Activation.
+func ChainActivations(fns ...ActivationFn) ActivationFn {
+	var chain []ActivationFn
+	for _, fn := range fns {
+		if fn != nil {
+			chain = append(chain, fn)
+		}
+	}
+	return func(scope *model.Scope, site string, x *Node) *Node {
+		for _, fn := range chain {
+			x = fn(scope, site, x)
+		}
+		return x
+	}
+}
 
 // Model builds the computation graph of a charlm transformer. It holds no
 // variables itself: they live in the model.Store of the scope it is given, under
@@ -36,7 +105,7 @@ type Model struct {
 	Init InitFn
 
 	// Activation, if not nil, is applied at each activation site (see
-	// SiteMLPHidden) and its result used in place of the activation.
+	// ActivationSites) and its result used in place of the activation.
 	Activation ActivationFn
 }
 

@@ -41,10 +41,14 @@ func newProgressBar(w io.Writer, from, to, total int) *progressBar {
 	return p
 }
 
-// update advances the bar by one step and shows its loss.
-func (p *progressBar) update(info StepInfo, median time.Duration) {
-	desc := fmt.Sprintf("step %d loss %.4f |g| %.3f %s/step", info.Step, info.MainLoss, info.GradNorm,
-		median.Round(100*time.Microsecond))
+// update advances the bar by one step and shows its loss, and `extra` (e.g.
+// the gradient bits) if not empty.
+func (p *progressBar) update(info StepInfo, median time.Duration, extra string) {
+	desc := fmt.Sprintf("step %d loss %.4f |g| %.3f", info.Step, info.MainLoss, info.GradNorm)
+	if extra != "" {
+		desc += " " + extra
+	}
+	desc += fmt.Sprintf(" %s/step", median.Round(100*time.Microsecond))
 	if p.bar == nil {
 		if time.Since(p.lastPrint) >= plainProgressPeriod || info.Step == p.to {
 			_, _ = fmt.Fprintln(p.w, desc)

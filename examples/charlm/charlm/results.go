@@ -9,7 +9,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ggprior/ggprior/optimizers"
+	"github.com/ggprior/ggprior/optimizers/dataparallel"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/pkg/errors"
 )
@@ -36,6 +39,15 @@ type Results struct {
 	Outputs map[string][][2]float64 `json:"outputs,omitempty"`
 	// Note says when the run is a quick profile (fewer steps than the full run).
 	Note string `json:"note,omitempty"`
+	// WeightsHash is dataparallel.WeightsHash of the trainable variables
+	// (rank 0's in a data-parallel run, where every rank holds the same).
+	WeightsHash string `json:"weights_hash"`
+
+	// Gradient compression (Train.Compress), ACT (Train.ACTSites) and
+	// data-parallel (Train.Workers) measurements; absent for runs without them.
+	*GradientResults
+	*ACTResults
+	*ParallelResults
 }
 
 // ResultsConfig is the configuration part of Results.
@@ -78,6 +90,11 @@ func (e *Experiment) Results() *Results {
 	if e.Optimizer != nil {
 		optName = fmt.Sprintf("%v", e.Optimizer)
 	}
+	if w, ok := e.Optimizer.(*optimizers.Wrapper); ok {
+		compressor := "?" // Invalid hyperparameters, which training reports.
+		_ = exceptions.TryCatch[error](func() { compressor = w.CompressorName(e.Store.RootScope()) })
+		optName = fmt.Sprintf("GCT(%s) of %v", compressor, w.Inner())
+	}
 	windows := e.Corpus.NumValWindows(e.Config.Block)
 	r := &Results{
 		Config: ResultsConfig{
@@ -95,6 +112,10 @@ func (e *Experiment) Results() *Results {
 		PeakRSSBytes:     PeakRSS(),
 		LossCurve:        slices.Clone(e.history.LossCurve),
 		Outputs:          e.history.Outputs,
+		WeightsHash:      dataparallel.WeightsHash(e.Store),
+		GradientResults:  e.gradientResults(),
+		ACTResults:       e.actResults(),
+		ParallelResults:  e.parallelResults(),
 	}
 	if r.LossCurve == nil {
 		r.LossCurve = [][2]float64{}

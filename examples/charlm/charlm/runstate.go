@@ -3,6 +3,7 @@ package charlm
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/pkg/errors"
@@ -36,6 +37,11 @@ type RunIdentity struct {
 	Beta       string `json:"beta,omitempty"`
 	CorpusSize int    `json:"corpus_size"`
 	CorpusHash uint64 `json:"corpus_hash"`
+	// Compress, ACTSites (comma-separated) and Workers decide which state
+	// variables the run has; empty (and 0) for plain AdamW, no ACT, one worker.
+	Compress string `json:"compress,omitempty"`
+	ACTSites string `json:"act_sites,omitempty"`
+	Workers  int    `json:"workers,omitempty"`
 }
 
 // History is the record of a run: validation losses and training curves.
@@ -46,14 +52,26 @@ type History struct {
 	LossCurve [][2]float64 `json:"loss_curve"`
 	// Outputs holds [step, value] every LogEvery steps for each extra step output.
 	Outputs map[string][][2]float64 `json:"outputs,omitempty"`
+	// Gradient accumulates GCT's metrics (runs with Compress).
+	Gradient *GradientTotals `json:"gradient,omitempty"`
+	// Exchange accumulates the payload sizes of a data-parallel run.
+	Exchange *ExchangeTotals `json:"exchange,omitempty"`
 }
 
 // identity returns the identity of the experiment's run.
 func (e *Experiment) identity() RunIdentity {
-	return RunIdentity{
+	id := RunIdentity{
 		Model: e.Config, Steps: e.Train.Steps, Batch: e.Train.Batch, Seed: e.Train.Seed,
 		Init: e.Train.Init, Beta: e.Train.Beta, CorpusSize: e.Corpus.Size, CorpusHash: e.Corpus.Hash,
+		ACTSites: strings.Join(e.Train.ACTSites, ","),
 	}
+	if c := strings.TrimSpace(e.Train.Compress); c != CompressNone {
+		id.Compress = c
+	}
+	if e.Train.Workers >= 2 {
+		id.Workers = e.Train.Workers
+	}
+	return id
 }
 
 // storeRunState writes the current run state into the ParamRunState hyperparameter.

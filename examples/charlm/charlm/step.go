@@ -2,8 +2,10 @@ package charlm
 
 import (
 	"math"
+	"slices"
 	"time"
 
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
@@ -19,22 +21,25 @@ const RegularizationLossGraphParam = "/trainer/trainer_regularization_loss"
 // numFixedOutputs of the training graph: loss, main loss, gradient norm.
 const numFixedOutputs = 3
 
-// ensureOptimizer sets e.Optimizer to the default AdamW if it is unset.
+// ensureOptimizer sets e.Optimizer to the run's optimizer (see newOptimizer) if it is unset.
 func (e *Experiment) ensureOptimizer() {
 	if e.Optimizer == nil {
-		scope := e.Store.RootScope()
-		e.Optimizer = AdamW().FromScope(scope).Schedule(ScheduleFromScope(scope, e.Train.Steps).Graph).Done()
+		e.Optimizer = e.newOptimizer()
 	}
 }
 
-// buildTrainExec creates the training step executor (compiled on the first call).
+// buildTrainExec creates the training step executor (compiled on the first
+// call), or the data-parallel trainer of a worker.
 func (e *Experiment) buildTrainExec() error {
-	if e.trainExec != nil {
+	if e.trainExec != nil || (e.parallel != nil && e.parallel.trainer != nil) {
 		return nil
 	}
 	var err error
 	if err = TryCatch[error](e.ensureOptimizer); err != nil {
 		return errors.WithMessage(err, "failed to create the optimizer")
+	}
+	if e.parallel != nil {
+		return e.buildParallelTrainer()
 	}
 	e.trainExec, err = model.NewExec(e.Backend, e.Store, e.trainGraph)
 	if err != nil {
@@ -64,15 +69,24 @@ func (e *Experiment) trainGraph(scope *model.Scope, tokens, targets *Node) []*No
 			gradNorm = ConvertDType(n, loss.DType())
 		}
 	}
-	outputs := []*Node{loss, mainLoss, gradNorm}
+	return append([]*Node{loss, mainLoss, gradNorm}, e.stepOutputNodes(scope, g, loss.DType())...)
+}
+
+// stepOutputNodes builds the StepOutputs in the training graph g, as scalars
+// of the given dtype, and records their names.
+func (e *Experiment) stepOutputNodes(scope *model.Scope, g *Graph, dtype dtypes.DType) []*Node {
 	names := make([]string, 0, len(e.StepOutputs))
+	outputs := make([]*Node, 0, len(e.StepOutputs))
 	for _, fn := range e.StepOutputs {
 		name, value := fn(scope, g)
 		if !value.Shape().IsScalar() {
 			Panicf("step output %q must be a scalar, got %s", name, value.Shape())
 		}
+		if slices.Contains(names, name) {
+			Panicf("two step outputs are named %q", name)
+		}
 		names = append(names, name)
-		outputs = append(outputs, ConvertDType(value, loss.DType()))
+		outputs = append(outputs, ConvertDType(value, dtype))
 	}
 	e.outputNames = names
 	return outputs
@@ -80,6 +94,9 @@ func (e *Experiment) trainGraph(scope *model.Scope, tokens, targets *Node) []*No
 
 // step runs one training step on the next batch.
 func (e *Experiment) step() (StepInfo, error) {
+	if e.parallel != nil {
+		return e.parallelStep()
+	}
 	start := time.Now()
 	tokens, targets := e.Batches.Next()
 	outputs, err := e.trainExec.Call(tokens, targets)
@@ -95,15 +112,24 @@ func (e *Experiment) step() (StepInfo, error) {
 		Step: e.globalStep + 1, Loss: values[0], MainLoss: values[1], GradNorm: values[2],
 		Outputs: values[numFixedOutputs:], Duration: time.Since(start),
 	}
-	e.stepTimes = append(e.stepTimes, info.Duration)
-	if math.IsNaN(info.Loss) || math.IsInf(info.Loss, 0) {
-		return info, errors.Errorf("the loss is %g: training diverged", info.Loss)
-	}
-	return info, nil
+	return info, e.finishStep(info)
 }
 
-// evalGraph returns the summed cross-entropy of the masked windows [batch, block+1].
+// finishStep records the step's duration and checks its loss.
+func (e *Experiment) finishStep(info StepInfo) error {
+	e.stepTimes = append(e.stepTimes, info.Duration)
+	if math.IsNaN(info.Loss) || math.IsInf(info.Loss, 0) {
+		return errors.Errorf("the loss is %g: training diverged", info.Loss)
+	}
+	return nil
+}
+
+// evalGraph returns the summed cross-entropy of the masked windows [batch,
+// block+1]. It runs the model in inference mode: layers that behave
+// differently in training (ACT: a frozen threshold, no state updates) run as
+// they would when the model is deployed.
 func (e *Experiment) evalGraph(scope *model.Scope, windows, mask *Node) *Node {
+	scope.Store().SetTraining(windows.Graph(), false)
 	block := windows.Shape().Dim(1) - 1
 	tokens := Slice(windows, AxisRange(), AxisRange(0, block))
 	targets := Slice(windows, AxisRange(), AxisRange(1, block+1))

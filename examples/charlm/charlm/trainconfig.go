@@ -40,6 +40,26 @@ type TrainConfig struct {
 	Checkpoint string `json:"checkpoint,omitempty"`
 	// EvalBatch is the number of validation windows per evaluation batch.
 	EvalBatch int `json:"eval_batch"`
+
+	// Compress is the gradient compression (see CompressNone and
+	// optimizers.ParseCompressor): "" or "none" trains with plain AdamW; any
+	// other value wraps AdamW in GCT (optimizers.GCT) with that compressor:
+	// "gct" or "gct:B" (the GG quantizer at the gct_bits hyperparameter, or B
+	// bits per element), "fp32", "bf16", "int8", "sign", "topk:F", "powersgd:R".
+	Compress string `json:"compress,omitempty"`
+
+	// ACTSites are the activation sites (see ActivationSites) where layers.ACT
+	// constrains the activations; empty for no ACT.
+	ACTSites []string `json:"act_sites,omitempty"`
+
+	// ACTSparsity gives some sites their own final target sparsity; the others
+	// use the act_sparsity hyperparameter (layers.ParamSparsity).
+	ACTSparsity map[string]float64 `json:"act_sparsity,omitempty"`
+
+	// Workers, if >= 2, is the number of in-process data-parallel workers (see
+	// NewDataParallel): each computes the gradient of Batch/Workers windows of
+	// every batch. 0 or 1: one worker, no exchange.
+	Workers int `json:"workers,omitempty"`
 }
 
 // DefaultTrainConfig returns the benchmark's full run: 2000 steps of batch 12,
@@ -76,9 +96,26 @@ func (tc TrainConfig) Validate() error {
 			return errors.Errorf("eval steps must be > 0, got %d", s)
 		}
 	}
-	_, err := InitByName(tc.Init, tc.Beta)
-	return err
+	if _, err := InitByName(tc.Init, tc.Beta); err != nil {
+		return err
+	}
+	if _, err := tc.compression(); err != nil {
+		return err
+	}
+	if err := tc.validateACT(); err != nil {
+		return err
+	}
+	switch {
+	case tc.Workers < 0:
+		return errors.Errorf("workers must be >= 0 (0 or 1: one worker), got %d", tc.Workers)
+	case tc.Workers >= 2 && tc.Batch%tc.Workers != 0:
+		return errors.Errorf("batch %d is not divisible by %d workers: each worker takes batch/workers windows", tc.Batch, tc.Workers)
+	}
+	return nil
 }
+
+// NumWorkers returns the number of data-parallel workers: Workers, at least 1.
+func (tc TrainConfig) NumWorkers() int { return max(tc.Workers, 1) }
 
 // EvalSteps returns the sorted, distinct steps at which the run evaluates: the
 // EvalAt steps up to Steps, and Steps.
