@@ -32,7 +32,7 @@ func TestParseBetas(t *testing.T) {
 	}
 	_, err = ParseBetas("fit:/some/checkpoint")
 	require.ErrorIs(t, err, ErrBetaFitUnsupported)
-	require.ErrorContains(t, err, "not yet supported")
+	require.ErrorContains(t, err, "resolve -beta fit:DIR")
 }
 
 func TestInitByName(t *testing.T) {
