@@ -14,8 +14,8 @@ cd "$(dirname "$0")/.."
 steps=${1:-2000}
 seeds=${2:-"1 2 3"}
 out=study/init
-work=${STUDY_WORK:-/tmp/ggprior-study}
-mkdir -p "$out" "$work"
+work=${STUDY_WORK:-study/.work} # Binaries, sources and checkpoints (ignored by git).
+mkdir -p "$out" "$work" && work=$(cd "$work" && pwd)
 # Wait for a run left over by an earlier invocation, and keep its result.
 while pgrep -f "$work/charlm" >/dev/null; do sleep 20; done
 for tmp in "$out"/*.json.tmp; do

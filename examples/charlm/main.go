@@ -304,7 +304,7 @@ func printHeader(exp *charlm.Experiment) {
 	}
 	c := exp.Corpus
 	fmt.Printf("data: %s (%d bytes: %d train, %d validation in %d windows)\n",
-		c.Path, c.Size, len(c.Train), len(c.Val), c.NumValWindows(exp.Config.Block))
+		charlm.PortablePath(c.Path), c.Size, len(c.Train), len(c.Val), c.NumValWindows(exp.Config.Block))
 	if tc.Compress != "" && tc.Compress != charlm.CompressNone {
 		fmt.Printf("gradient compression: GCT with %s\n", tc.Compress)
 	}

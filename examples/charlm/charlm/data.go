@@ -39,18 +39,7 @@ type Corpus struct {
 // from $GOROOT, `go env GOROOT` or the GOROOT this binary was built with; it
 // returns an error naming the places it looked if the file is not there.
 func DefaultCorpusPath() (string, error) {
-	var roots []string
-	if root := os.Getenv("GOROOT"); root != "" {
-		roots = append(roots, root)
-	}
-	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
-		if root := strings.TrimSpace(string(out)); root != "" {
-			roots = append(roots, root)
-		}
-	}
-	if root := runtime.GOROOT(); root != "" {
-		roots = append(roots, root)
-	}
+	roots := goRoots()
 	for _, root := range roots {
 		p := filepath.Join(root, filepath.FromSlash(DefaultCorpusName))
 		if _, err := os.Stat(p); err == nil {
@@ -224,4 +213,33 @@ type BatchesState struct {
 	PCG []byte `json:"pcg"`
 	// Drawn is the number of batches drawn.
 	Drawn int64 `json:"drawn"`
+}
+
+// goRoots lists the candidate GOROOTs: $GOROOT, `go env GOROOT` and the
+// GOROOT this binary was built with, in that order.
+func goRoots() []string {
+	var roots []string
+	if root := os.Getenv("GOROOT"); root != "" {
+		roots = append(roots, root)
+	}
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		if root := strings.TrimSpace(string(out)); root != "" {
+			roots = append(roots, root)
+		}
+	}
+	if root := runtime.GOROOT(); root != "" {
+		roots = append(roots, root)
+	}
+	return roots
+}
+
+// PortablePath returns p with a GOROOT prefix written as "$GOROOT", so that
+// results and logs name the default corpus the same way on every machine.
+func PortablePath(p string) string {
+	for _, root := range goRoots() {
+		if rel, err := filepath.Rel(root, p); err == nil && !strings.HasPrefix(rel, "..") {
+			return "$GOROOT/" + filepath.ToSlash(rel)
+		}
+	}
+	return p
 }

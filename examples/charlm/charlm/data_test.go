@@ -76,3 +76,12 @@ func TestBatches(t *testing.T) {
 	_, err = NewBatches(data[:5], 3, 5, 1)
 	require.Error(t, err)
 }
+
+func TestPortablePath(t *testing.T) {
+	p, err := DefaultCorpusPath()
+	if err != nil {
+		t.Skipf("no GOROOT corpus here: %v", err)
+	}
+	require.Equal(t, "$GOROOT/"+DefaultCorpusName, PortablePath(p))
+	require.Equal(t, "/elsewhere/text.txt", PortablePath("/elsewhere/text.txt"))
+}

@@ -101,7 +101,7 @@ func (e *Experiment) Results() *Results {
 			Model: e.Config, Train: e.Train, Hyperparameters: hyper, Optimizer: optName,
 			Backend: e.Backend.Name(), GoVersion: runtime.Version(), ResumedFrom: e.ResumedFrom,
 			Corpus: CorpusInfo{
-				Path: e.Corpus.Path, Size: e.Corpus.Size, Hash: strconv.FormatUint(e.Corpus.Hash, 16),
+				Path: PortablePath(e.Corpus.Path), Size: e.Corpus.Size, Hash: strconv.FormatUint(e.Corpus.Hash, 16),
 				TrainBytes: len(e.Corpus.Train), ValBytes: len(e.Corpus.Val),
 				ValWindows: windows, ValTargets: windows * e.Config.Block,
 			},
