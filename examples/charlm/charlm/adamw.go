@@ -178,11 +178,10 @@ func (o *AdamWOptimizer) String() string {
 // UpdateGraph computes the gradients of the scalar loss with respect to every
 // trainable variable used in the graph and applies one AdamW step.
 // It implements optimizer.Interface.
-func (o *AdamWOptimizer) UpdateGraph(scope *model.Scope, g *Graph, loss *Node) {
+func (o *AdamWOptimizer) UpdateGraph(scope *model.Scope, _ *Graph, loss *Node) {
 	if !loss.Shape().IsScalar() {
 		Panicf("AdamW: the loss must be a scalar, got %s", loss.Shape())
 	}
-	_ = g
 	grads := scope.BuildTrainableVariablesGradientsGraph(loss)
 	o.UpdateGraphWithGradients(scope, grads, loss.DType())
 }
