@@ -28,11 +28,12 @@ type config struct {
 	init        string   // -init NAME
 	beta        string   // -beta SPEC
 	fitBetas    string   // -fit-betas DIR
+	codedSize   string   // -coded-size DIR
 }
 
 // parseFlags parses the command line into a config and checks it: exactly one
 // source (-safetensors, -checkpoint or -capture; -checkpoint with -capture is
-// where the live run starts from) or -fit-betas, a valid -match, non-negative
+// where the live run starts from) or -fit-betas or -coded-size (with -json), a valid -match, non-negative
 // sizes, known capture kinds, -steps with -capture and the live run's flags
 // only with -capture.
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -56,6 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.init, "init", "", "with -capture, the model's initialization (charlm: normal02, he or gg)")
 	fs.StringVar(&cfg.beta, "beta", "", "with -capture -init gg, the GG shape: charlm's -beta (\"1.4\", \"attn_qkv=1.3,...\", or fit:DIR)")
 	fs.StringVar(&cfg.fitBetas, "fit-betas", "", "print the GG shape per charlm layer kind fitted to the latest checkpoint in this `dir`ectory, as charlm's -beta value")
+	fs.StringVar(&cfg.codedSize, "coded-size", "", "print the coded size (int8 per tensor + Exp-Golomb) of the weights of the latest checkpoint in this `dir`ectory (with -json: also as JSON)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -65,6 +67,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.fitBetas != "" {
 		if fs.NFlag() != 1 {
 			return config{}, fmt.Errorf("-fit-betas DIR takes no other flag")
+		}
+		return cfg, nil
+	}
+	if cfg.codedSize != "" {
+		want := 1 // -coded-size, and -json if given.
+		if cfg.jsonPath != "" {
+			want = 2
+		}
+		if fs.NFlag() != want {
+			return config{}, fmt.Errorf("-coded-size DIR takes no other flag than -json")
 		}
 		return cfg, nil
 	}

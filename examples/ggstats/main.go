@@ -11,6 +11,7 @@
 //	go run ./examples/ggstats -capture activations,gradients -steps 300 [-every 100] [-plots dir] [-json out.json]
 //	go run ./examples/ggstats -capture gradients -steps 1 -checkpoint trained_dir
 //	go run ./examples/ggstats -fit-betas trained_dir
+//	go run ./examples/ggstats -coded-size trained_dir [-json out.json]
 //
 // Flags:
 //
@@ -44,6 +45,12 @@
 //	                   likelihood to the latest checkpoint in DIR, as charlm's -beta
 //	                   value (e.g. "embed=1.12,pos=1.37,attn_qkv=1.31,..."); the
 //	                   fits per tensor go to stderr
+//	-coded-size DIR    print the coded size of the model weights of the latest
+//	                   checkpoint in DIR: per tensor and in total, int8 quantization
+//	                   with one scale per tensor and Exp-Golomb coding at the best
+//	                   order, in bytes and bits per weight, beside the raw fp32 and
+//	                   int8 sizes (see package codedsize); with -json, the report
+//	                   as JSON too
 //
 // Large tensors are subsampled without reading them whole: only the chunks of
 // the file that hold sampled elements are read, so a 500 MB file needs little

@@ -20,6 +20,9 @@ func run(cfg config, stdout, stderr io.Writer) error {
 	if cfg.fitBetas != "" {
 		return runFitBetas(cfg.fitBetas, stdout, stderr)
 	}
+	if cfg.codedSize != "" {
+		return runCodedSize(cfg.codedSize, cfg.jsonPath, stdout, stderr)
+	}
 	var items []item
 	var source string
 	switch {

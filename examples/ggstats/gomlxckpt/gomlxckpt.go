@@ -9,7 +9,11 @@
 // from GoMLX's naming conventions: optimizer state lives under the scopes
 // "/optimizers" or "/<Name>Optimizer" (e.g. Adam's "/AdamOptimizer"), moments
 // are named "<var>_1st_moment" and "<var>_2nd_moment", counters "global_step"
-// and "step", and the random number generator state "#rngState".
+// and "step", and the random number generator state "#rngState". The training
+// state of ggprior's methods is not weights either: GCT's variables under
+// "/gct" (error-feedback residuals, secant memory, metrics; see
+// optimizers.StateScope) and those of every ACT site's "act" scope
+// (thresholds, counters, metrics; see layers.ACT).
 package gomlxckpt
 
 import (
@@ -18,6 +22,7 @@ import (
 	"regexp"
 	"sort"
 
+	"github.com/ggprior/ggprior/optimizers"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/dtypes/bfloat16"
 	"github.com/gomlx/compute/dtypes/float16"
@@ -56,7 +61,8 @@ type Checkpoint struct {
 
 // optimizerStatePath matches the paths of variables that are not weights; see
 // the package documentation.
-var optimizerStatePath = regexp.MustCompile(`^/(optimizers|\w*Optimizer)(/|$)|_(1st|2nd)_moment$|(^|/)(global_step|step)$|(^|/)#`)
+var optimizerStatePath = regexp.MustCompile(`^/(optimizers|\w*Optimizer|` + regexp.QuoteMeta(optimizers.StateScope) +
+	`)(/|$)|_(1st|2nd)_moment$|(^|/)(global_step|step)$|(^|/)#|/act/[^/]+$`)
 
 // IsOptimizerState reports whether the variable at path looks like optimizer
 // state, a counter or random-generator state rather than a model weight (see the

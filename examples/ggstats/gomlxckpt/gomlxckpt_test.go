@@ -122,6 +122,11 @@ func TestIsOptimizerState(t *testing.T) {
 		"/block_000/attn/qkv/weights":             false,
 		"/optimizer_free/weights":                 false,
 		"/steps/weights":                          false,
+		"/gct/_head_weights/residual":             true,
+		"/gct/bits_per_element":                   true,
+		"/block_000/mlp/mlp_hidden/act/threshold": true,
+		"/gctx/weights":                           false,
+		"/act/weights/kernel":                     false,
 	} {
 		require.Equal(t, want, IsOptimizerState(path), path)
 	}

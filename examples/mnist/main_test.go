@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ggprior/ggprior/examples/mnist/mnist"
+	"github.com/stretchr/testify/require"
+)
+
+// TestCommand runs the command on synthetic data in MNIST's format.
+func TestCommand(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, mnist.Save(dir, mnist.Synthetic(150, 60, 1)))
+	resultsPath := filepath.Join(t.TempDir(), "results.json")
+	var stdout, stderr bytes.Buffer
+	err := run([]string{"-dir", dir, "-steps", "40", "-batch", "16", "-hidden", "16,8", "-init", "gg", "-beta", "1.1",
+		"-act", "0.5", "-compress", "gct", "-results", resultsPath}, &stdout, &stderr)
+	require.NoError(t, err, stderr.String())
+	out := stdout.String()
+	t.Logf("stdout:\n%sstderr:\n%s", out, stderr.String())
+	require.Contains(t, out, "MNIST ("+dir+": 150 training, 60 test images of 28x28) MLP 784-16-8-10, gg(beta=1.1)+act(0.5)+gct: 40 steps of batch 16")
+	require.Regexp(t, `(?m)^test accuracy +\d+\.\d\d%`, out)
+	require.Regexp(t, `(?m)^ACT +\d+\.\d% activation sparsity`, out)
+	require.Regexp(t, `(?m)^GCT +\d\.\d\d bits per gradient element \(target 2\)`, out)
+	require.Regexp(t, `(?m)^weights +12786 params: fp32 51144 bytes, int8 12786 bytes, coded \d+ bytes`, out)
+	require.Contains(t, stderr.String(), "mnist gg(beta=1.1)+act(0.5)+gct: step 40/40")
+
+	b, err := os.ReadFile(resultsPath)
+	require.NoError(t, err)
+	var r mnist.Results
+	require.NoError(t, json.Unmarshal(b, &r))
+	require.Equal(t, 40, r.Steps)
+	require.Equal(t, []int{16, 8}, r.Config.Hidden)
+	require.Equal(t, 784*16+16+16*8+8+8*10+10, r.CodedSize.Params)
+	require.NotNil(t, r.ACT)
+	require.NotNil(t, r.GCT)
+}
+
+// TestCommandUnavailable checks the one-line notice when the data cannot be fetched.
+func TestCommandUnavailable(t *testing.T) {
+	server := httptest.NewServer(http.NotFoundHandler())
+	defer server.Close()
+	saved := mnist.BaseURLs
+	mnist.BaseURLs = []string{server.URL}
+	defer func() { mnist.BaseURLs = saved }()
+	dir := filepath.Join(t.TempDir(), "mnist")
+	var stdout, stderr bytes.Buffer
+	err := run([]string{"-dir", dir, "-quiet"}, &stdout, &stderr)
+	require.ErrorIs(t, err, mnist.ErrUnavailable)
+	require.True(t, strings.HasPrefix(err.Error(), "mnist: data not available (download failed: GET "+server.URL+"/train-images-idx3-ubyte.gz: 404 Not Found); put the 4 IDX files"), err.Error())
+	require.True(t, strings.HasSuffix(err.Error(), " in "+dir))
+	require.Empty(t, stdout.String())
+}
+
+func TestFlagErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-hidden", "16,x"}, `-hidden "16,x"`},
+		{[]string{"-init", "xavier"}, `init "xavier"`},
+		{[]string{"-act", "1.5"}, "ACT target sparsity 1.5"},
+		{[]string{"-compress", "topk"}, `compress "topk"`},
+		{[]string{"-steps", "0"}, "must be > 0"},
+		{[]string{"extra"}, "unexpected arguments"},
+		{[]string{"-no-such-flag"}, "flag provided but not defined"},
+	} {
+		var stdout, stderr bytes.Buffer
+		require.ErrorContains(t, run(append([]string{"-dir", t.TempDir()}, c.args...), &stdout, &stderr), c.want, "%q", c.args)
+	}
+}
