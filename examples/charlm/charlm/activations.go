@@ -6,10 +6,8 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 )
 
-// The functions here compute the same values as GoMLX's Softmax,
-// activation.Gelu, Sigmoid and LogSoftmax-based cross-entropy, with
-// hand-written gradients, and take every exponential from the backend's fused
-// softmax (fast, vectorized) rather than from the Exp and Logistic ops. GoMLX differentiates a fused op
+// The two functions here compute the same values as GoMLX's Softmax and
+// activation.Gelu, with hand-written gradients. GoMLX differentiates a fused op
 // through its decomposed form, which recomputes the forward pass (a second set
 // of exp() or erf() calls) for the backward one; these gradients reuse the
 // forward values instead. On the Go backend built with GOEXPERIMENT=simd the
@@ -41,33 +39,7 @@ func gelu(x *Node) *Node {
 	xs := StopGradient(x)
 	cdf := MulScalar(OnePlus(Erf(MulScalar(xs, 1/math.Sqrt2))), 0.5)
 	return withGradient(Mul(xs, cdf), x, func(v *Node) *Node {
-		pdf := MulScalar(expNonPositive(MulScalar(Square(xs), -0.5)), 1/math.Sqrt(2*math.Pi))
+		pdf := MulScalar(Exp(MulScalar(Square(xs), -0.5)), 1/math.Sqrt(2*math.Pi))
 		return Mul(v, Add(cdf, Mul(xs, pdf)))
 	})
-}
-
-// sigmoidValue returns the logistic function 1/(1+exp(-x)) of x, without
-// gradient, as the first element of the fused softmax of the pair [x, 0]:
-// e^x/(e^x+e^0). On the Go backend it is several times faster than the
-// Logistic op for float32 (whose scalar exp() is slow under GOEXPERIMENT=simd),
-// and as accurate.
-func sigmoidValue(x *Node) *Node {
-	x = InsertAxes(StopGradient(x), -1)
-	pair := Concatenate([]*Node{x, ZerosLike(x)}, -1)
-	return Squeeze(SliceAxis(Softmax(pair, -1), -1, AxisElem(0)), -1)
-}
-
-// sigmoid is the logistic function with the gradient s*(1-s) written with its
-// output s.
-func sigmoid(x *Node) *Node {
-	s := sigmoidValue(x)
-	return withGradient(s, x, func(v *Node) *Node { return Mul(v, Mul(s, OneMinus(s))) })
-}
-
-// expNonPositive returns exp(x) for x <= 0 (without gradient), from the fused
-// softmax: with s = sigmoid(x) = e^x/(e^x+1), e^x = s/(1-s), where 1-s >= 1/2
-// keeps the quotient accurate to a few ulp (it underflows to 0 as exp does).
-func expNonPositive(x *Node) *Node {
-	s := sigmoidValue(x)
-	return Div(s, OneMinus(s))
 }

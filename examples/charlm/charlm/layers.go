@@ -84,15 +84,7 @@ func CrossEntropy(logits, targets *Node) *Node {
 		Panicf("charlm: CrossEntropy wants logits [batch, seq, vocab] and integer targets [batch, seq], got %s and %s",
 			logits.Shape(), targets.Shape())
 	}
-	// With p = softmax(logits) (fused), the log-sum-exp is max(logits) -
-	// log(max(p)), since max(p) = e^0/sum(e^(logits-max)) >= 1/vocab (no
-	// underflow, one log per prediction), and the cross-entropy is the
-	// log-sum-exp minus the target's logit. Its gradient p - onehot(target) is
-	// injected by the second term, zero in value: sum((logits - logits) * w).
+	logProbs := LogSoftmax(logits, -1)
 	oneHot := OneHot(targets, logits.Shape().Dim(-1), logits.DType())
-	x := StopGradient(logits)
-	p := Softmax(x, -1)
-	logSumExp := Sub(ReduceMax(x, -1), Log(ReduceMax(p, -1)))
-	value := Sub(logSumExp, ReduceSum(Mul(oneHot, x), -1))
-	return Add(value, ReduceSum(Mul(Sub(logits, x), StopGradient(Sub(p, oneHot))), -1))
+	return Neg(ReduceSum(Mul(oneHot, logProbs), -1))
 }

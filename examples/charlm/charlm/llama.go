@@ -61,7 +61,7 @@ func (m *Model) llamaMLP(scope *model.Scope, x *Node) *Node {
 	gateUp := linear(x, Concatenate([]*Node{wGate, wUp}, 1), nil) // [batch, seq, 2*hidden]
 	gate := Slice(gateUp, AxisRange(), AxisRange(), AxisRange(0, hidden))
 	up := Slice(gateUp, AxisRange(), AxisRange(), AxisRange(hidden, 2*hidden))
-	h := Mul(Mul(gate, sigmoid(gate)), up)
+	h := Mul(Mul(gate, Sigmoid(gate)), up)
 	h = m.activation(scope, SiteMLPHidden, h)
 	return linear(h, m.weight(scope.In("down"), g, "weights", KindMLPOut, hidden, cfg.Width), nil)
 }
