@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"github.com/ggprior/ggprior/internal/bisect"
 	"math"
 
 	"github.com/ggprior/ggprior/ggx"
@@ -313,15 +314,7 @@ func Progress(step *Node, start, end int, schedule string) *Node {
 // s (Float32 scalar) of the values of a >= 0 falls, by fixed-step bisection on
 // [0, max(a)].
 func batchQuantile(a, s *Node) *Node {
-	lo := ZerosLike(s)
-	hi := ReduceAllMax(a)
-	for range bisectionSteps {
-		mid := MulScalar(Add(lo, hi), 0.5)
-		below := ReduceAllMean(ConvertDType(LessThan(a, mid), dtypes.Float32))
-		tooLow := LessThan(below, s)
-		lo = Where(tooLow, mid, lo)
-		hi = Where(tooLow, hi, mid)
-	}
+	_, hi := bisect.CountBelow(a, MulScalar(s, float64(a.Shape().Size())), bisectionSteps)
 	return hi
 }
 

@@ -2,6 +2,7 @@ package optimizers
 
 import (
 	"fmt"
+	"github.com/ggprior/ggprior/internal/bisect"
 	"math"
 
 	"github.com/gomlx/compute/dtypes"
@@ -72,8 +73,11 @@ func (signCompressor) Compress(_ *model.Scope, _ *model.Variable, x *Node) Compr
 }
 
 // TopKSparse returns the compressor that keeps the fraction f of elements largest in
-// magnitude (at least one) and zeroes the rest; each kept element costs its
-// 32-bit value and a ceil(log2 n)-bit index.
+// magnitude (k = ceil(f n), at least one; zeros are never kept) and zeroes the
+// rest; each kept element costs its 32-bit value and a ceil(log2 n)-bit index.
+// The k-th largest magnitude is found by bisection in the graph, to
+// max|x| 2^-32: magnitudes tied with it, or closer to it than that, are all
+// kept or all dropped, and the bits count the elements kept.
 func TopKSparse(f float64) Compressor {
 	if !(f > 0 && f <= 1) {
 		exceptions.Panicf("optimizers.TopKSparse(%g): the fraction kept must be in (0, 1]", f)
@@ -82,6 +86,9 @@ func TopKSparse(f float64) Compressor {
 }
 
 type topK struct{ fraction float64 }
+
+// topKBisectionSteps is the number of halvings of TopKSparse's threshold search.
+const topKBisectionSteps = 32
 
 func (c topK) Name() string { return fmt.Sprintf("topk:%g", c.fraction) }
 
@@ -92,13 +99,18 @@ func (c topK) Compress(_ *model.Scope, _ *model.Variable, x *Node) Compressed {
 	if k >= n {
 		return Compressed{Decoded: x, Bits: bitsConst(x.Graph(), 32*float64(n)), Coding: CodingDense}
 	}
-	flat := Reshape(x, n)
-	values, _ := TopK(Abs(flat), k, 0)
-	threshold := Slice(values, AxisElem(k-1)) // The k-th largest magnitude.
-	keep := GreaterOrEqual(Abs(x), Reshape(threshold))
+	// The k-th largest magnitude, by bisection (GoMLX's TopK is slow on the Go
+	// backend: tens of seconds per step for a model's gradients); ties and
+	// magnitudes within max|x| 2^-topKBisectionSteps of it can make the count
+	// kept differ from k, and the bits count what is kept.
+	mags := Abs(x)
+	_, threshold := bisect.CountBelow(mags, Scalar(x.Graph(), dtypes.Float32, float64(n-k)), topKBisectionSteps)
+	threshold = ConvertDType(threshold, x.DType())
+	keep := And(GreaterOrEqual(mags, threshold), GreaterThan(mags, ZerosLike(mags)))
 	decoded := Where(keep, x, ZerosLike(x))
 	indexBits := math.Ceil(math.Log2(float64(n)))
-	return Compressed{Decoded: decoded, Bits: bitsConst(x.Graph(), float64(k)*(32+indexBits)), Coding: CodingDense}
+	kept := ReduceAllSum(ConvertDType(keep, dtypes.Float32))
+	return Compressed{Decoded: decoded, Bits: MulScalar(kept, 32+indexBits), Coding: CodingDense}
 }
 
 // PowerSGD returns the rank-r PowerSGD compressor (Vogels et al., 2019): the
