@@ -21,12 +21,32 @@
 // act_schedule, act_start, act_end, act_threshold, act_straight_through), and
 // their measurements are in the results (grad_bits_per_element, ...,
 // act_sparsity, ..., bytes_sent_per_worker_per_step, ...).
+//
+// # Data-parallel over MPI
+//
+// Built with the "mpi" build tag (cgo and OpenMPI's development files needed),
+// charlm runs one data-parallel worker per process of an mpirun job:
+//
+//	CGO_ENABLED=1 go build -tags mpi -o charlm ./examples/charlm
+//	mpirun -np 2 ./charlm -compress gct -results r.json
+//
+// It knows it was launched by mpirun from OpenMPI's environment
+// (OMPI_COMM_WORLD_SIZE): the number of workers is then the number of
+// processes (-workers, if given, must agree), and rank r trains on the r-th
+// shard of every batch, exchanging gradients with MPI_Allgatherv. Rank 0 does
+// what a single process does (header, progress, validation, summary,
+// -results); every rank checkpoints (rank 0 into -checkpoint, rank r into its
+// subdirectory rank-r, as the in-process workers do) and prints
+// "rank R: weights_hash=HEX" at the end. The run is bit for bit the
+// in-process run with -workers W and the same flags. A rank that fails, dies
+// or hangs ends the whole job with an error (mpirun's exit status is
+// nonzero). A charlm built without the tag refuses to run under mpirun.
 package main
 
 import (
 	"flag"
 	"fmt"
-	"math"
+	"io"
 	"os"
 	"sort"
 	"strconv"
@@ -35,43 +55,16 @@ import (
 	"github.com/ggprior/ggprior/backends"
 	"github.com/ggprior/ggprior/examples/charlm/charlm"
 	"github.com/ggprior/ggprior/examples/ggstats/fitbetas"
-	"github.com/ggprior/ggprior/layers"
-	"github.com/ggprior/ggprior/optimizers"
+	"github.com/ggprior/ggprior/optimizers/dataparallel"
 	"github.com/pkg/errors"
 )
 
 var (
-	flagSteps      = flag.Int("steps", charlm.FullRunSteps, "number of training steps (the full run is 2000; it also sets the learning-rate schedule)")
-	flagSeed       = flag.Int64("seed", 1, "seed of the initialization and of the training batches")
-	flagBatch      = flag.Int("batch", 12, "training batch size (windows of block+1 bytes)")
-	flagArch       = flag.String("arch", charlm.ArchGPT, "architecture: gpt (the reference) or llama")
-	flagInit       = flag.String("init", charlm.InitNameNormal02, "initialization: "+strings.Join(charlm.InitNames, ", "))
-	flagBeta       = flag.String("beta", "", `GG shape for -init=gg: one value for all layer kinds ("1.4"), per kind ("attn_qkv=1.3,mlp_in=1.6"), both ("1.4,head=2"), or fitted per kind to a trained checkpoint ("fit:DIR"); kinds: `+strings.Join(charlm.Kinds, ", "))
-	flagEvalAt     = flag.String("eval-at", "250,500,1000,2000", "comma-separated steps after which to measure the validation loss (and checkpoint); the last step is always included")
-	flagCheckpoint = flag.String("checkpoint", "", "checkpoint directory: saved at every evaluation step and at the end; if it holds a checkpoint, the run resumes from it")
-	flagResults    = flag.String("results", "", "write the results as JSON to this file")
-	flagSet        = flag.String("set", "", `hyperparameters, "key=value;key=value" (e.g. "learning_rate=2e-3;clip_grad_norm=0"); unknown keys list the known ones`)
-	flagData       = flag.String("data", "", "text file to train on (default: $GOROOT/"+charlm.DefaultCorpusName+")")
-	flagTarget     = flag.Float64("target-loss", 0, "report steps_to_target: the first evaluation step with validation loss <= this value (e.g. the baseline's final loss)")
-	flagLogEvery   = flag.Int("log-every", 10, "record the training loss every this many steps")
-	flagWatchdog   = flag.Duration("watchdog", defaultWatchdog, "abort if no training step completes for this long (0 disables)")
-	flagQuiet      = flag.Bool("quiet", false, "no progress bar")
+	// cli holds the flags that describe the run (charlm.Flags: -steps, -init,
+	// -compress, -act, ...), registered on the command line.
+	cli = charlm.NewFlags(flag.CommandLine)
 
-	flagCompress  = flag.String("compress", charlm.CompressNone, "gradient compression: none (plain AdamW), gct (GCT's GG quantizer at -gct-bits), gct:B, or GCT's wrapper with a baseline compressor: fp32, bf16, int8, sign, topk:F (fraction kept), powersgd:R (rank)")
-	flagGCTBits   = flag.Float64("gct-bits", optimizers.DefaultBits, "GCT's target coded bits per gradient element (with -compress gct; hyperparameter "+optimizers.ParamBits+")")
-	flagGCTLambda = flag.Float64("gct-lambda", 0, "weight of GCT's rate constraint lambda*||g||_1, 0 for none (with -compress; hyperparameter "+optimizers.ParamLambda+")")
-	flagGCTWarmup = flag.Int("gct-warmup", 0, "number of first steps whose gradients GCT sends uncompressed (with -compress; hyperparameter "+optimizers.ParamWarmupSteps+")")
-
-	flagACT          = flag.Bool("act", false, "constrain activations with ACT (layers.ACT) at the -act-sites")
-	flagACTSites     = flag.String("act-sites", "all", "ACT sites, comma-separated: "+strings.Join(charlm.ActivationSites, ", ")+", or all")
-	flagACTSparsity  = flag.String("act-sparsity", "", fmt.Sprintf(`ACT's final target sparsity: one value ("0.9"), per site ("mlp_hidden=0.95,attn_in=0.5"), or both ("0.5,mlp_hidden=0.95"); default %g (hyperparameter %s)`, layers.DefaultSparsity, layers.ParamSparsity))
-	flagACTLambda    = flag.Float64("act-lambda", layers.DefaultLambda, "final weight of ACT's rate term (hyperparameter "+layers.ParamLambda+")")
-	flagACTSchedule  = flag.String("act-schedule", "cosine", "ramp of ACT's constraint: linear, cosine or staged (hyperparameter "+layers.ParamSchedule+")")
-	flagACTStart     = flag.Int("act-start", -1, fmt.Sprintf("step at which ACT's ramp starts; -1: %g of -steps (hyperparameter %s)", charlm.DefaultACTStartFraction, layers.ParamStart))
-	flagACTEnd       = flag.Int("act-end", -1, fmt.Sprintf("step at which ACT's ramp reaches the target; -1: %g of -steps (hyperparameter %s)", charlm.DefaultACTEndFraction, layers.ParamEnd))
-	flagACTThreshold = flag.String("act-threshold", "batch", "where ACT's threshold comes from: batch (the batch quantile) or gg (the fitted GG's quantile) (hyperparameter "+layers.ParamThreshold+")")
-
-	flagWorkers = flag.Int("workers", 1, "number of in-process data-parallel workers; with W >= 2 each takes batch/W windows of every batch and they exchange (-compress) gradients")
+	flagWatchdog = flag.Duration("watchdog", defaultWatchdog, "abort if no training step completes for this long (0 disables)")
 )
 
 // newModelConfig returns the model's architecture before -arch applies; tests replace it.
@@ -85,35 +78,87 @@ func main() {
 	}
 }
 
+// mpiWorldSizeEnv is the environment variable that OpenMPI's mpirun sets in
+// every process it launches: the number of processes of the job.
+const mpiWorldSizeEnv = "OMPI_COMM_WORLD_SIZE"
+
+// errNoMPI is the error of a charlm built without MPI support, launched by mpirun.
+const errNoMPI = "this charlm was built without MPI support: build with -tags mpi " +
+	"(needs cgo and OpenMPI: apt-get install openmpi-bin libopenmpi-dev)"
+
 func run() error {
 	if flag.NArg() > 0 {
 		return errors.Errorf("unexpected arguments %q (flags only; see -help)", flag.Args())
 	}
-	evalAt, err := parseSteps(*flagEvalAt)
+	size, err := mpiWorldSize()
 	if err != nil {
 		return err
 	}
-	cfg := newModelConfig()
-	cfg.Arch = *flagArch
-	tc := charlm.DefaultTrainConfig()
-	tc.Steps, tc.Seed, tc.Batch = *flagSteps, *flagSeed, *flagBatch
+	if size == 0 {
+		return runWith(nil)
+	}
+	comm, err := newMPICommunicator()
+	if err != nil {
+		return err
+	}
+	if comm.Size() != size {
+		return errors.Errorf("MPI connects %d processes, but %s=%d", comm.Size(), mpiWorldSizeEnv, size)
+	}
+	if err := runWith(comm); err != nil {
+		// Not closed: closing waits for the other ranks, which may be waiting
+		// for this one. The process exits with an error, and mpirun ends the job.
+		return errors.WithMessagef(err, "rank %d of %d", comm.Rank(), comm.Size())
+	}
+	if err := comm.Close(); err != nil {
+		return errors.WithMessagef(err, "rank %d of %d: closing MPI", comm.Rank(), comm.Size())
+	}
+	return nil
+}
+
+// mpiWorldSize returns the number of processes of the mpirun job that
+// launched this process (see mpiWorldSizeEnv), 0 if mpirun did not launch it.
+// It checks that the job can be a data-parallel run (at least 2 processes,
+// and as many as -workers if given).
+func mpiWorldSize() (int, error) {
+	env, found := os.LookupEnv(mpiWorldSizeEnv)
+	if !found {
+		return 0, nil
+	}
+	size, err := strconv.Atoi(env)
+	switch {
+	case err != nil:
+		return 0, errors.Errorf("%s=%q (set by mpirun): not a number of processes", mpiWorldSizeEnv, env)
+	case size < 2:
+		return 0, errors.Errorf("launched by mpirun with %d process(es): a data-parallel run needs at least 2 (mpirun -np W, W >= 2); "+
+			"for one worker, run charlm without mpirun", size)
+	case cli.Changed("workers") && cli.Workers != size:
+		return 0, errors.Errorf("-workers %d, but mpirun launched %d processes: over MPI each process is one worker "+
+			"(drop -workers, or give -workers %d)", cli.Workers, size, size)
+	}
+	return size, nil
+}
+
+// runWith runs the command: one experiment, the in-process data-parallel
+// workers of -workers, or, with comm (over MPI), this process's rank of a
+// data-parallel run. Rank 0 prints the run's header and summary, shows the
+// progress and writes -results; every rank prints its weights hash.
+func runWith(comm dataparallel.Communicator) error {
+	lead := comm == nil || comm.Rank() == 0
+	cfg, tc, settings, err := cli.RunConfig(newModelConfig())
+	if err != nil {
+		return err
+	}
 	// "fit:DIR": beta per layer kind, fitted (MLE, median over layers) to a trained checkpoint.
-	beta, err := fitbetas.Resolve(*flagBeta)
+	beta, err := fitbetas.Resolve(tc.Beta)
 	if err != nil {
 		return err
 	}
-	if beta != *flagBeta {
-		fmt.Printf("beta fitted from %s: %s\n", strings.TrimPrefix(strings.TrimSpace(*flagBeta), charlm.BetaFitPrefix), beta)
+	if beta != tc.Beta && lead {
+		fmt.Printf("beta fitted from %s: %s\n", strings.TrimPrefix(strings.TrimSpace(tc.Beta), charlm.BetaFitPrefix), beta)
 	}
-	tc.Init, tc.Beta, tc.EvalAt = *flagInit, beta, evalAt
-	tc.Checkpoint, tc.Data, tc.TargetLoss, tc.LogEvery = *flagCheckpoint, *flagData, *flagTarget, *flagLogEvery
-	tc.Compress, tc.Workers = strings.TrimSpace(*flagCompress), *flagWorkers
-	if *flagWorkers < 1 {
-		return errors.Errorf("-workers %d: the number of workers must be >= 1", *flagWorkers)
-	}
-	settings, err := methodFlags(&tc)
-	if err != nil {
-		return err
+	tc.Beta = beta
+	if comm != nil {
+		tc.Workers = comm.Size()
 	}
 	if err := tc.Validate(); err != nil {
 		return err
@@ -121,19 +166,28 @@ func run() error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	backend, err := backends.New(os.Stderr)
+	stderr := io.Writer(os.Stderr)
+	if !lead {
+		stderr = io.Discard
+	}
+	backend, err := backends.New(stderr)
 	if err != nil {
 		return err
 	}
 
-	// One experiment, or one per data-parallel worker (rank 0 reports).
+	// One experiment, or one per data-parallel worker of this process (rank 0 reports).
 	var (
 		ranks    []*charlm.Experiment
 		train    func() (*charlm.Results, error)
 		parallel *charlm.DataParallel
 	)
-	if tc.Workers >= 2 {
-		if parallel, err = charlm.NewDataParallel(backend, cfg, tc); err != nil {
+	if comm != nil || tc.Workers >= 2 {
+		if comm != nil {
+			parallel, err = charlm.NewDataParallelRank(backend, cfg, tc, comm)
+		} else {
+			parallel, err = charlm.NewDataParallel(backend, cfg, tc)
+		}
+		if err != nil {
 			return err
 		}
 		ranks, train = parallel.Ranks, parallel.Run
@@ -144,16 +198,17 @@ func run() error {
 		}
 		ranks, train = []*charlm.Experiment{exp}, exp.Run
 	}
-	settings = append(settings, *flagSet)
 	for _, exp := range ranks {
 		if _, err := charlm.ParseSettings(exp.Store, strings.Join(settings, ";")); err != nil {
 			return err
 		}
 	}
 	exp := ranks[0]
-	printHeader(exp)
-	if !*flagQuiet {
-		exp.Progress = os.Stderr
+	if lead {
+		printHeader(exp, comm != nil)
+		if !cli.Quiet {
+			exp.Progress = os.Stderr
+		}
 	}
 	if *flagWatchdog > 0 {
 		stop := startWatchdog(exp, *flagWatchdog)
@@ -164,134 +219,31 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	printSummary(results)
+	if lead {
+		printSummary(results)
+	}
 	if parallel != nil {
-		for r, hash := range parallel.WeightsHashes() {
-			fmt.Printf("rank %d: weights_hash=%s\n", r, hash)
+		for i, hash := range parallel.WeightsHashes() {
+			fmt.Printf("rank %d: weights_hash=%s\n", parallel.Ranks[i].Rank(), hash)
 		}
 	} else {
 		fmt.Printf("weights_hash=%s\n", results.WeightsHash)
 	}
-	if *flagResults != "" {
-		if err := results.WriteJSON(*flagResults); err != nil {
+	if lead && cli.Results != "" {
+		if err := results.WriteJSON(cli.Results); err != nil {
 			return err
 		}
-		fmt.Printf("results written to %s\n", *flagResults)
+		fmt.Printf("results written to %s\n", cli.Results)
 	}
 	return nil
 }
 
-// methodFlags reads the flags of GCT and ACT: it sets the run's ACT sites and
-// per-site targets in tc, and returns the hyperparameter settings that the
-// other flags stand for (applied before -set, which can override them). A
-// method's flag given without the method is an error.
-func methodFlags(tc *charlm.TrainConfig) (settings []string, err error) {
-	set := func(key string, value any) { settings = append(settings, fmt.Sprintf("%s=%v", key, value)) }
-	compressName, compressArg, _ := strings.Cut(tc.Compress, ":")
-	compressing := tc.Compress != "" && tc.Compress != charlm.CompressNone
-	if changed("gct-bits") {
-		switch {
-		case compressName != "gct":
-			return nil, errors.Errorf("-gct-bits is only used with -compress gct (got -compress %q)", tc.Compress)
-		case compressArg != "":
-			return nil, errors.Errorf("-compress %q already gives the bits: drop -gct-bits or use -compress gct", tc.Compress)
-		case !(*flagGCTBits > 1):
-			return nil, errors.Errorf("-gct-bits %g: bits per element must be > 1", *flagGCTBits)
-		}
-		set(optimizers.ParamBits, *flagGCTBits)
-	}
-	for _, f := range []struct {
-		name, key string
-		value     any
-	}{{"gct-lambda", optimizers.ParamLambda, *flagGCTLambda}, {"gct-warmup", optimizers.ParamWarmupSteps, *flagGCTWarmup}} {
-		if changed(f.name) {
-			if !compressing {
-				return nil, errors.Errorf("-%s is only used with -compress", f.name)
-			}
-			set(f.key, f.value)
-		}
-	}
-	if *flagGCTLambda < 0 || *flagGCTWarmup < 0 {
-		return nil, errors.Errorf("-gct-lambda (%g) and -gct-warmup (%d) must be >= 0", *flagGCTLambda, *flagGCTWarmup)
-	}
+// parseSteps parses -eval-at's comma-separated list of steps (charlm.ParseSteps).
+func parseSteps(list string) ([]int, error) { return charlm.ParseSteps(list) }
 
-	actFlags := []string{"act-sites", "act-sparsity", "act-lambda", "act-schedule", "act-start", "act-end", "act-threshold"}
-	if !*flagACT {
-		for _, name := range actFlags {
-			if changed(name) {
-				return nil, errors.Errorf("-%s is only used with -act", name)
-			}
-		}
-		return settings, nil
-	}
-	if tc.ACTSites, err = charlm.ParseACTSites(*flagACTSites); err != nil {
-		return nil, err
-	}
-	if spec := strings.TrimSpace(*flagACTSparsity); spec != "" {
-		def, perSite, err := charlm.ParseACTSparsity(spec)
-		if err != nil {
-			return nil, err
-		}
-		if !math.IsNaN(def) {
-			set(layers.ParamSparsity, def)
-		}
-		tc.ACTSparsity = perSite
-	}
-	if *flagACTLambda < 0 {
-		return nil, errors.Errorf("-act-lambda %g: must be >= 0", *flagACTLambda)
-	}
-	for _, f := range []struct {
-		name, key string
-		value     any
-	}{
-		{"act-lambda", layers.ParamLambda, *flagACTLambda},
-		{"act-schedule", layers.ParamSchedule, *flagACTSchedule},
-		{"act-threshold", layers.ParamThreshold, *flagACTThreshold},
-	} {
-		if changed(f.name) {
-			set(f.key, f.value)
-		}
-	}
-	start, end := charlm.DefaultACTRamp(tc.Steps)
-	if *flagACTStart >= 0 {
-		start = *flagACTStart
-		set(layers.ParamStart, start)
-	}
-	if *flagACTEnd >= 0 {
-		end = *flagACTEnd
-		set(layers.ParamEnd, end)
-	}
-	if end < start {
-		return nil, errors.Errorf("ACT's ramp ends (step %d) before it starts (step %d): check -act-start and -act-end", end, start)
-	}
-	return settings, nil
-}
-
-// changed reports whether the flag's value differs from its default.
-func changed(name string) bool {
-	f := flag.Lookup(name)
-	return f != nil && f.Value.String() != f.DefValue
-}
-
-// parseSteps parses a comma-separated list of positive step numbers.
-func parseSteps(list string) ([]int, error) {
-	var steps []int
-	for part := range strings.SplitSeq(list, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		n, err := strconv.Atoi(part)
-		if err != nil || n <= 0 {
-			return nil, errors.Errorf("-eval-at %q: %q is not a positive step number", list, part)
-		}
-		steps = append(steps, n)
-	}
-	return steps, nil
-}
-
-// printHeader prints the run's configuration.
-func printHeader(exp *charlm.Experiment) {
+// printHeader prints the run's configuration; overMPI tells that the
+// data-parallel workers are the processes of an MPI job.
+func printHeader(exp *charlm.Experiment, overMPI bool) {
 	tc := exp.Train
 	fmt.Printf("model: %s\n", exp.Config)
 	init := tc.Init
@@ -316,7 +268,11 @@ func printHeader(exp *charlm.Experiment) {
 		fmt.Println(line)
 	}
 	if tc.Workers >= 2 {
-		fmt.Printf("data-parallel: %d in-process workers, %d windows each per batch\n", tc.Workers, tc.Batch/tc.Workers)
+		how := "in-process workers"
+		if overMPI {
+			how = "MPI ranks (one process each)"
+		}
+		fmt.Printf("data-parallel: %d %s, %d windows each per batch\n", tc.Workers, how, tc.Batch/tc.Workers)
 	}
 	fmt.Printf("hyperparameters: %s\n", strings.Join(charlm.SettableParams(exp.Store), " "))
 	if exp.ResumedFrom != "" {

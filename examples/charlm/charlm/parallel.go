@@ -23,29 +23,46 @@ import (
 // checkpoint, which the others wait for at their next step.
 const ParallelTimeout = 10 * time.Minute
 
-// DataParallel is an in-process data-parallel run of the experiment:
-// Train.Workers workers, each an Experiment with its own Store, driven by its
-// own goroutine, exchanging gradients through optimizers/dataparallel's
-// in-process communicator. Every worker draws the same batches (one stream, as
-// a single worker would) and trains on its shard of Batch/Workers windows;
-// the averaged update keeps their weights bit-identical.
+// DataParallel is a data-parallel run of the experiment, or this process's
+// part of one: Train.Workers workers ("ranks"), each an Experiment with its
+// own Store, exchanging gradients through an optimizers/dataparallel
+// Communicator. Every worker draws the same batches (one stream, as a single
+// worker would) and trains on its shard of Batch/Workers windows; the
+// averaged update keeps their weights bit-identical.
 //
-// Rank 0 validates, shows the progress (set Ranks[0].Progress) and writes
-// the results; every rank saves its checkpoints (rank 0 into
-// Train.Checkpoint, rank r into its subdirectory "rank-r"), since each holds
-// state of its own (GCT's error-feedback residuals, ACT's thresholds), and a
-// resumed run resumes every rank from its own.
+// It runs in one of two ways, with the same results bit for bit:
+//
+//   - in-process (NewDataParallel): the W ranks in this process, each driven by
+//     its own goroutine, over dataparallel.NewInProcess;
+//   - one rank per process (NewDataParallelRank): each process of a
+//     multi-process job (e.g. launched by mpirun, over dataparallel.NewMPI)
+//     holds its own rank.
+//
+// Rank 0 validates (the others wait for it at their next exchange), shows the
+// progress (set its Progress) and writes the results; every rank saves its
+// checkpoints (rank 0 into Train.Checkpoint, rank r into its subdirectory
+// "rank-r"), since each holds state of its own (GCT's error-feedback
+// residuals, ACT's thresholds), and a resumed run resumes every rank from its
+// own. The checkpoints of an in-process run and of a multi-process one with
+// the same number of workers are interchangeable.
 //
 // The optimizer is GCT's wrapper around AdamW with the run's compressor (with
 // Compress "none": plain fp32 gradients, without error feedback).
 type DataParallel struct {
-	// Ranks are the workers' experiments, by rank.
+	// Ranks are the experiments of the ranks this process runs, in rank order:
+	// all Train.Workers of an in-process run, or the one of this process in a
+	// multi-process run (see Experiment.Rank).
 	Ranks []*Experiment
+
+	// ownsComms is set when the communicators were created here (in-process):
+	// a worker's error then closes its communicator, so that the others fail
+	// at once instead of waiting for the timeout.
+	ownsComms bool
 }
 
 // parallelRank is an Experiment's part in a data-parallel run.
 type parallelRank struct {
-	comm    *dataparallel.InProcess
+	comm    dataparallel.Communicator
 	trainer *dataparallel.Trainer
 	// split holds the time split of this process's steps (see StepTimeSplit).
 	split [numSplitPhases][]time.Duration
@@ -75,27 +92,135 @@ func NewDataParallel(backend compute.Backend, cfg Config, train TrainConfig) (*D
 	if err != nil {
 		return nil, err
 	}
-	d := &DataParallel{}
-	for r, comm := range comms {
-		tc := train
-		if r > 0 && tc.Checkpoint != "" {
-			tc.Checkpoint = filepath.Join(tc.Checkpoint, fmt.Sprintf("rank-%d", r))
-		}
-		exp, err := newExperiment(backend, cfg, tc, &parallelRank{comm: comm})
+	d := &DataParallel{ownsComms: true}
+	resumed := make([]resumePoint, 0, len(comms))
+	for _, comm := range comms {
+		exp, err := newParallelRank(backend, cfg, train, comm)
 		if err != nil {
-			return nil, errors.WithMessagef(err, "worker %d", r)
-		}
-		if r > 0 && exp.GlobalStep() != d.Ranks[0].GlobalStep() {
-			return nil, errors.Errorf("worker %d resumes at step %d (checkpoint %q), worker 0 at step %d (%q): "+
-				"the checkpoints of a data-parallel run must be from the same step", r, exp.GlobalStep(), exp.ResumedFrom,
-				d.Ranks[0].GlobalStep(), d.Ranks[0].ResumedFrom)
+			return nil, err
 		}
 		d.Ranks = append(d.Ranks, exp)
+		resumed = append(resumed, exp.resumePoint())
+	}
+	if err := checkSameResumePoint(resumed); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
 
-// Run trains every worker to Train.Steps (see TrainTo) and returns rank 0's results.
+// NewDataParallelRank prepares this process's rank of a multi-process
+// data-parallel run: comm connects the job's processes, one rank each (e.g.
+// dataparallel.NewMPI in a program launched by mpirun), and the run has
+// comm.Size() (>= 2) workers. train.Workers must be 0, 1 (then set to
+// comm.Size()) or comm.Size(). Every process must call it with the same
+// configuration, at the same time: it is a collective (the ranks check that
+// they resume from the same step). The rank resumes from its checkpoint if
+// its checkpoint directory holds checkpoints (see DataParallel).
+//
+// The returned DataParallel holds the one rank (Ranks[0]); Run and TrainTo
+// train it in lockstep with the other processes. The caller owns comm: close
+// it after the run (after an error, end the process instead: over MPI, a
+// process that exits with an error makes mpirun end the whole job, while
+// closing a communicator that did not fail waits for the other ranks).
+func NewDataParallelRank(backend compute.Backend, cfg Config, train TrainConfig, comm dataparallel.Communicator) (*DataParallel, error) {
+	if comm == nil {
+		return nil, errors.New("NewDataParallelRank: nil communicator")
+	}
+	size := comm.Size()
+	switch {
+	case size < 2:
+		return nil, errors.Errorf("a data-parallel run needs at least 2 workers, the communicator has %d", size)
+	case train.Workers >= 2 && train.Workers != size:
+		return nil, errors.Errorf("the run is configured for %d workers, but the communicator connects %d ranks", train.Workers, size)
+	}
+	train.Workers = size
+	exp, err := newParallelRank(backend, cfg, train, comm)
+	if err != nil {
+		return nil, err
+	}
+	resumed, err := exp.gatherResumePoints()
+	if err != nil {
+		return nil, errors.WithMessagef(err, "worker %d", comm.Rank())
+	}
+	if err := checkSameResumePoint(resumed); err != nil {
+		return nil, err
+	}
+	return &DataParallel{Ranks: []*Experiment{exp}}, nil
+}
+
+// newParallelRank creates the Experiment of the worker comm.Rank() of a
+// data-parallel run of comm.Size() == train.Workers workers, with its
+// checkpoint directory (Train.Checkpoint for rank 0, its subdirectory
+// "rank-r" for rank r).
+func newParallelRank(backend compute.Backend, cfg Config, train TrainConfig, comm dataparallel.Communicator) (*Experiment, error) {
+	r := comm.Rank()
+	if train.Checkpoint != "" {
+		train.Checkpoint = RankCheckpointDir(train.Checkpoint, r)
+	}
+	exp, err := newExperiment(backend, cfg, train, &parallelRank{comm: comm})
+	if err != nil {
+		return nil, errors.WithMessagef(err, "worker %d", r)
+	}
+	return exp, nil
+}
+
+// RankCheckpointDir returns the checkpoint directory of a data-parallel run's
+// rank, given the run's: dir itself for rank 0, its subdirectory "rank-r" for
+// rank r > 0.
+func RankCheckpointDir(dir string, rank int) string {
+	if rank == 0 {
+		return dir
+	}
+	return filepath.Join(dir, fmt.Sprintf("rank-%d", rank))
+}
+
+// resumePoint is where a rank resumes: its global step and checkpoint.
+type resumePoint struct {
+	step int
+	from string
+}
+
+// resumePoint returns where the experiment resumes.
+func (e *Experiment) resumePoint() resumePoint {
+	return resumePoint{step: e.globalStep, from: e.ResumedFrom}
+}
+
+// gatherResumePoints all-gathers the ranks' resume points (a collective).
+func (e *Experiment) gatherResumePoints() ([]resumePoint, error) {
+	own := e.resumePoint()
+	payload := binary.LittleEndian.AppendUint64(nil, uint64(own.step))
+	payload = append(payload, own.from...)
+	all, err := e.parallel.comm.AllGather(payload)
+	if err != nil {
+		return nil, errors.WithMessage(err, "exchanging the ranks' resume steps")
+	}
+	points := make([]resumePoint, len(all))
+	for r, p := range all {
+		if len(p) < 8 {
+			return nil, errors.Wrapf(dataparallel.ErrCorrupt, "worker %d sent a resume point of %d bytes", r, len(p))
+		}
+		points[r] = resumePoint{step: int(binary.LittleEndian.Uint64(p)), from: string(p[8:])}
+	}
+	return points, nil
+}
+
+// checkSameResumePoint returns an error if the ranks (points by rank) resume
+// from different steps.
+func checkSameResumePoint(points []resumePoint) error {
+	for r, p := range points {
+		if p.step != points[0].step {
+			return errors.Errorf("worker %d resumes at step %d (checkpoint %q), worker 0 at step %d (%q): "+
+				"the checkpoints of a data-parallel run must be from the same step", r, p.step, p.from,
+				points[0].step, points[0].from)
+		}
+	}
+	return nil
+}
+
+// Run trains every worker of this process to Train.Steps (see TrainTo) and
+// returns the results of Ranks[0]: rank 0's, except in the processes of a
+// multi-process run other than rank 0's, whose results lack the validation
+// losses (rank 0 validates).
 func (d *DataParallel) Run() (*Results, error) {
 	if err := d.TrainTo(d.Ranks[0].Train.Steps); err != nil {
 		return nil, err
@@ -103,23 +228,26 @@ func (d *DataParallel) Run() (*Results, error) {
 	return d.Ranks[0].Results(), nil
 }
 
-// TrainTo trains every worker until the global step reaches target (at most
-// Train.Steps), each in its own goroutine, with the validations and
-// checkpoints on the way, then checks that they all hold the same weights. A
-// worker's error stops the others (it closes its communicator, which makes
-// the run unusable), and is the error returned.
+// TrainTo trains every worker of this process until the global step reaches
+// target (at most Train.Steps), each in its own goroutine, with the
+// validations and checkpoints on the way, then checks that all the ranks hold
+// the same weights (a collective). In-process, a worker's error stops the
+// others (it closes its communicator, which makes the run unusable), and is
+// the error returned.
 func (d *DataParallel) TrainTo(target int) error {
 	errs := make([]error, len(d.Ranks))
 	var wg sync.WaitGroup
-	for r, exp := range d.Ranks {
+	for i, exp := range d.Ranks {
 		wg.Go(func() {
 			err := exp.TrainTo(target)
 			if err == nil && exp.parallel.trainer != nil {
 				err = exp.parallel.trainer.Verify()
 			}
 			if err != nil {
-				errs[r] = errors.WithMessagef(err, "worker %d", r)
-				_ = exp.parallel.comm.Close() // The others fail at once instead of waiting.
+				errs[i] = errors.WithMessagef(err, "worker %d", exp.Rank())
+				if d.ownsComms {
+					_ = exp.parallel.comm.Close() // The others fail at once instead of waiting.
+				}
 			}
 		})
 	}
@@ -134,7 +262,8 @@ func (d *DataParallel) TrainTo(target int) error {
 	return first
 }
 
-// WeightsHashes returns each worker's dataparallel.WeightsHash, by rank.
+// WeightsHashes returns the dataparallel.WeightsHash of each worker of this
+// process, in the order of Ranks (by rank, in-process).
 func (d *DataParallel) WeightsHashes() []string {
 	hashes := make([]string, len(d.Ranks))
 	for r, exp := range d.Ranks {

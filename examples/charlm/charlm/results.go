@@ -69,8 +69,13 @@ type CorpusInfo struct {
 	Hash       string `json:"fnv64a"`
 	TrainBytes int    `json:"train_bytes"`
 	ValBytes   int    `json:"val_bytes"`
-	ValWindows int    `json:"val_windows"`
-	ValTargets int    `json:"val_targets"`
+	// ValWindows is the number of validation windows of the split.
+	ValWindows int `json:"val_windows"`
+	// ValWindowsEvaluated is the number of them the validation loss is
+	// measured on (fewer than ValWindows with TrainConfig.ValWindows);
+	// ValTargets the number of targets the loss averages over.
+	ValWindowsEvaluated int `json:"val_windows_evaluated"`
+	ValTargets          int `json:"val_targets"`
 }
 
 // Results returns the results of the run so far.
@@ -95,7 +100,7 @@ func (e *Experiment) Results() *Results {
 		_ = exceptions.TryCatch[error](func() { compressor = w.CompressorName(e.Store.RootScope()) })
 		optName = fmt.Sprintf("GCT(%s) of %v", compressor, w.Inner())
 	}
-	windows := e.Corpus.NumValWindows(e.Config.Block)
+	windows, evaluated := e.Corpus.NumValWindows(e.Config.Block), e.NumValWindowsEvaluated()
 	r := &Results{
 		Config: ResultsConfig{
 			Model: e.Config, Train: e.Train, Hyperparameters: hyper, Optimizer: optName,
@@ -103,7 +108,7 @@ func (e *Experiment) Results() *Results {
 			Corpus: CorpusInfo{
 				Path: PortablePath(e.Corpus.Path), Size: e.Corpus.Size, Hash: strconv.FormatUint(e.Corpus.Hash, 16),
 				TrainBytes: len(e.Corpus.Train), ValBytes: len(e.Corpus.Val),
-				ValWindows: windows, ValTargets: windows * e.Config.Block,
+				ValWindows: windows, ValWindowsEvaluated: evaluated, ValTargets: evaluated * e.Config.Block,
 			},
 		},
 		Params:           e.NumParams(),
@@ -136,6 +141,12 @@ func (e *Experiment) Results() *Results {
 	}
 	if e.Train.Steps < FullRunSteps {
 		r.Note = fmt.Sprintf("quick profile: %d steps (the full run is %d)", e.Train.Steps, FullRunSteps)
+	}
+	if evaluated < windows {
+		if r.Note != "" {
+			r.Note += "; "
+		}
+		r.Note += fmt.Sprintf("validation loss on %d of the %d validation windows", evaluated, windows)
 	}
 	return r
 }

@@ -138,12 +138,15 @@ func (e *Experiment) evalGraph(scope *model.Scope, windows, mask *Node) *Node {
 }
 
 // ValidationLoss returns the mean cross-entropy, in nats per byte, over every
-// target of every validation window (see Corpus.NumValWindows): deterministic,
-// the same windows for every run. The sums are accumulated in float64.
+// target of every validation window (see Corpus.NumValWindows), or of the
+// evenly spaced subset of Train.ValWindows windows if set (see ValSubset):
+// deterministic, the same windows for every run. The sums are accumulated in
+// float64.
 func (e *Experiment) ValidationLoss() (float64, error) {
 	if e.evalExec == nil {
 		var err error
-		e.valWindows, e.valMasks, err = e.Corpus.ValWindows(e.Config.Block, e.Train.EvalBatch)
+		subset := ValSubset(e.Corpus.NumValWindows(e.Config.Block), e.Train.ValWindows)
+		e.valWindows, e.valMasks, err = e.Corpus.ValWindowsAt(e.Config.Block, e.Train.EvalBatch, subset)
 		if err != nil {
 			return 0, err
 		}
@@ -162,5 +165,5 @@ func (e *Experiment) ValidationLoss() (float64, error) {
 		_ = out[0].FinalizeAll()
 		e.heartbeat()
 	}
-	return sum / float64(e.Corpus.NumValWindows(e.Config.Block)*e.Config.Block), nil
+	return sum / float64(e.NumValWindowsEvaluated()*e.Config.Block), nil
 }

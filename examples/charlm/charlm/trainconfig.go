@@ -40,6 +40,11 @@ type TrainConfig struct {
 	Checkpoint string `json:"checkpoint,omitempty"`
 	// EvalBatch is the number of validation windows per evaluation batch.
 	EvalBatch int `json:"eval_batch"`
+	// ValWindows, if > 0, measures the validation loss on that many of the
+	// validation windows, evenly spaced over the split (see ValSubset),
+	// instead of all of them (0): a cheaper, noisier measurement for quick
+	// profiles. Losses measured with different ValWindows do not compare.
+	ValWindows int `json:"val_windows,omitempty"`
 
 	// Compress is the gradient compression (see CompressNone and
 	// optimizers.ParseCompressor): "" or "none" trains with plain AdamW; any
@@ -90,6 +95,8 @@ func (tc TrainConfig) Validate() error {
 		return errors.Errorf("eval batch must be > 0, got %d", tc.EvalBatch)
 	case tc.TargetLoss < 0:
 		return errors.Errorf("target loss must be >= 0, got %g", tc.TargetLoss)
+	case tc.ValWindows < 0:
+		return errors.Errorf("validation windows must be >= 0 (0: all), got %d", tc.ValWindows)
 	}
 	for _, s := range tc.EvalAt {
 		if s <= 0 {

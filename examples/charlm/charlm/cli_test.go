@@ -1,0 +1,89 @@
+package charlm
+
+import (
+	"testing"
+
+	"github.com/ggprior/ggprior/layers"
+	"github.com/ggprior/ggprior/optimizers"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseSteps(t *testing.T) {
+	steps, err := ParseSteps("250, 500,1000,")
+	require.NoError(t, err)
+	require.Equal(t, []int{250, 500, 1000}, steps)
+	for _, bad := range []string{"0", "-5", "abc", "1.5"} {
+		_, err := ParseSteps(bad)
+		require.Error(t, err, bad)
+	}
+}
+
+// TestFlagsRunConfig: a charlm command line becomes the run's model, training
+// configuration and hyperparameter settings; Args gives it back.
+func TestFlagsRunConfig(t *testing.T) {
+	args := []string{"-steps", "300", "-seed", "2", "-arch", "llama", "-init", "gg", "-beta", "1.4",
+		"-eval-at", "100,300", "-val-windows", "64", "-compress", "gct", "-gct-bits", "3",
+		"-act", "-act-sites", "mlp_hidden", "-act-sparsity", "0.95", "-act-start", "0", "-act-end", "0",
+		"-set", "learning_rate=2e-3"}
+	f, err := ParseFlags(args)
+	require.NoError(t, err)
+	cfg, tc, settings, err := f.RunConfig(DefaultConfig())
+	require.NoError(t, err)
+	require.Equal(t, ArchLlama, cfg.Arch)
+	require.Equal(t, 300, tc.Steps)
+	require.Equal(t, int64(2), tc.Seed)
+	require.Equal(t, InitNameGG, tc.Init)
+	require.Equal(t, "1.4", tc.Beta)
+	require.Equal(t, []int{100, 300}, tc.EvalAt)
+	require.Equal(t, 64, tc.ValWindows)
+	require.Equal(t, "gct", tc.Compress)
+	require.Equal(t, []string{SiteMLPHidden}, tc.ACTSites)
+	require.Equal(t, []string{optimizers.ParamBits + "=3", layers.ParamSparsity + "=0.95",
+		layers.ParamStart + "=0", layers.ParamEnd + "=0", "learning_rate=2e-3"}, settings)
+	require.NoError(t, tc.Validate())
+
+	canonical := f.Args()
+	require.Contains(t, canonical, "-beta=1.4")
+	require.Contains(t, canonical, "-act=true")
+	require.NotContains(t, canonical, "-batch=12", "defaults are left out")
+	again, err := ParseFlags(canonical)
+	require.NoError(t, err)
+	cfg2, tc2, settings2, err := again.RunConfig(DefaultConfig())
+	require.NoError(t, err)
+	require.Equal(t, cfg, cfg2)
+	require.Equal(t, tc, tc2)
+	require.ElementsMatch(t, settings, settings2)
+
+	// The defaults: the benchmark's full run.
+	f, err = ParseFlags(nil)
+	require.NoError(t, err)
+	require.Empty(t, f.Args())
+	_, tc, settings, err = f.RunConfig(DefaultConfig())
+	require.NoError(t, err)
+	want := DefaultTrainConfig()
+	want.Compress, want.Workers = CompressNone, 1 // As the command has always recorded them.
+	require.Equal(t, want, tc)
+	require.Empty(t, settings)
+}
+
+func TestFlagsErrors(t *testing.T) {
+	_, err := ParseFlags([]string{"-no-such-flag"})
+	require.ErrorContains(t, err, "not defined")
+	_, err = ParseFlags([]string{"-steps", "3", "extra"})
+	require.ErrorContains(t, err, "unexpected arguments")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-eval-at", "0"}, "not a positive step"},
+		{[]string{"-workers", "0"}, "must be >= 1"},
+		{[]string{"-gct-bits", "3"}, "-gct-bits is only used with -compress gct"},
+		{[]string{"-act-lambda", "0"}, "-act-lambda is only used with -act"},
+		{[]string{"-act", "-act-start", "10", "-act-end", "5"}, "ends (step 5) before it starts (step 10)"},
+	} {
+		f, err := ParseFlags(c.args)
+		require.NoError(t, err)
+		_, _, _, err = f.RunConfig(DefaultConfig())
+		require.ErrorContains(t, err, c.want, "%q", c.args)
+	}
+}
