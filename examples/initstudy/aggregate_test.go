@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ggprior/ggprior/examples/charlm/charlm"
+	"github.com/ggprior/ggprior/examples/study"
 	"github.com/stretchr/testify/require"
 )
 
@@ -35,7 +36,7 @@ func writeRun(t *testing.T, dir, config string, seed int64, steps int, init, bet
 	for s := 10; s <= steps; s += 10 {
 		r.LossCurve = append(r.LossCurve, [2]float64{float64(s), curve(float64(s)) + 0.05})
 	}
-	require.NoError(t, r.WriteJSON(filepath.Join(dir, resultsFileName(config, seed, steps))))
+	require.NoError(t, r.WriteJSON(filepath.Join(dir, study.ResultsFileName(config, seed, steps))))
 }
 
 // baseCurve is the synthetic baseline: 1.5 + exp(-s/500), shifted by seed.
@@ -65,22 +66,6 @@ func syntheticStudy(t *testing.T) string {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "normal02-seed1-steps2000.log"), []byte("log"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "gg-beta1.0-seed2-steps2000.log"), []byte("log"), 0o644))
 	return dir
-}
-
-func TestCrossing(t *testing.T) {
-	curve := []evalLoss{{250, meanStd{Mean: 3}}, {500, meanStd{Mean: 2}}, {1000, meanStd{Mean: 1.5}}}
-	step, first, ok := crossing(curve, 1.75)
-	require.True(t, ok)
-	require.False(t, first)
-	require.InDelta(t, 750, step, 1e-9)
-	step, first, ok = crossing(curve, 2)
-	require.True(t, ok && !first)
-	require.Equal(t, 500.0, step, "reached exactly at an evaluation")
-	step, first, ok = crossing(curve, 3.5)
-	require.True(t, ok && first)
-	require.Equal(t, 250.0, step)
-	_, _, ok = crossing(curve, 1)
-	require.False(t, ok)
 }
 
 func TestAggregate(t *testing.T) {
@@ -123,7 +108,7 @@ func TestAggregate(t *testing.T) {
 
 	data, err := os.ReadFile(filepath.Join(out, jsonFile))
 	require.NoError(t, err)
-	var js studySummary
+	var js study.Summary
 	require.NoError(t, json.Unmarshal(data, &js))
 	require.Equal(t, 2000, js.Steps)
 	require.Equal(t, evalSteps, js.EvalSteps)

@@ -30,6 +30,9 @@
 // is five runs of a few minutes each on two cores (build with
 // GOEXPERIMENT=simd, as for charlm); -configs and -steps shrink it. Its
 // numbers are a smoke test of the study, not the study.
+//
+// The loading, aggregation, table and plot are package examples/study's,
+// which examples/paper shares.
 package main
 
 import (
@@ -41,6 +44,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ggprior/ggprior/examples/study"
 )
 
 // Output file names, in the -out directory.
@@ -196,7 +201,7 @@ func runMain(args []string, stdout, stderr io.Writer) error {
 
 // aggregateDir aggregates o.dir and writes the table, plot and JSON.
 func aggregateDir(o options, stdout, stderr io.Writer) error {
-	ld, err := loadDir(o.dir)
+	ld, err := study.LoadDir(o.dir)
 	if err != nil {
 		return err
 	}
@@ -208,27 +213,33 @@ func aggregateDir(o options, stdout, stderr io.Writer) error {
 	if o.stepsSet || o.quick {
 		steps = o.steps
 	}
-	s, err := aggregate(o.dir, ld, steps, names, o.seeds)
+	s, err := study.Aggregate(o.dir, ld, study.AggregateOptions{Steps: steps, Expected: names, Seeds: o.seeds, Baseline: baselineName})
 	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return fmt.Errorf("initstudy: -out: %w", err)
 	}
-	if err := writePlot(filepath.Join(o.out, plotFile), s); err != nil {
+	if err := study.WriteLossPlot(filepath.Join(o.out, plotFile), s, fmt.Sprintf("charlm GG initialization study, %d steps", s.Steps)); err != nil {
 		return err
 	}
 	if err := writeFile(filepath.Join(o.out, jsonFile), func(w io.Writer) error { return writeJSON(w, s) }); err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(o.out, markdownFile), func(w io.Writer) error { return writeMarkdown(w, s, plotFile) }); err != nil {
+	title := markdownTitle(s)
+	if err := writeFile(filepath.Join(o.out, markdownFile), func(w io.Writer) error { return study.WriteMarkdown(w, s, title, plotFile) }); err != nil {
 		return err
 	}
-	if err := writeMarkdown(stdout, s, ""); err != nil {
+	if err := study.WriteMarkdown(stdout, s, title, ""); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "written: %s, %s, %s in %s\n", markdownFile, plotFile, jsonFile, o.out)
 	return nil
+}
+
+// markdownTitle is the title of the study's table.
+func markdownTitle(s *study.Summary) string {
+	return fmt.Sprintf("GG initialization study: charlm, %d steps", s.Steps)
 }
 
 // writeFile creates path and writes it with fn.

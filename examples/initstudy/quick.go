@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"strconv"
+	"strings"
 
-	"github.com/ggprior/ggprior/backends"
 	"github.com/ggprior/ggprior/examples/charlm/charlm"
 	"github.com/ggprior/ggprior/examples/ggstats/fitbetas"
+	"github.com/ggprior/ggprior/examples/study"
 )
 
 // quickModel returns the architecture -quick trains (tests make it smaller).
@@ -41,15 +42,26 @@ func runQuick(o *options, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "quick profile: %d configurations x %d seeds, %d steps each, evaluated at %v; results in %s\n",
 		len(o.configs), len(o.seeds), o.steps, o.evalAt, o.out)
+	runner := &study.Runner{Dir: o.out, Model: quickModel}
+	if !o.quiet {
+		runner.Progress = stderr
+	}
 	for _, seed := range o.seeds {
 		for _, c := range o.configs {
-			path := filepath.Join(o.out, resultsFileName(c.Name, seed, o.steps))
-			if _, err := os.Stat(path); err == nil {
-				fmt.Fprintf(stderr, "== %s seed %d: done before (%s)\n", c.Name, seed, path)
+			spec, err := study.NewRunSpec(c.Name, c.args(seed, o.steps, o.evalAt), false)
+			if err != nil {
+				return fmt.Errorf("initstudy: %w", err)
+			}
+			done, err := runner.Done(spec)
+			if err != nil {
+				return fmt.Errorf("initstudy: %w", err)
+			}
+			if done != nil {
+				fmt.Fprintf(stderr, "== %s seed %d: done before (%s)\n", c.Name, seed, runner.ResultsPath(spec))
 				continue
 			}
 			fmt.Fprintf(stderr, "== %s seed %d\n", c.Name, seed)
-			if err := quickRun(o, c, seed, path, stderr); err != nil {
+			if _, err := runner.Train(spec); err != nil {
 				return fmt.Errorf("initstudy: %s seed %d: %w", c.Name, seed, err)
 			}
 		}
@@ -57,24 +69,20 @@ func runQuick(o *options, stderr io.Writer) error {
 	return nil
 }
 
-// quickRun trains one configuration and writes its results to path (through
-// a temporary name, so a partial file is never taken for results).
-func quickRun(o *options, c studyConfig, seed int64, path string, stderr io.Writer) error {
-	tc := charlm.DefaultTrainConfig()
-	tc.Steps, tc.Seed, tc.Init, tc.Beta, tc.EvalAt, tc.Data = o.steps, seed, c.Init, c.Beta, o.evalAt, quickData
-	exp, err := charlm.NewExperiment(backends.Go(), quickModel(), tc)
-	if err != nil {
-		return err
+// args returns the charlm arguments of the configuration's run at seed, of
+// the given length and evaluation steps, on quickData.
+func (c studyConfig) args(seed int64, steps int, evalAt []int) []string {
+	args := []string{"-init", c.Init}
+	if c.Beta != "" {
+		args = append(args, "-beta", c.Beta)
 	}
-	if !o.quiet {
-		exp.Progress = stderr
+	at := make([]string, len(evalAt))
+	for i, s := range evalAt {
+		at[i] = strconv.Itoa(s)
 	}
-	results, err := exp.Run()
-	if err != nil {
-		return err
+	args = append(args, "-steps", strconv.Itoa(steps), "-seed", strconv.FormatInt(seed, 10), "-eval-at", strings.Join(at, ","))
+	if quickData != "" {
+		args = append(args, "-data", quickData)
 	}
-	if err := results.WriteJSON(path + ".tmp"); err != nil {
-		return err
-	}
-	return os.Rename(path+".tmp", path)
+	return args
 }

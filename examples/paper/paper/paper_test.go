@@ -1,0 +1,212 @@
+package paper
+
+import (
+	"bytes"
+	"context"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ggprior/ggprior/examples/charlm/charlm"
+	"github.com/ggprior/ggprior/examples/study"
+	"github.com/stretchr/testify/require"
+)
+
+// requirePNG checks that path holds a decodable PNG image.
+func requirePNG(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer func() { _ = f.Close() }()
+	_, err = png.Decode(f)
+	require.NoError(t, err, path)
+}
+
+// TestMainStages runs the init and gct stages at the tiny profile, then
+// again (both skipped), then the gct stage with -force (redone from the
+// runs, none trained); and checks what a different profile or bad flags do.
+func TestMainStages(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	args := []string{"-profile", "tiny", "-out", out, "-stages", "gct,init", "-quiet"}
+	var stdout, stderr bytes.Buffer
+	require.NoError(t, Main(args, &stdout, &stderr), stderr.String())
+	t.Logf("stdout:\n%s", stdout.String())
+	require.Contains(t, stdout.String(), "tiny profile: 6 steps, 1 seed — a smoke test of the claims, not the claims")
+	require.Contains(t, stdout.String(), "stage init (GG initialization)")
+	require.Contains(t, stdout.String(), "GCT at <= 2 bits per gradient element trains within 1% of uncompressed training — reproduced: ")
+
+	rf, err := readResultsFile(out)
+	require.NoError(t, err)
+	require.Equal(t, "tiny", rf.Profile)
+	require.Len(t, rf.Stages, 2)
+	require.Len(t, rf.Stages["init"].Claims, 2)
+	require.Len(t, rf.Stages["gct"].Claims, 4)
+	require.Equal(t, NotMeasured, rf.Stages["gct"].Claims[1].Reproduced, "top-k is not run at the tiny profile")
+	for _, name := range []string{"normal02", "gg-beta1.4", "gg-fit", "gct-2bits", "sign"} {
+		r, err := study.ReadResults(filepath.Join(out, "runs", name+"-seed1-steps6.json"))
+		require.NoError(t, err, name)
+		require.Equal(t, 8, r.Config.Train.ValWindows)
+		require.Equal(t, 8, r.Config.Corpus.ValWindowsEvaluated)
+	}
+	require.DirExists(t, filepath.Join(out, "checkpoints", "normal02-seed1-steps6"), "gg-fit's shapes come from it")
+	requirePNG(t, filepath.Join(out, "figures", "init-loss.png"))
+	requirePNG(t, filepath.Join(out, "figures", "gct-loss-bits.png"))
+	report, err := os.ReadFile(filepath.Join(out, reportFileName))
+	require.NoError(t, err)
+	require.Contains(t, string(report), "> **tiny profile: 6 steps, 1 seed — a smoke test of the claims, not the claims.**")
+	require.Contains(t, string(report), "| normal02 | normal02 | 1 (1) |")
+	require.Contains(t, string(report), "- gg-fit: `GOEXPERIMENT=simd go run ./examples/charlm -init gg -beta fit:"+filepath.Join(out, "checkpoints", "normal02-seed1-steps6"))
+	require.Contains(t, string(report), "](figures/gct-loss-bits.png)")
+	require.Regexp(t, `- \*\*GG initialization converges faster than normal\(0, 0.02\)\*\* — reproduced: \*\*(yes|no)\*\* \(`, string(report))
+
+	stdout.Reset()
+	require.NoError(t, Main(args, &stdout, &stderr))
+	require.Equal(t, 2, strings.Count(stdout.String(), ": done before"), stdout.String())
+	before := rf.Stages["gct"].Finished
+
+	stdout.Reset()
+	stderr.Reset()
+	require.NoError(t, Main([]string{"-profile", "tiny", "-out", out, "-stages", "gct", "-force"}, &stdout, &stderr))
+	require.NotContains(t, stderr.String(), "training ", "finished runs are reused")
+	rf, err = readResultsFile(out)
+	require.NoError(t, err)
+	require.True(t, rf.Stages["gct"].Finished.After(before), "redone")
+	require.Len(t, rf.Stages, 2, "the other stage is kept")
+
+	err = Main([]string{"-profile", "tiny", "-seeds", "1,2", "-out", out, "-stages", "gct"}, &stdout, &stderr)
+	require.ErrorContains(t, err, "holds the results of profile tiny")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-profile", "huge"}, `-profile "huge"`},
+		{[]string{"-stages", "init,nope"}, `unknown stage "nope"`},
+		{[]string{"-seeds", "1,1"}, "distinct"},
+		{[]string{"extra"}, "unexpected arguments"},
+	} {
+		require.ErrorContains(t, Main(append(c.args, "-out", t.TempDir()), &stdout, &stderr), c.want, "%q", c.args)
+	}
+}
+
+// TestInterrupted: a context that ends stops the run in training with
+// ErrInterrupted; its checkpoint (if it keeps one) and the finished stages stay.
+func TestInterrupted(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	err := MainContext(ctx, []string{"-profile", "tiny", "-out", out, "-stages", "init"}, &stdout, &stderr)
+	require.ErrorIs(t, err, ErrInterrupted)
+	require.ErrorContains(t, err, "run again to resume")
+	require.FileExists(t, filepath.Join(out, reportFileName), "the report of what is finished")
+	rf, err := readResultsFile(out)
+	require.NoError(t, err)
+	require.Empty(t, rf.Stages)
+}
+
+func TestEqualBits(t *testing.T) {
+	gct := [][2]float64{{1.5, 2.10}, {2, 2.00}, {3, 1.95}}
+	v, m := equalBits(gct, [2]float64{1.6, 2.2}, "x")
+	require.Equal(t, Yes, v, m) // GCT at 1.5 bits has a lower loss.
+	v, m = equalBits(gct, [2]float64{2.5, 1.90}, "x")
+	require.Equal(t, No, v, m) // Interpolated 1.97 > 1.90.
+	require.Contains(t, m, "interpolated")
+	v, _ = equalBits(gct, [2]float64{2.5, 1.99}, "x")
+	require.Equal(t, Yes, v)
+	v, m = equalBits(gct, [2]float64{1, 2.05}, "x")
+	require.Equal(t, No, v, m) // Fewer bits and a lower loss than GCT at 1.5 bits.
+	v, m = equalBits(gct, [2]float64{1, 2.5}, "x")
+	require.Equal(t, NotMeasured, v, m)
+	v, _ = equalBits(gct, [2]float64{8, 1.9}, "x")
+	require.Equal(t, NotMeasured, v)
+}
+
+func TestClaims(t *testing.T) {
+	pct := func(x float64) *float64 { return &x }
+	act := actClaims([]ACTRow{
+		{Config: "normal02"},
+		{Config: "act-0.9", Sparsity: study.MeanStd{Mean: 0.9, N: 1}, Bits: study.MeanStd{Mean: 2, N: 1}, DiffPct: pct(0.5)},
+		{Config: "act-0.95", Sparsity: study.MeanStd{Mean: 0.96, N: 1}, Bits: study.MeanStd{Mean: 0.9, N: 1}, DiffPct: pct(1.5)},
+	}, true)
+	require.Equal(t, Yes, act[0].Reproduced, act[0].Measured)
+	require.Equal(t, Yes, act[1].Reproduced, act[1].Measured)
+	act = actClaims([]ACTRow{{Config: "act-0.95", Sparsity: study.MeanStd{Mean: 0.96, N: 1}, Bits: study.MeanStd{Mean: 1.1, N: 1}, DiffPct: pct(2.5)}}, true)
+	require.Equal(t, No, act[0].Reproduced)
+	require.Equal(t, No, act[1].Reproduced)
+	require.Equal(t, NotMeasured, actClaims([]ACTRow{{Config: "normal02"}}, true)[0].Reproduced)
+
+	gct := gctClaims([]GCTRow{
+		{Config: "normal02", Bits: study.MeanStd{Mean: 32, N: 1}, DiffPct: pct(0)},
+		{Config: "gct-2bits", TargetBits: 2, Bits: study.MeanStd{Mean: 2.01, N: 1}, FinalLoss: study.MeanStd{Mean: 2.0, N: 1}, DiffPct: pct(0.8)},
+		{Config: "sign", Bits: study.MeanStd{Mean: 2.5, N: 1}, FinalLoss: study.MeanStd{Mean: 2.1, N: 1}, DiffPct: pct(5)},
+	})
+	require.Equal(t, Yes, gct[0].Reproduced)
+	require.Equal(t, NotMeasured, gct[1].Reproduced, "top-k not run")
+	require.Equal(t, Yes, gct[2].Reproduced, gct[2].Measured)
+
+	s := &study.Summary{Steps: 100, Baseline: "normal02", BaselineFinal: &study.MeanStd{Mean: 2, N: 1}, Configs: []*study.ConfigSummary{
+		{Name: "normal02", FinalDiffPct: pct(0), StepsToBaseline: func() *float64 { x := 100.0; return &x }()},
+		{Name: "gg-beta1.4", FinalDiffPct: pct(-1), StepsToBaseline: func() *float64 { x := 80.0; return &x }()},
+	}}
+	ic := initClaims(s, "gg-", "normal(0, 0.02)")
+	require.Equal(t, Yes, ic[0].Reproduced, ic[0].Measured)
+	require.Equal(t, Yes, ic[1].Reproduced)
+	s.Configs[1].FinalDiffPct, s.Configs[1].StepsToBaseline = pct(0.2), nil
+	ic = initClaims(s, "gg-", "normal(0, 0.02)")
+	require.Equal(t, No, ic[0].Reproduced)
+	require.Equal(t, No, ic[1].Reproduced)
+}
+
+// TestProgressETA checks the ETA: profile estimates until measured, then
+// the measured median step time, with the stages' own work.
+func TestProgressETA(t *testing.T) {
+	prof := *Profiles["quick"]
+	var w bytes.Buffer
+	p := newProgress(&w, false, &prof)
+	p.plan(pendingRun{stage: "init", name: "a", arch: charlm.ArchGPT, steps: 100, evals: 2})
+	p.plan(pendingRun{stage: "act", name: "b", arch: charlm.ArchLlama, steps: 100, evals: 2})
+	p.plan(pendingRun{stage: "init", name: "a", arch: charlm.ArchGPT, steps: 100, evals: 2}) // Once.
+	p.extra["act"] = 7
+	val := 20.0 * 128 / defaultValWindows
+	require.InDelta(t, 100*0.3+2*val+runOverheadSeconds, p.eta("init"), 1e-9)
+	require.InDelta(t, 100*0.6+2*70.0*128/defaultValWindows+runOverheadSeconds+7, p.eta("act"), 1e-9)
+
+	p.startStage("init", "GG initialization", 1, 2)
+	require.Contains(t, w.String(), "== stage 1/2: init (GG initialization): 1 run to train")
+	exp := &charlm.Experiment{Config: charlm.DefaultConfig(), Train: charlm.DefaultTrainConfig()}
+	exp.Train.Steps, exp.Train.EvalAt = 100, []int{50}
+	p.startRun("a", exp)
+	for step := 1; step <= 50; step++ {
+		p.step(charlm.StepInfo{Step: step, Duration: 100 * time.Millisecond})
+	}
+	require.InDelta(t, 0.1, p.secPerStep(charlm.ArchGPT), 1e-9, "measured")
+	require.InDelta(t, 50*0.1+2*val, p.eta("init"), 1e-6, "50 steps and the pending validation, then the final one")
+	for step := 51; step <= 60; step++ { // Slower steps: the run's own median counts for the run.
+		p.step(charlm.StepInfo{Step: step, Duration: time.Second})
+	}
+	require.InDelta(t, 0.1, p.secPerStep(charlm.ArchGPT), 1e-9, "the architecture's median")
+	require.Len(t, p.valTimes[charlm.ArchGPT], 1, "the validation after step 50, measured")
+	require.Less(t, p.valSeconds(charlm.ArchGPT), val)
+	require.InDelta(t, 40*0.1+p.valSeconds(charlm.ArchGPT), p.eta("init"), 1e-6, "the run's median: 0.1 s over 60 steps")
+	p.endRun("a", nil)
+	require.InDelta(t, 0, p.eta("init"), 1e-9)
+	require.Contains(t, w.String(), "trained a")
+
+	// A slower method: once measured, its own step time counts for its run.
+	p.plan(pendingRun{stage: "init", name: "c", arch: charlm.ArchGPT, steps: 10, evals: 1})
+	exp.Train.Steps, exp.Train.EvalAt = 10, nil
+	p.startRun("c", exp)
+	for step := 1; step <= 5; step++ {
+		p.step(charlm.StepInfo{Step: step, Duration: 2 * time.Second})
+	}
+	require.InDelta(t, 0.1, p.secPerStep(charlm.ArchGPT), 1e-9)
+	require.InDelta(t, 5*2+p.valSeconds(charlm.ArchGPT), p.eta("init"), 1e-6)
+	p.endRun("c", nil)
+	p.endStage("init", time.Second, nil)
+	require.Equal(t, "1h02m", formatSeconds(3725))
+	require.Equal(t, "3m05s", formatSeconds(185))
+	require.Equal(t, "12s", formatSeconds(12.4))
+}

@@ -1,0 +1,70 @@
+package study
+
+import (
+	"image/png"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// requirePNG checks that path holds a decodable PNG image.
+func requirePNG(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer func() { _ = f.Close() }()
+	_, err = png.Decode(f)
+	require.NoError(t, err, path)
+}
+
+func TestXYPlot(t *testing.T) {
+	dir := t.TempDir()
+	p := &XYPlot{
+		Title: "loss vs bits", XLabel: "bits per element", YLabel: "loss", LogX: true,
+		Series: []XYSeries{
+			{Name: "gct", Points: [][2]float64{{1.5, 2.1}, {2, 2.0}, {3, 1.95}}, Labels: []string{"1.5", "2", "3"}},
+			{Name: "sign", Points: [][2]float64{{1, 2.4}}},
+		},
+		HLines: []HLine{{Name: "uncompressed", Y: 1.9}},
+	}
+	path := filepath.Join(dir, "xy.png")
+	require.NoError(t, p.Save(path))
+	requirePNG(t, path)
+
+	p.Series = append(p.Series, XYSeries{Name: "bad", Points: [][2]float64{{0, 1}}})
+	require.ErrorContains(t, p.Save(path), "log axis")
+	require.ErrorContains(t, (&XYPlot{Title: "empty"}).Save(path), "no points")
+}
+
+func TestWriteLossPlot(t *testing.T) {
+	dir := t.TempDir()
+	for seed := int64(1); seed <= 2; seed++ {
+		writeResults(t, dir, "base", seed, 2, 0)
+	}
+	ld, err := LoadDir(dir)
+	require.NoError(t, err)
+	s, err := Aggregate(dir, ld, AggregateOptions{Baseline: "base"})
+	require.NoError(t, err)
+	path := filepath.Join(dir, "curves.png")
+	require.NoError(t, WriteLossPlot(path, s, "curves"))
+	requirePNG(t, path)
+}
+
+// TestPreciseTicks: tick labels say the tick's value (gonum's default
+// labels a tick at 2.55 "2.6").
+func TestPreciseTicks(t *testing.T) {
+	labeled := 0
+	for _, tk := range (preciseTicks{}).Ticks(2.5176, 2.9882) {
+		if tk.Label == "" {
+			continue
+		}
+		labeled++
+		v, err := strconv.ParseFloat(tk.Label, 64)
+		require.NoError(t, err)
+		require.InDelta(t, tk.Value, v, 1e-9, tk.Label)
+	}
+	require.Greater(t, labeled, 1)
+}

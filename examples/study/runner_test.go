@@ -1,0 +1,110 @@
+package study
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ggprior/ggprior/examples/charlm/charlm"
+	"github.com/stretchr/testify/require"
+)
+
+// tinyModel is a 1-layer, width-32 charlm for fast tests.
+func tinyModel() charlm.Config {
+	cfg := charlm.DefaultConfig()
+	cfg.Layers, cfg.Heads, cfg.Width, cfg.Block = 1, 2, 32, 16
+	return cfg
+}
+
+// tinyCorpus writes a small text for -data.
+func tinyCorpus(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "corpus.txt")
+	require.NoError(t, os.WriteFile(path, []byte(strings.Repeat("the quick brown fox jumps over the lazy dog. ", 40)), 0o644))
+	return path
+}
+
+func TestRunSpec(t *testing.T) {
+	spec, err := NewRunSpec("gg-beta1.4", []string{"-init", "gg", "-beta", "1.4", "-steps", "300", "-seed", "2", "-set", "a=1;b=2"}, true)
+	require.NoError(t, err)
+	require.Equal(t, "gg-beta1.4-seed2-steps300", spec.Name())
+	require.Equal(t, int64(2), spec.Seed)
+	require.Equal(t, 300, spec.Steps)
+	require.Equal(t, "GOEXPERIMENT=simd go run ./examples/charlm -init gg -beta 1.4 -steps 300 -seed 2 -set 'a=1;b=2' -results 'my dir/r.json'",
+		spec.Command("my dir/r.json", ""))
+	require.Equal(t, `'it'\''s'`, ShellQuote("it's"))
+	require.Equal(t, `''`, ShellQuote(""))
+
+	for _, c := range []struct {
+		config string
+		args   []string
+		want   string
+	}{
+		{"a b", nil, "without spaces"},
+		{"x", []string{"-nope"}, "not defined"},
+		{"x", []string{"-results", "r.json"}, "set by the runner"},
+		{"x", []string{"-gct-bits", "3"}, "only used with -compress gct"},
+	} {
+		_, err := NewRunSpec(c.config, c.args, false)
+		require.ErrorContains(t, err, c.want, "%q", c.args)
+	}
+}
+
+// TestRunner trains a tiny run with checkpoints, finds it done the second
+// time, refuses results of another run under its name, and trains a run
+// again when its weights are needed and its checkpoint is gone.
+func TestRunner(t *testing.T) {
+	dir := t.TempDir()
+	data := tinyCorpus(t)
+	var prepared []string
+	r := &Runner{Dir: filepath.Join(dir, "runs"), CheckpointDir: filepath.Join(dir, "ckpt"), Model: tinyModel,
+		Prepare: func(spec RunSpec, exp *charlm.Experiment) { prepared = append(prepared, spec.Name()) }}
+	args := []string{"-steps", "4", "-eval-at", "2", "-data", data, "-act", "-act-sites", "mlp_hidden", "-act-start", "0", "-act-end", "0"}
+	spec, err := NewRunSpec("act", args, true)
+	require.NoError(t, err)
+
+	results, trained, err := r.Run(spec, true)
+	require.NoError(t, err)
+	require.True(t, trained)
+	require.Len(t, results.ValLoss, 2)
+	require.Equal(t, 0, results.ACT.End, "-act-end reached the run")
+	require.FileExists(t, r.ResultsPath(spec))
+	require.NoFileExists(t, r.ResultsPath(spec)+".tmp")
+	require.True(t, r.HasWeights(spec))
+	names, err := charlm.ListCheckpoints(r.CheckpointPath(spec))
+	require.NoError(t, err)
+	require.Len(t, names, 1, "only the latest checkpoint is kept")
+	require.NoError(t, spec.Check(results, tinyModel()))
+
+	again, trained, err := r.Run(spec, true)
+	require.NoError(t, err)
+	require.False(t, trained)
+	require.Equal(t, results.ValLoss, again.ValLoss)
+	require.Equal(t, []string{spec.Name()}, prepared)
+
+	// Another run under the same name: its results are refused, with the differences.
+	other, err := NewRunSpec("act", append(args[:len(args):len(args)], "-act-lambda", "0"), true)
+	require.NoError(t, err)
+	_, _, err = r.Run(other, false)
+	require.ErrorContains(t, err, "holds the results of another run")
+	require.ErrorContains(t, err, "act_lambda=")
+	require.ErrorContains(t, spec.Check(results, charlm.DefaultConfig()), "model")
+
+	// Without the checkpoint, the results do but the weights do not exist.
+	require.NoError(t, os.RemoveAll(r.CheckpointPath(spec)))
+	_, trained, err = r.Run(spec, false)
+	require.NoError(t, err)
+	require.False(t, trained)
+	_, trained, err = r.Run(spec, true)
+	require.NoError(t, err)
+	require.True(t, trained)
+
+	require.NoError(t, r.Remove(spec))
+	require.NoFileExists(t, r.ResultsPath(spec))
+	require.NoDirExists(t, r.CheckpointPath(spec))
+	noCkpt, err := NewRunSpec("plain", args[:6], false)
+	require.NoError(t, err)
+	_, _, err = r.Run(noCkpt, true)
+	require.ErrorContains(t, err, "keeps no checkpoint")
+}
