@@ -7,6 +7,7 @@
 # skipped. The W=1 row is the single-process baseline at the same length.
 #
 #   study/run_dp_study.sh [STEPS] [SEED]      (defaults: 500 1)
+#   go run ./examples/dpstudy -dir study/dp -out study/dp     (the table)
 source "$(dirname "$0")/lib.sh"
 steps=${1:-500}
 seed=${2:-1}
