@@ -58,8 +58,11 @@ var Configs = map[string]RunConfig{
 	"bf16":        {Args: []string{"-compress", "bf16"}, Label: "bf16"},
 	"int8":        {Args: []string{"-compress", "int8"}, Label: "int8"},
 	"topk-0.01":   {Args: []string{"-compress", "topk:0.01"}, Label: "top-k 1%"},
-	"sign":        {Args: []string{"-compress", "sign"}, Label: "sign (1-bit)"},
-	"powersgd-4":  {Args: []string{"-compress", "powersgd:4"}, Label: "PowerSGD rank 4"},
+	// Top-k 4% codes about 1.9 bits per element (32-bit value and 20-bit
+	// index per kept element), GCT's range: the equal-bits comparison.
+	"topk-0.04":  {Args: []string{"-compress", "topk:0.04"}, Label: "top-k 4%"},
+	"sign":       {Args: []string{"-compress", "sign"}, Label: "sign (1-bit)"},
+	"powersgd-4": {Args: []string{"-compress", "powersgd:4"}, Label: "PowerSGD rank 4"},
 
 	// The arch study: the llama model.
 	LlamaBaseline:      {Args: []string{"-arch", "llama", "-init", "normal02"}, Label: "llama, normal(0, 0.02)", Arch: charlm.ArchLlama, KeepWeights: true},

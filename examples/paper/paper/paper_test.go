@@ -43,8 +43,9 @@ func TestMainStages(t *testing.T) {
 	require.Equal(t, "tiny", rf.Profile)
 	require.Len(t, rf.Stages, 2)
 	require.Len(t, rf.Stages["init"].Claims, 2)
-	require.Len(t, rf.Stages["gct"].Claims, 4)
+	require.Len(t, rf.Stages["gct"].Claims, 5)
 	require.Equal(t, NotMeasured, rf.Stages["gct"].Claims[1].Reproduced, "top-k is not run at the tiny profile")
+	require.Equal(t, NotMeasured, rf.Stages["gct"].Claims[2].Reproduced, "top-k is not run at the tiny profile")
 	for _, name := range []string{"normal02", "gg-beta1.4", "gg-fit", "gct-2bits", "sign"} {
 		r, err := study.ReadResults(filepath.Join(out, "runs", name+"-seed1-steps6.json"))
 		require.NoError(t, err, name)
@@ -145,7 +146,8 @@ func TestClaims(t *testing.T) {
 	})
 	require.Equal(t, Yes, gct[0].Reproduced)
 	require.Equal(t, NotMeasured, gct[1].Reproduced, "top-k not run")
-	require.Equal(t, Yes, gct[2].Reproduced, gct[2].Measured)
+	require.Equal(t, NotMeasured, gct[2].Reproduced, "top-k not run")
+	require.Equal(t, Yes, gct[3].Reproduced, gct[3].Measured)
 
 	s := &study.Summary{Steps: 100, Baseline: "normal02", BaselineFinal: &study.MeanStd{Mean: 2, N: 1}, Configs: []*study.ConfigSummary{
 		{Name: "normal02", FinalDiffPct: pct(0), StepsToBaseline: func() *float64 { x := 100.0; return &x }()},

@@ -84,12 +84,12 @@ var studyEvalAt = []int{250, 500, 1000, 1500, 2000}
 // Profiles are the profiles -profile chooses from, by name.
 var Profiles = map[string]*Profile{
 	// quick: a smoke test of every stage in under 10 minutes on 2 cores
-	// (pure-Go backend, GOEXPERIMENT=simd): 8 runs of 120 steps.
+	// (pure-Go backend, GOEXPERIMENT=simd): 9 runs of 120 steps.
 	"quick": {
 		Name: "quick", Steps: 120, EvalAt: []int{60, 120}, Seeds: []int64{1}, ValWindows: 128,
 		InitConfigs:    []string{"normal02", "gg-beta1.4", "gg-fit"},
 		ACTConfigs:     []string{"act-0.95"},
-		GCTConfigs:     []string{"gct-2bits", "sign"}, // Not top-k: its steps are ~40x slower on the Go backend.
+		GCTConfigs:     []string{"gct-1.5bits", "gct-2bits", "topk-0.04"}, // Top-k at GCT's bits.
 		ArchConfigs:    []string{"llama-normal02", "llama-gg-beta1.4"},
 		EvidenceSample: 20_000, EvidenceMinSize: 1024, CaptureSteps: 2,
 		MNISTSteps: 300, MNISTConfigs: []string{"he", "gg-beta1.4", "gg-beta1.4-act0.9", "gg-beta1.4-gct"},
@@ -103,8 +103,8 @@ var Profiles = map[string]*Profile{
 		Name: "full", Steps: charlm.FullRunSteps, EvalAt: studyEvalAt, Seeds: []int64{1, 2, 3},
 		InitConfigs: []string{"normal02", "he", "gg-beta1.0", "gg-beta1.4", "gg-beta2.0", "gg-fit"},
 		ACTConfigs:  []string{"act-0.8", "act-0.9", "act-0.95", "act-0.98", "act-0.95-lambda0", "act-0.95-fixed"},
-		GCTConfigs: []string{"gct-1.5bits", "gct-2bits", "gct-3bits", "bf16", "int8", "topk-0.01", "sign",
-			"powersgd-4"},
+		GCTConfigs: []string{"gct-1.5bits", "gct-2bits", "gct-3bits", "bf16", "int8", "topk-0.01", "topk-0.04",
+			"sign", "powersgd-4"},
 		ArchConfigs:    []string{"llama-normal02", "llama-gg-beta1.4"},
 		EvidenceSample: 200_000, EvidenceMinSize: 1024, CaptureSteps: 5,
 		MNISTSteps: 2000, MNISTConfigs: []string{"he", "gg-beta1.4", "gg-beta1.4-act0.9", "gg-beta1.4-gct"},

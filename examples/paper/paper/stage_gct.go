@@ -33,7 +33,7 @@ const (
 )
 
 // gctCompetitors are the compressors GCT must beat at equal bits.
-var gctCompetitors = []string{"topk-0.01", "sign", "powersgd-4"}
+var gctCompetitors = []string{"topk-0.01", "topk-0.04", "sign", "powersgd-4"}
 
 // GCTRow is the GCT study's measurements of one configuration, over seeds.
 type GCTRow struct {
