@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ggprior/ggprior/examples/charlm/charlm"
+	"github.com/ggprior/ggprior/examples/ggstats/analysis"
 	"github.com/ggprior/ggprior/examples/study"
 	"github.com/stretchr/testify/require"
 )
@@ -211,4 +212,30 @@ func TestProgressETA(t *testing.T) {
 	require.Equal(t, "1h02m", formatSeconds(3725))
 	require.Equal(t, "3m05s", formatSeconds(185))
 	require.Equal(t, "12s", formatSeconds(12.4))
+}
+
+// TestEvidenceClaims: weights a few steps from a Gaussian initialization (median
+// beta 1.99) do not count as peakier than Gaussian; trained ones (1.4) do; the
+// gradients must be peakier than the weights.
+func TestEvidenceClaims(t *testing.T) {
+	group := func(tensors, ggBest int, beta float64) analysis.Group {
+		return analysis.Group{Tensors: tensors, Best: map[string]int{analysis.ModelGG: ggBest}, MedianBetaMLE: beta}
+	}
+	ev := &Evidence{Summary: analysis.Summary{ByKind: map[string]analysis.Group{
+		analysis.KindWeights:     group(10, 8, 1.99),
+		analysis.KindActivations: group(4, 3, 1.5),
+		analysis.KindGradients:   group(10, 4, 0.9),
+	}}}
+	c := ev.claims("m", true)
+	require.Len(t, c, 3)
+	require.Equal(t, No, c[0].Reproduced, c[0].Measured)
+	require.Equal(t, Yes, c[1].Reproduced, c[1].Measured)
+	require.Equal(t, No, c[2].Reproduced, "GG best for only 4/10 gradients")
+	ev.Summary.ByKind[analysis.KindWeights] = group(10, 8, 1.4)
+	ev.Summary.ByKind[analysis.KindGradients] = group(10, 9, 0.9)
+	c = ev.claims("m", true)
+	require.Equal(t, Yes, c[0].Reproduced, c[0].Measured)
+	require.Equal(t, Yes, c[2].Reproduced, c[2].Measured)
+	ev.Summary.ByKind[analysis.KindGradients] = group(10, 9, 1.5)
+	require.Equal(t, No, ev.claims("m", true)[2].Reproduced, "gradients no peakier than the weights")
 }
