@@ -102,28 +102,7 @@ func (c *Corpus) NumValWindows(block int) int {
 // zero windows to a multiple of batch: an int32 tensor [batch, block+1] per
 // batch, and a float32 mask [batch] per batch (1 for real windows, 0 for padding).
 func (c *Corpus) ValWindows(block, batch int) (windows, masks []*tensors.Tensor, err error) {
-	n := c.NumValWindows(block)
-	if n == 0 {
-		return nil, nil, errors.Errorf("the validation split (%d bytes) is shorter than one window of %d bytes",
-			len(c.Val), block+1)
-	}
-	for start := 0; start < n; start += batch {
-		data := make([]int32, batch*(block+1))
-		mask := make([]float32, batch)
-		for i := range batch {
-			k := start + i
-			if k >= n {
-				break
-			}
-			mask[i] = 1
-			for j, b := range c.Val[k*block : k*block+block+1] {
-				data[i*(block+1)+j] = int32(b)
-			}
-		}
-		windows = append(windows, tensors.FromFlatDataAndDimensions(data, batch, block+1))
-		masks = append(masks, tensors.FromFlatDataAndDimensions(mask, batch))
-	}
-	return windows, masks, nil
+	return c.ValWindowsAt(block, batch, nil)
 }
 
 // Batches draws training batches: each is `batch` windows of block+1 bytes at
