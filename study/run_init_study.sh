@@ -9,6 +9,10 @@
 # The "gg-fit" configuration takes beta per layer kind from the trained
 # baseline (normal02, seed 1): ggstats -fit-betas on its final checkpoint,
 # recorded in study/init/gg-fit-betas.txt ("a good model to train a good model").
+#
+# Every run checkpoints into study/.work/checkpoints/<run> (ignored by git), the
+# layout of examples/paper's -checkpoints, so that the paper's full profile can
+# take this study's runs and weights: -runs study/init -checkpoints study/.work/checkpoints.
 source "$(dirname "$0")/lib.sh"
 steps=${1:-2000}
 seeds=${2:-"1 2 3"}
@@ -16,7 +20,7 @@ out=study/init
 study_setup "$out"
 
 fit_betas() {
-  local file=$out/gg-fit-betas.txt ckpt=$work/ckpt-normal02-seed1-steps$steps
+  local file=$out/gg-fit-betas.txt ckpt=$work/checkpoints/normal02-seed1-steps$steps
   if [ ! -s "$file" ] && [ -f "$out/normal02-seed1-steps$steps.json" ]; then
     (cd "$src" && go run ./examples/ggstats -fit-betas "$ckpt") > "$file" 2>/dev/null || rm -f "$file"
   fi
@@ -37,12 +41,8 @@ for seed in $seeds; do
   for entry in "${configs[@]}"; do
     name=${entry%%|*}
     flags=${entry#*|}
-    ckpt=()
-    if [ "$name" = normal02 ]; then
-      ckpt=(-checkpoint "$work/ckpt-${name}-seed${seed}-steps${steps}")
-    fi
     # shellcheck disable=SC2086
     study_run "$out" "${name}-seed${seed}-steps${steps}" -steps "$steps" -seed "$seed" \
-      -eval-at 250,500,1000,1500,2000 $flags "${ckpt[@]}"
+      -eval-at 250,500,1000,1500,2000 $flags -checkpoint "$work/checkpoints/${name}-seed${seed}-steps${steps}"
   done
 done
