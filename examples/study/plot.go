@@ -2,9 +2,9 @@ package study
 
 import (
 	"fmt"
+	"github.com/ggprior/ggprior/examples/ggstats/analysis"
 	"image/color"
 	"math"
-	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -12,23 +12,6 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
-
-// preciseTicks is plot.DefaultTicks with labels of up to 4 significant
-// digits: DefaultTicks labels some ticks with fewer digits than their values
-// have (a tick at 2.55 labeled "2.6"), which misplaces every point read off
-// the axis.
-type preciseTicks struct{}
-
-// Ticks implements plot.Ticker.
-func (preciseTicks) Ticks(min, max float64) []plot.Tick {
-	ticks := plot.DefaultTicks{}.Ticks(min, max)
-	for i := range ticks {
-		if ticks[i].Label != "" {
-			ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'g', 4, 64)
-		}
-	}
-	return ticks
-}
 
 // smoothHalfWidth is the half-width, in logged points, of the centered moving
 // average of the training loss curves (charlm logs every 10 steps: 110 steps).
@@ -48,7 +31,7 @@ func WriteLossPlot(path string, s *Summary, title string) error {
 	}
 	p.X.Label.Text = "step"
 	p.Y.Label.Text = "loss (nats per byte)"
-	p.X.Tick.Marker, p.Y.Tick.Marker = preciseTicks{}, preciseTicks{}
+	p.X.Tick.Marker, p.Y.Tick.Marker = analysis.PreciseTicks{}, analysis.PreciseTicks{}
 	p.Legend.Top = true
 	p.Add(plotter.NewGrid())
 	lo, hi := math.Inf(1), math.Inf(-1)
@@ -137,7 +120,7 @@ type HLine struct {
 func (x *XYPlot) Save(path string) error {
 	p := plot.New()
 	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = x.Title, x.XLabel, x.YLabel
-	p.X.Tick.Marker, p.Y.Tick.Marker = preciseTicks{}, preciseTicks{}
+	p.X.Tick.Marker, p.Y.Tick.Marker = analysis.PreciseTicks{}, analysis.PreciseTicks{}
 	p.Legend.Top = true
 	p.Add(plotter.NewGrid())
 	if x.LogX {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -360,4 +361,20 @@ func TestAccumulator(t *testing.T) {
 	require.Equal(t, size, reports[0].Sampled)
 
 	require.ErrorContains(t, acc.Observe("biases", "x", nil), "kind must be one of")
+}
+
+// TestPreciseTicks: tick labels say the tick's value (gonum's default
+// labels a tick at 2.55 "2.6").
+func TestPreciseTicks(t *testing.T) {
+	labeled := 0
+	for _, tk := range (PreciseTicks{}).Ticks(2.5176, 2.9882) {
+		if tk.Label == "" {
+			continue
+		}
+		labeled++
+		v, err := strconv.ParseFloat(tk.Label, 64)
+		require.NoError(t, err)
+		require.InDelta(t, tk.Value, v, 1e-9, tk.Label)
+	}
+	require.Greater(t, labeled, 1)
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ggprior/ggprior/ggx"
@@ -125,6 +126,7 @@ func PlotTensor(path string, sample []float64, r TensorReport) error {
 		p.Legend.Add(fmt.Sprintf("%s, KS %.4f", label, r.KS[m]), line)
 	}
 	p.X.Min, p.X.Max = xmin, xmax
+	p.X.Tick.Marker = PreciseTicks{}
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	p.Y.Min, p.Y.Max = floor, ymax*3
@@ -146,6 +148,7 @@ func PlotBetas(path string, reports []TensorReport, title string) error {
 	p.Title.Text = title
 	p.X.Label.Text = "tensor (in order)"
 	p.Y.Label.Text = "beta (MLE)"
+	p.Y.Tick.Marker = PreciseTicks{}
 	p.Legend.Top = true
 	ymax := 2.2
 	groups := map[string]plotter.XYs{}
@@ -204,4 +207,21 @@ func PlotFileName(name, ext string) string {
 		base = "tensor"
 	}
 	return base + ext
+}
+
+// PreciseTicks is plot.DefaultTicks with labels of up to 4 significant
+// digits: DefaultTicks labels some ticks with fewer digits than their values
+// have (a tick at 2.55 labeled "2.6"), which misplaces every point read off
+// the axis.
+type PreciseTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (PreciseTicks) Ticks(min, max float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ticks {
+		if ticks[i].Label != "" {
+			ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'g', 4, 64)
+		}
+	}
+	return ticks
 }
