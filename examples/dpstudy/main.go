@@ -9,13 +9,16 @@
 // It prints, and with -out writes as dp-study.md, one row per run: the
 // validation loss at each evaluation and its difference from the
 // single-worker run of the same length, the bytes a worker sends per step
-// (payload and framing) and their ratio to uncompressed fp32 gradients, the
+// (payload and framing, as exchanged), the coded bytes (what the compressor
+// counts: GCT's Exp-Golomb payload, top-k's values and indices, PowerSGD's P
+// and Q; the wire carries GCT's coded frames but the baselines' gradients
+// decoded, as fp32) and their ratio to uncompressed fp32 gradients, the
 // median time split of a step (compute, encode, exchange, decode, update; the
 // in-process exchange is a memory copy), the codec's share of the step
 // ((encode + decode) / step), and the time a step would take over 1, 10 and
-// 100 Gbit/s links, computed from the measured bytes:
+// 100 Gbit/s links, computed from the coded bytes:
 //
-//	t(link) = compute + encode + decode + update + (W - 1) * bytes * 8 / link
+//	t(link) = compute + encode + decode + update + (W - 1) * coded bytes * 8 / link
 //
 // (a ring all-gather moves each worker's payload over W-1 links, one after
 // the other, and every worker receives the W-1 others').
@@ -135,7 +138,7 @@ func buildTable(ld *study.Dir) (string, error) {
 	for _, s := range evalSteps {
 		t.Header = append(t.Header, fmt.Sprintf("val@%d", s))
 	}
-	t.Header = append(t.Header, "vs W=1", "bytes/worker/step", "vs fp32",
+	t.Header = append(t.Header, "vs W=1", "bytes sent/worker/step", "coded bytes/worker/step", "coded vs fp32",
 		"compute ms", "encode ms", "exchange ms", "decode ms", "update ms", "codec share")
 	for _, link := range linkSpeeds {
 		t.Header = append(t.Header, fmt.Sprintf("step ms @%g Gbit/s", link/1e9))
@@ -154,7 +157,7 @@ func buildTable(ld *study.Dir) (string, error) {
 		}
 		p := res.ParallelResults
 		if p == nil {
-			cells = append(cells, "-", "-")
+			cells = append(cells, "-", "-", "-")
 			for range 5 + 1 {
 				cells = append(cells, "-")
 			}
@@ -167,21 +170,22 @@ func buildTable(ld *study.Dir) (string, error) {
 		}
 		sp := p.StepTimeSplit
 		total := sp.Compute + sp.Encode + sp.Exchange + sp.Decode + sp.Update
-		cells = append(cells, fmt.Sprintf("%.0f", p.BytesSentPerWorkerPerStep),
-			fmt.Sprintf("%.2f%%", 100*p.BytesSentPerWorkerPerStep/fp32Bytes(r)))
+		cells = append(cells, fmt.Sprintf("%.0f", p.BytesSentPerWorkerPerStep), fmt.Sprintf("%.0f", p.CodedBytesPerWorkerPerStep),
+			fmt.Sprintf("%.2f%%", 100*p.CodedBytesPerWorkerPerStep/fp32Bytes(r)))
 		for _, s := range []float64{sp.Compute, sp.Encode, sp.Exchange, sp.Decode, sp.Update} {
 			cells = append(cells, fmt.Sprintf("%.1f", 1000*s))
 		}
 		cells = append(cells, fmt.Sprintf("%.1f%%", 100*(sp.Encode+sp.Decode)/total))
 		for _, link := range linkSpeeds {
-			cells = append(cells, fmt.Sprintf("%.1f", 1000*ModelledStep(sp, r.workers, p.BytesSentPerWorkerPerStep, link)))
+			cells = append(cells, fmt.Sprintf("%.1f", 1000*ModelledStep(sp, r.workers, p.CodedBytesPerWorkerPerStep, link)))
 		}
 		t.AddRow(cells...)
 	}
 	var b strings.Builder
 	b.WriteString(t.String())
-	b.WriteString("\nstep time over a link of L bit/s: compute + encode + decode + update + (W-1) * bytes * 8 / L " +
-		"(ring all-gather); fp32 = 4 bytes per parameter; codec share = (encode + decode) / measured step.\n")
+	b.WriteString("\nstep time over a link of L bit/s: compute + encode + decode + update + (W-1) * coded bytes * 8 / L " +
+		"(ring all-gather); fp32 = 4 bytes per parameter; codec share = (encode + decode) / measured step; " +
+		"bytes sent: as exchanged here (GCT's coded frames; the baselines' gradients decoded, as fp32).\n")
 	return b.String(), nil
 }
 
