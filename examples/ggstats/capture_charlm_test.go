@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/ggprior/ggprior/internal/pngtest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,9 +55,9 @@ func TestCaptureCharlm(t *testing.T) {
 	for _, kind := range analysis.Kinds {
 		require.Greater(t, result.Summary.ByKind[kind].Tensors, 0, kind)
 	}
-	requirePNG(t, filepath.Join(plots, "activations_block_000_mlp_mlp_hidden.png"))
-	requirePNG(t, filepath.Join(plots, "gradients_head_weights.png"))
-	requirePNG(t, filepath.Join(plots, "block_000_attn_qkv_weights.png"))
+	pngtest.Require(t, filepath.Join(plots, "activations_block_000_mlp_mlp_hidden.png"))
+	pngtest.Require(t, filepath.Join(plots, "gradients_head_weights.png"))
+	pngtest.Require(t, filepath.Join(plots, "block_000_attn_qkv_weights.png"))
 }
 
 // TestFitBetasAndCaptureFromCheckpoint trains the tiny charlm with a

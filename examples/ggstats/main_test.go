@@ -2,7 +2,7 @@ package main
 
 import (
 	"bytes"
-	"image/png"
+	"github.com/ggprior/ggprior/internal/pngtest"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -52,16 +52,6 @@ func writeTestModel(t *testing.T, path string) {
 		{Name: "h.0.mlp.c_fc.weight", DType: safetensors.BF16, Shape: []int{64, 128}, Values: ggValues(8192, 0.02, 0.7, 3)},
 		{Name: "ids", DType: safetensors.I64, Shape: []int{2048}, Values: ids},
 	}, map[string]string{"format": "pt"}))
-}
-
-// requirePNG checks that path holds a decodable PNG image.
-func requirePNG(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer func() { _ = f.Close() }()
-	_, err = png.Decode(f)
-	require.NoError(t, err, path)
 }
 
 func TestSafetensorsEndToEnd(t *testing.T) {
@@ -127,7 +117,7 @@ func TestSafetensorsEndToEnd(t *testing.T) {
 
 	// Plots: one per analyzed tensor and the beta overview, all valid PNG.
 	for _, name := range []string{"wte.weight.png", "h.0.attn.c_attn.weight.png", "h.0.mlp.c_fc.weight.png", "betas.png"} {
-		requirePNG(t, filepath.Join(plotsDir, name))
+		pngtest.Require(t, filepath.Join(plotsDir, name))
 	}
 	entries, err := os.ReadDir(plotsDir)
 	require.NoError(t, err)
@@ -283,7 +273,7 @@ func TestCaptureWired(t *testing.T) {
 	require.Regexp(t, `(?m)^\[activations\]\n/block_000/mlp/act\s+\?\s+8000\s+mlp\s.*\n\[gradients\]\n/block_000/mlp/in/weights\s+\?\s+12000\s+mlp\s`, out)
 	require.Contains(t, out, "activations ")
 	require.Contains(t, out, "gradients ")
-	requirePNG(t, filepath.Join(dir, "activations_block_000_mlp_act.png"))
-	requirePNG(t, filepath.Join(dir, "gradients_block_000_mlp_in_weights.png"))
+	pngtest.Require(t, filepath.Join(dir, "activations_block_000_mlp_act.png"))
+	pngtest.Require(t, filepath.Join(dir, "gradients_block_000_mlp_in_weights.png"))
 	require.True(t, strings.Contains(out, "GG fits best for 2/2 tensors"), out)
 }

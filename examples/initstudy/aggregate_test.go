@@ -3,7 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"image/png"
+	"github.com/ggprior/ggprior/internal/pngtest"
 	"math"
 	"os"
 	"path/filepath"
@@ -104,7 +104,7 @@ func TestAggregate(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(saved), baseRow)
 	require.Contains(t, string(saved), "![validation loss")
-	requirePNG(t, filepath.Join(out, plotFile))
+	pngtest.Require(t, filepath.Join(out, plotFile))
 
 	data, err := os.ReadFile(filepath.Join(out, jsonFile))
 	require.NoError(t, err)
@@ -162,14 +162,4 @@ func TestErrors(t *testing.T) {
 	} {
 		require.ErrorContains(t, runMain(c.args, &stdout, &stderr), c.want, "%q", c.args)
 	}
-}
-
-// requirePNG checks that path holds a decodable PNG image.
-func requirePNG(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer func() { _ = f.Close() }()
-	_, err = png.Decode(f)
-	require.NoError(t, err, path)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/ggprior/ggprior/internal/pngtest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,7 +57,7 @@ func TestQuick(t *testing.T) {
 	for _, name := range []string{"normal02-seed1-steps6.json", "gg-beta1.4-seed1-steps6.json", "gg-fit-seed1-steps6.json", markdownFile, plotFile, jsonFile} {
 		require.FileExists(t, filepath.Join(out, name))
 	}
-	requirePNG(t, filepath.Join(out, plotFile))
+	pngtest.Require(t, filepath.Join(out, plotFile))
 
 	stdout.Reset()
 	stderr.Reset()

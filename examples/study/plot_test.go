@@ -1,23 +1,12 @@
 package study
 
 import (
-	"image/png"
-	"os"
+	"github.com/ggprior/ggprior/internal/pngtest"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
-
-// requirePNG checks that path holds a decodable PNG image.
-func requirePNG(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer func() { _ = f.Close() }()
-	_, err = png.Decode(f)
-	require.NoError(t, err, path)
-}
 
 func TestXYPlot(t *testing.T) {
 	dir := t.TempDir()
@@ -31,7 +20,7 @@ func TestXYPlot(t *testing.T) {
 	}
 	path := filepath.Join(dir, "xy.png")
 	require.NoError(t, p.Save(path))
-	requirePNG(t, path)
+	pngtest.Require(t, path)
 
 	p.Series = append(p.Series, XYSeries{Name: "bad", Points: [][2]float64{{0, 1}}})
 	require.ErrorContains(t, p.Save(path), "log axis")
@@ -49,5 +38,5 @@ func TestWriteLossPlot(t *testing.T) {
 	require.NoError(t, err)
 	path := filepath.Join(dir, "curves.png")
 	require.NoError(t, WriteLossPlot(path, s, "curves"))
-	requirePNG(t, path)
+	pngtest.Require(t, path)
 }

@@ -2,10 +2,9 @@ package analysis
 
 import (
 	"bytes"
-	"image/png"
+	"github.com/ggprior/ggprior/internal/pngtest"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -271,29 +270,17 @@ func TestPlots(t *testing.T) {
 	path := filepath.Join(dir, PlotFileName(r.Name, ".png"))
 	require.Equal(t, "h.0.mlp.c_fc.weight.png", filepath.Base(path))
 	require.NoError(t, PlotTensor(path, xs, r))
-	requirePNG(t, path)
+	pngtest.Require(t, path)
 
 	betas := filepath.Join(dir, "betas.png")
 	r2 := r
 	r2.Name, r2.Layer = "/block_000/attn/qkv/weights", LayerAttention
 	require.NoError(t, PlotBetas(betas, []TensorReport{r, r2}, "test"))
-	requirePNG(t, betas)
+	pngtest.Require(t, betas)
 
 	require.Equal(t, "block_000_attn_qkv_weights.svg", PlotFileName("/block_000/attn/qkv/weights", ".svg"))
 	require.Equal(t, "tensor.png", PlotFileName("//", ".png"))
 	require.ErrorContains(t, PlotTensor(filepath.Join(dir, "x.png"), nil, r), "no values")
-}
-
-// requirePNG checks that path holds a decodable PNG image of a sensible size.
-func requirePNG(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer func() { _ = f.Close() }()
-	img, err := png.Decode(f)
-	require.NoError(t, err)
-	require.Greater(t, img.Bounds().Dx(), 100)
-	require.Greater(t, img.Bounds().Dy(), 100)
 }
 
 func TestAccumulator(t *testing.T) {

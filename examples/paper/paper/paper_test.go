@@ -3,7 +3,7 @@ package paper
 import (
 	"bytes"
 	"context"
-	"image/png"
+	"github.com/ggprior/ggprior/internal/pngtest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,16 +15,6 @@ import (
 	"github.com/ggprior/ggprior/examples/study"
 	"github.com/stretchr/testify/require"
 )
-
-// requirePNG checks that path holds a decodable PNG image.
-func requirePNG(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer func() { _ = f.Close() }()
-	_, err = png.Decode(f)
-	require.NoError(t, err, path)
-}
 
 // TestMainStages runs the init and gct stages at the tiny profile, then
 // again (both skipped), then the gct stage with -force (redone from the
@@ -54,8 +44,8 @@ func TestMainStages(t *testing.T) {
 		require.Equal(t, 8, r.Config.Corpus.ValWindowsEvaluated)
 	}
 	require.DirExists(t, filepath.Join(out, "checkpoints", "normal02-seed1-steps6"), "gg-fit's shapes come from it")
-	requirePNG(t, filepath.Join(out, "figures", "init-loss.png"))
-	requirePNG(t, filepath.Join(out, "figures", "gct-loss-bits.png"))
+	pngtest.Require(t, filepath.Join(out, "figures", "init-loss.png"))
+	pngtest.Require(t, filepath.Join(out, "figures", "gct-loss-bits.png"))
 	report, err := os.ReadFile(filepath.Join(out, reportFileName))
 	require.NoError(t, err)
 	require.Contains(t, string(report), "> **tiny profile: 6 steps, 1 seed — a smoke test of the claims, not the claims.**")
