@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs examples/paper's full profile, built from the committed version (HEAD),
+# into study/full, with the runs of every study in study/init (the init
+# study's runs are reused: same names, same arguments) and the checkpoints of
+# the runs whose weights are analyzed in study/.work/checkpoints.
+#
+#   study/run_paper.sh STAGES [SEEDS]      e.g. study/run_paper.sh gct,act 1
+#
+# STAGES and SEEDS are examples/paper's -stages and -seeds (default: the full
+# profile's seeds 1,2,3). It waits for a running study/run_init_study.sh to
+# finish, then holds the studies' run lock for its whole length, so runs never
+# time each other. Resumable: finished runs are reused, a run with a
+# checkpoint resumes; the stages are always redone (-force) from the runs, so
+# the report follows the runs found. The output of each invocation is
+# appended to study/full/paper.log, which names the commit that built it.
+source "$(dirname "$0")/lib.sh"
+stages=${1:?usage: study/run_paper.sh STAGES [SEEDS]}
+seeds=${2:-1,2,3}
+out=study/full
+study_setup "$out" >/dev/null
+
+key=$(git ls-tree -r HEAD -- go.mod go.sum backends ggx layers optimizers internal examples |
+  git hash-object --stdin | cut -c1-10)
+paper=$work/paper-$key
+if [ ! -x "$paper" ]; then
+  rm -rf "$work/src-paper-$key" && mkdir -p "$work/src-paper-$key"
+  git archive HEAD | tar -x -C "$work/src-paper-$key"
+  (cd "$work/src-paper-$key" && GOEXPERIMENT=simd go build -o "$paper.tmp" ./examples/paper && mv "$paper.tmp" "$paper")
+  echo "$rev" > "$paper.commit"
+fi
+
+while pgrep -f run_init_study.sh >/dev/null; do sleep 30; done
+(
+  flock 9
+  echo "== $(date -u '+%Y-%m-%d %H:%M:%S') paper built from commit $(cat "$paper.commit"): -stages $stages -seeds $seeds"
+  "$paper" -profile full -stages "$stages" -seeds "$seeds" -force -quiet \
+    -out "$out" -runs study/init -checkpoints "$work/checkpoints"
+) 9>"$work/run.lock" >>"$out/paper.log" 2>&1
