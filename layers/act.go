@@ -325,11 +325,12 @@ func (c *ACTConfig) recordMetrics(scope *model.Scope, sampleOut, beta, tau *Node
 	setMetric(scope, MetricSparsity, zeros)
 	setMetric(scope, MetricThreshold, tau)
 	setMetric(scope, MetricBeta, beta)
-	// Coded size: int8 quantization (scale max|out|/127, the sample's), then Exp-Golomb order 0.
+	// Coded size: int8 quantization (scale max|out|/127, the sample's), then the
+	// shorter of the two Exp-Golomb codes: per value (order 0), or zero runs.
 	out32 := ConvertDType(sampleOut, dtypes.Float32)
 	scale := Max(DivScalar(ReduceAllMax(Abs(out32)), 127), ConstAs(out32, 1e-30))
 	q := ConvertDType(ClipScalar(Round(Div(out32, scale)), -127, 127), dtypes.Int32)
-	bits := ConvertDType(expgolomb.BitLenGraph(q, 0), dtypes.Float32)
+	bits := ConvertDType(Min(expgolomb.BitLenGraph(q, 0), expgolomb.BestRunBitLenGraph(q)), dtypes.Float32)
 	setMetric(scope, MetricBitsPerActivation, DivScalar(bits, float64(sampleOut.Shape().Size())))
 }
 
@@ -346,8 +347,13 @@ const (
 	MetricBeta = "beta"
 	// MetricBitsPerActivation is the coded size of the output after int8
 	// quantization (scale: the largest magnitude of the sampled values / 127)
-	// and Exp-Golomb (order 0) coding, in bits per activation (of the sampled
-	// values).
+	// and Exp-Golomb coding, in bits per activation (of the sampled values, in
+	// their order): the shorter of package expgolomb's two codes, one code
+	// per value (order 0, at least 1 bit per value) or the zero-run code
+	// (each nonzero value preceded by the number of zeros before it, the
+	// orders chosen for the sample; what sparse activations need, since it
+	// spends no bit on each zero). Frame headers (a few bytes per tensor) are
+	// not counted.
 	MetricBitsPerActivation = "bits_per_activation"
 )
 

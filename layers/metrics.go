@@ -21,7 +21,8 @@ type SiteMetrics struct {
 	Threshold float64
 	// Beta is the GG shape fitted to the site's input.
 	Beta float64
-	// BitsPerActivation is the coded size after int8 quantization and Exp-Golomb coding.
+	// BitsPerActivation is the coded size after int8 quantization and Exp-Golomb coding
+	// (see MetricBitsPerActivation).
 	BitsPerActivation float64
 }
 

@@ -6,6 +6,9 @@ const (
 	// lenBuckets is the number of possible bit lengths of a mapped value: 0 to 33.
 	lenBuckets = 34
 
+	// runLenBuckets is the number of possible bit lengths of a run of zeros (or any uint64): 0 to 64.
+	runLenBuckets = 65
+
 	// bestKSmall: mapped values below it are counted individually, in bestKLanes interleaved
 	// histograms so that repeated values (zeros, mostly) don't serialize the increments.
 	bestKSmall = 64
@@ -41,11 +44,11 @@ func BestK(qs []int32) (k int, nbits int64) {
 				continue
 			}
 			for _, u := range [bestKLanes]uint64{u0, u1, u2, u3} {
-				hist[lengthBucket(u)]++
+				hist[lengthBucket(u, lenBuckets)]++
 			}
 		}
 		for _, q := range block[i:] {
-			hist[lengthBucket(MapSigned(q))]++
+			hist[lengthBucket(MapSigned(q), lenBuckets)]++
 		}
 		for u := range uint64(bestKSmall) {
 			var count int64
@@ -53,10 +56,14 @@ func BestK(qs []int32) (k int, nbits int64) {
 				count += int64(small[lane][u])
 				small[lane][u] = 0
 			}
-			hist[lengthBucket(u)] += count
+			hist[lengthBucket(u, lenBuckets)] += count
 		}
 	}
-	costs := bitLensFromHistogram(&hist)
+	return cheapestK(bitLensFromHistogram(hist[:], lenBuckets))
+}
+
+// cheapestK returns the order with the smallest cost, the smallest on ties, and that cost.
+func cheapestK(costs [MaxK + 1]int64) (k int, nbits int64) {
 	k, nbits = 0, costs[0]
 	for kk := 1; kk <= MaxK; kk++ {
 		if costs[kk] < nbits {
@@ -66,18 +73,20 @@ func BestK(qs []int32) (k int, nbits int64) {
 	return k, nbits
 }
 
-// lengthBucket returns the histogram bucket m*lenBuckets + t of the mapped value u (see BestK).
-func lengthBucket(u uint64) int {
+// lengthBucket returns the histogram bucket m*stride + t of the coded value u (see BestK), for
+// a histogram of stride*stride buckets: bits.Len64(u) must be below stride.
+func lengthBucket(u uint64, stride int) int {
 	m := bits.Len64(u)
 	t := bits.Len64(^u & (uint64(1)<<m - 1))
-	return m*lenBuckets + t
+	return m*stride + t
 }
 
-// bitLensFromHistogram returns BitLen for every k, given the (m, t) histogram built by BestK.
-func bitLensFromHistogram(hist *[lenBuckets * lenBuckets]int64) (costs [MaxK + 1]int64) {
-	for m := range lenBuckets {
+// bitLensFromHistogram returns the total code length for every k, given an (m, t) histogram of
+// stride*stride buckets built with lengthBucket (see BestK).
+func bitLensFromHistogram(hist []int64, stride int) (costs [MaxK + 1]int64) {
+	for m := range stride {
 		for t := 0; t <= m; t++ {
-			count := hist[m*lenBuckets+t]
+			count := hist[m*stride+t]
 			if count == 0 {
 				continue
 			}

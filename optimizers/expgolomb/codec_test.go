@@ -217,16 +217,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad k", []byte{0xFF}, 1, MaxK + 1, ErrMalformed},
 		{"negative n", []byte{0xFF}, -1, 0, ErrMalformed},
 	} {
-		dst := []int32{1, 2, 3}
-		got, err := Decode(dst, tc.src, tc.n, tc.k)
-		if tc.wantErr == nil {
-			require.NoErrorf(t, err, tc.name)
-			require.Lenf(t, got, len(dst)+tc.n, tc.name)
-			continue
-		}
-		require.Errorf(t, err, tc.name)
-		require.Truef(t, errors.Is(err, tc.wantErr), "%s: got error %v, want %v", tc.name, err, tc.wantErr)
-		require.Equalf(t, []int32{1, 2, 3}, got, "%s: dst must be returned unchanged", tc.name)
+		got, err := Decode([]int32{1, 2, 3}, tc.src, tc.n, tc.k)
+		requireDecoded(t, tc.name, got, err, tc.n, tc.wantErr)
 	}
 
 	// Garbage never panics, and decoding a prefix of garbage agrees with decoding all of it.
@@ -245,6 +237,20 @@ func TestDecodeErrors(t *testing.T) {
 			requireSameValues(t, all[:n-1], part)
 		}
 	}
+}
+
+// requireDecoded checks the result of decoding n values appended to dst = {1, 2, 3}: success if
+// wantErr is nil, otherwise an error wrapping wantErr, with dst returned unchanged.
+func requireDecoded(t *testing.T, name string, got []int32, err error, n int, wantErr error) {
+	t.Helper()
+	if wantErr == nil {
+		require.NoErrorf(t, err, name)
+		require.Lenf(t, got, 3+n, name)
+		return
+	}
+	require.Errorf(t, err, name)
+	require.Truef(t, errors.Is(err, wantErr), "%s: got error %v, want %v", name, err, wantErr)
+	require.Equalf(t, []int32{1, 2, 3}, got, "%s: dst must be returned unchanged", name)
 }
 
 // referenceDecode decodes code by code with decodeOne, the fully checked slow path.

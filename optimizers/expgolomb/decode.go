@@ -162,27 +162,36 @@ func peek(src []byte, pos, end uint64) uint64 {
 // decodeOne decodes the code at bit pos, checking everything: the slow path of decode.
 // It returns the value and the code length.
 func decodeOne(src []byte, pos, end uint64, k uint) (int32, uint, error) {
-	avail := end - pos
-	maxZeros := 32 - k // Longest valid zero prefix: v = MapSigned(MinInt32) + 2^k < 2^33.
-	z := uint(bits.LeadingZeros64(peek(src, pos, end)))
-	if uint64(z) >= avail { // No terminating one bit before the end.
-		if avail > uint64(maxZeros) {
-			return 0, 0, fmt.Errorf("%w: more than %d leading zero bits, the maximum for k=%d", ErrInvalidCode, maxZeros, k)
-		}
-		return 0, 0, fmt.Errorf("%w: stream ends inside a code's zero prefix", ErrTruncated)
+	// Longest valid zero prefix: v = MapSigned(MinInt32) + 2^k < 2^33.
+	v, l, err := readCode(src, pos, end, k, 32-k)
+	if err != nil {
+		return 0, 0, err
 	}
-	if z > maxZeros {
-		return 0, 0, fmt.Errorf("%w: more than %d leading zero bits, the maximum for k=%d", ErrInvalidCode, maxZeros, k)
-	}
-	n := z + k + 1 // Bits of v = u + 2^k.
-	l := z + n
-	if uint64(l) > avail {
-		return 0, 0, fmt.Errorf("%w: code of %d bits but only %d bits left", ErrTruncated, l, avail)
-	}
-	v := peek(src, pos+uint64(z), end) >> (64 - n)
 	q, ok := UnmapSigned(v - uint64(1)<<k)
 	if !ok {
 		return 0, 0, fmt.Errorf("%w: decoded value %d is outside the int32 range", ErrInvalidCode, v-uint64(1)<<k)
 	}
 	return q, l, nil
+}
+
+// readCode reads the order-k Exp-Golomb code at bit pos of the first end bits of src, checking
+// everything: its zero prefix may be at most maxZeros bits long (maxZeros <= 63-k), and the code
+// must end by bit end. It returns the code's value field v = u + 2^k and the code length.
+func readCode(src []byte, pos, end uint64, k, maxZeros uint) (uint64, uint, error) {
+	avail := end - pos
+	z := uint(bits.LeadingZeros64(peek(src, pos, end)))
+	// The zero bits before the end: z, or all that's left if there's no terminating one bit.
+	if min(uint64(z), avail) > uint64(maxZeros) {
+		return 0, 0, fmt.Errorf("%w: more than %d leading zero bits, the most a valid code has here (k=%d)",
+			ErrInvalidCode, maxZeros, k)
+	}
+	if uint64(z) >= avail {
+		return 0, 0, fmt.Errorf("%w: stream ends inside a code's zero prefix", ErrTruncated)
+	}
+	n := z + k + 1 // Bits of v = u + 2^k: at most 64.
+	l := z + n
+	if uint64(l) > avail {
+		return 0, 0, fmt.Errorf("%w: code of %d bits but only %d bits left", ErrTruncated, l, avail)
+	}
+	return peek(src, pos+uint64(z), end) >> (64 - n), l, nil
 }

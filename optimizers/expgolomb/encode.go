@@ -49,9 +49,15 @@ func appendEncode(dst []byte, qs []int32, k uint) ([]byte, int64) {
 		}
 		pos, acc, free = encodeChunk(buf, pos, acc, free, chunk, k)
 	}
+	return finishEncode(buf, start, pos, acc, free)
+}
+
+// finishEncode stores the last partial word of a stream that started at byte start of buf (there
+// must be room for 8 bytes at pos), and returns the stream's buffer, cut after its last byte, and
+// its length in bits.
+func finishEncode(buf []byte, start, pos int, acc uint64, free uint) ([]byte, int64) {
 	nbits := int64(pos-start)*8 + int64(64-free)
 	if free < 64 {
-		// Store the last partial word: there's room, see encodedMaxBytes.
 		binary.BigEndian.PutUint64(buf[pos:], acc)
 	}
 	return buf[:start+int((nbits+7)/8)], nbits
@@ -151,15 +157,24 @@ func encodeSingles(buf []byte, pos int, acc uint64, free uint, qs []int32, k uin
 			e := table[idx]
 			v, l = e>>8, uint(e&0xFF)
 		} else {
-			v = MapSigned(q) + pow
-			l = 2*uint(bits.Len64(v)) - k - 1
-			if l > 64 {
-				// Only math.MinInt32 with k = 0: its 65-bit code is a zero bit and v in 64 bits.
-				pos, acc, free = put(buf, pos, acc, free, 0, 1)
-				l = 64
-			}
+			pos, acc, free = putCode(buf, pos, acc, free, MapSigned(q)+pow, k)
+			continue
 		}
 		pos, acc, free = put(buf, pos, acc, free, v, l)
 	}
 	return pos, acc, free
+}
+
+// putCode writes the order-k Exp-Golomb code whose value field is v = u + 2^k (so 2^k <= v), of
+// any length: a code longer than 64 bits (math.MinInt32 with k = 0, or a long run of zeros) is
+// written as its zero prefix, then v. It stores at most two words to buf[pos:].
+func putCode(buf []byte, pos int, acc uint64, free uint, v uint64, k uint) (int, uint64, uint) {
+	n := uint(bits.Len64(v))
+	l := 2*n - k - 1
+	if l > 64 {
+		// The zero prefix n-k-1 is then in [1, 63], as n <= 64.
+		pos, acc, free = put(buf, pos, acc, free, 0, n-k-1)
+		l = n
+	}
+	return put(buf, pos, acc, free, v, l)
 }

@@ -12,6 +12,14 @@ const (
 	// FrameVersion is the version of the frame format written by AppendFrame.
 	FrameVersion = 1
 
+	// RunFrameVersion is the version of the zero-run frames written by AppendRunFrame.
+	RunFrameVersion = 2
+
+	// MaxRunCount is the largest element count of a zero-run frame (4 Gi values, 16 GiB once
+	// decoded): split larger tensors into several frames. Zeros take so few bits in zero-run mode
+	// that a frame's size doesn't bound its count, so this cap does (see ParseFrameHeader).
+	MaxRunCount = 1 << 32
+
 	// FrameHeaderSize is the size in bytes of a frame header: the payload starts at this offset.
 	FrameHeaderSize = 24
 
@@ -31,8 +39,15 @@ type FrameHeader struct {
 	// Count is the number of encoded values.
 	Count int
 
-	// K is the Exp-Golomb order, in [0, MaxK].
+	// K is the Exp-Golomb order, in [0, MaxK]; in a zero-run frame, the order kr of the run codes.
 	K int
+
+	// Runs is true for a zero-run frame (format version 2, see AppendRunFrame), false for a
+	// frame of per-value codes (version 1, see AppendFrame).
+	Runs bool
+
+	// KV is the order kv of the value codes of a zero-run frame, in [0, MaxK]; 0 otherwise.
+	KV int
 
 	// Delta is the quantization step, carried bit-exactly: the values represent q*Delta.
 	Delta float32
@@ -54,14 +69,43 @@ func (h FrameHeader) FrameSize() int {
 // It panics if k is not in [0, MaxK].
 func AppendFrame(dst []byte, qs []int32, k int, delta float32) []byte {
 	checkK(k)
+	return appendFrame(dst, qs, FrameHeader{Count: len(qs), K: k, Delta: delta})
+}
+
+// AppendRunFrame appends to dst a self-describing zero-run frame (format version 2) holding qs
+// coded in zero-run mode with orders kr (runs of zeros) and kv (nonzero values), see
+// [AppendEncodeRuns], and the quantization step delta (stored bit-exactly, not interpreted). It
+// is the frame of choice for sparse data, and what [DecodeFrame] reads, like version-1 frames.
+// It takes exactly FrameOverhead + (RunBitLen(qs, kr, kv)+7)/8 bytes; use [BestRunK] to pick
+// kr and kv.
+//
+// It panics if kr or kv is not in [0, MaxK], or if len(qs) > MaxRunCount.
+func AppendRunFrame(dst []byte, qs []int32, kr, kv int, delta float32) []byte {
+	checkK(kr)
+	checkK(kv)
+	if uint64(len(qs)) > MaxRunCount {
+		panic(fmt.Errorf("expgolomb: %d values in a zero-run frame, more than MaxRunCount=%d", len(qs), uint64(MaxRunCount)))
+	}
+	return appendFrame(dst, qs, FrameHeader{Count: len(qs), K: kr, Runs: true, KV: kv, Delta: delta})
+}
+
+// appendFrame implements AppendFrame and AppendRunFrame, given the header fields but Bits.
+func appendFrame(dst []byte, qs []int32, h FrameHeader) []byte {
 	start := len(dst)
 	dst = slices.Grow(dst, FrameOverhead)
 	dst = dst[:start+FrameHeaderSize]
-	h := dst[start:]
-	h[0], h[1], h[2], h[3] = magic0, magic1, FrameVersion, byte(k)
-	binary.LittleEndian.PutUint64(h[4:], uint64(len(qs)))
-	binary.LittleEndian.PutUint32(h[12:], math.Float32bits(delta))
-	dst, nbits := appendEncode(dst, qs, uint(k))
+	p := dst[start:]
+	p[0], p[1], p[2], p[3] = magic0, magic1, FrameVersion, byte(h.K)
+	binary.LittleEndian.PutUint64(p[4:], uint64(len(qs)))
+	binary.LittleEndian.PutUint32(p[12:], math.Float32bits(h.Delta))
+	var nbits int64
+	if h.Runs {
+		// The count takes 7 bytes, its top byte holds kv.
+		p[2], p[11] = RunFrameVersion, byte(h.KV)
+		dst, nbits = appendEncodeRuns(dst, qs, uint(h.K), uint(h.KV))
+	} else {
+		dst, nbits = appendEncode(dst, qs, uint(h.K))
+	}
 	// The payload size is only known now: dst may have been reallocated, so re-slice the header.
 	binary.LittleEndian.PutUint64(dst[start+16:], uint64(nbits))
 	crc := crc32.Checksum(dst[start:], castagnoli)
@@ -69,13 +113,27 @@ func AppendFrame(dst []byte, qs []int32, k int, delta float32) []byte {
 }
 
 // ParseFrameHeader parses and checks the header at the start of payload, which holds at least
-// the first FrameHeaderSize bytes of a frame. Use it to learn a frame's total size
-// (FrameHeader.FrameSize) before receiving all of it, or to size buffers.
+// the first FrameHeaderSize bytes of a frame of either version. Use it to learn a frame's total
+// size (FrameHeader.FrameSize) before receiving all of it, or to size buffers.
 //
 // It doesn't verify the checksum nor read the bitstream, but it validates the fields against
-// each other: the magic, the version, k, and Count*(K+1) <= Bits <= Count*(MaxCodeLen-K), since
-// every code takes between K+1 and MaxCodeLen-K bits. So Count is only as large as the frame:
-// check FrameSize against what you are willing to receive before allocating for Count.
+// each other: the magic, the version, the orders, and the payload length against the count.
+//
+//   - Version 1: Count*(K+1) <= Bits <= Count*(MaxCodeLen-K), since every code takes between
+//     K+1 and MaxCodeLen-K bits. So Count is only as large as the frame: check FrameSize against
+//     what you are willing to receive before allocating for Count.
+//   - Version 2 (zero-run): Count <= MaxRunCount, and L <= Bits <= Count*(K+66-KV) + K+1. The
+//     lower bound L = 2*bits.Len64(Count + 2^K) - K - 1, the code of a single run of Count zeros,
+//     is the size of the cheapest stream of Count values (splitting a run with a nonzero value
+//     never saves bits); the upper bound holds because a run of r zeros takes at most K+1+2r
+//     bits and a value code at most MaxCodeLen-KV bits.
+//     Count is not bounded by the frame's size, only by MaxRunCount: a tiny frame may declare
+//     billions of zeros. [DecodeFrame] allocates Count values only once the checksum has been
+//     verified and, if Count exceeds 8 values per payload bit (plus 4096), once a first pass
+//     has validated the whole stream, so invalid frames can't cause large allocations; but a
+//     valid frame may decode to 16 GiB: check Count against what you are willing to allocate
+//     before calling DecodeFrame on untrusted input.
+//
 // [DecodeFrame] does all checks.
 func ParseFrameHeader(payload []byte) (FrameHeader, error) {
 	if len(payload) < FrameHeaderSize {
@@ -85,11 +143,12 @@ func ParseFrameHeader(payload []byte) (FrameHeader, error) {
 	if p[0] != magic0 || p[1] != magic1 {
 		return FrameHeader{}, fmt.Errorf("%w: bad frame magic %#02x%02x", ErrMalformed, p[0], p[1])
 	}
-	if p[2] != FrameVersion {
-		return FrameHeader{}, fmt.Errorf("%w: unsupported frame version %d, want %d", ErrMalformed, p[2], FrameVersion)
+	if p[2] != FrameVersion && p[2] != RunFrameVersion {
+		return FrameHeader{}, fmt.Errorf("%w: unsupported frame version %d, want %d or %d",
+			ErrMalformed, p[2], FrameVersion, RunFrameVersion)
 	}
-	k := int(p[3])
-	if err := validK(k); err != nil {
+	h := FrameHeader{K: int(p[3]), Runs: p[2] == RunFrameVersion}
+	if err := validK(h.K); err != nil {
 		return FrameHeader{}, err
 	}
 	count := binary.LittleEndian.Uint64(p[4:])
@@ -98,27 +157,42 @@ func ParseFrameHeader(payload []byte) (FrameHeader, error) {
 	if nbits > 1<<56 {
 		return FrameHeader{}, fmt.Errorf("%w: implausible payload length of %d bits", ErrMalformed, nbits)
 	}
-	if minBits := uint64(k + 1); count > nbits/minBits {
-		return FrameHeader{}, fmt.Errorf("%w: %d values need at least %d bits each, but the payload has %d bits",
-			ErrMalformed, count, minBits, nbits)
+	var minBits, maxBits uint64 // Bounds on nbits.
+	k := uint64(h.K)
+	if h.Runs {
+		h.KV = int(p[11])
+		if err := validK(h.KV); err != nil {
+			return FrameHeader{}, err
+		}
+		if count &= 1<<56 - 1; count > MaxRunCount {
+			return FrameHeader{}, fmt.Errorf("%w: %d values in a zero-run frame, more than MaxRunCount=%d",
+				ErrMalformed, count, uint64(MaxRunCount))
+		}
+		minBits = uint64(runCodeLen(count, uint(k)))
+		maxBits = count*(k+66-uint64(h.KV)) + k + 1
+	} else {
+		if count > nbits/(k+1) {
+			return FrameHeader{}, fmt.Errorf("%w: %d values need at least %d bits each, but the payload has %d bits",
+				ErrMalformed, count, k+1, nbits)
+		}
+		minBits, maxBits = 0, count*(MaxCodeLen-k)
 	}
-	if maxBits := uint64(MaxCodeLen - k); nbits > count*maxBits {
-		return FrameHeader{}, fmt.Errorf("%w: %d values take at most %d bits each, but the payload has %d bits",
-			ErrMalformed, count, maxBits, nbits)
+	if nbits < minBits || nbits > maxBits {
+		return FrameHeader{}, fmt.Errorf("%w: %d values take between %d and %d bits, but the payload has %d bits",
+			ErrMalformed, count, minBits, maxBits, nbits)
 	}
 	if count > math.MaxInt { // Only possible on 32-bit platforms.
 		return FrameHeader{}, fmt.Errorf("%w: %d values don't fit in memory", ErrMalformed, count)
 	}
-	return FrameHeader{
-		Count: int(count),
-		K:     k,
-		Delta: math.Float32frombits(binary.LittleEndian.Uint32(p[12:])),
-		Bits:  int64(nbits),
-	}, nil
+	h.Count, h.Bits = int(count), int64(nbits)
+	h.Delta = math.Float32frombits(binary.LittleEndian.Uint32(p[12:]))
+	return h, nil
 }
 
-// DecodeFrame decodes a frame written by [AppendFrame]: it appends the values to dst and returns
-// the extended slice and the header, with k and the quantization step delta.
+// DecodeFrame decodes a frame written by [AppendFrame] or [AppendRunFrame]: it appends the
+// values to dst and returns the extended slice and the header, with the mode (Runs), the
+// order(s) and the quantization step delta. It allocates room for the header's count once the
+// checksum has been verified (see [ParseFrameHeader] for the bounds on the count).
 //
 // payload must hold exactly one frame. A truncated or oversized payload, a checksum mismatch
 // (any single flipped bit is caught), a malformed or inconsistent header, an invalid code, a
@@ -126,7 +200,8 @@ func ParseFrameHeader(payload []byte) (FrameHeader, error) {
 // as errors naming the problem and wrapping [ErrTruncated], [ErrChecksum], [ErrMalformed] or
 // [ErrInvalidCode]; on error dst is returned unchanged (its spare capacity possibly overwritten).
 // DecodeFrame never panics. Accepted frames are canonical: AppendFrame with the decoded values,
-// K and Delta reproduces payload byte for byte.
+// K and Delta (or AppendRunFrame with K, KV and Delta for a zero-run frame) reproduces payload
+// byte for byte.
 func DecodeFrame(dst []int32, payload []byte) ([]int32, FrameHeader, error) {
 	h, err := ParseFrameHeader(payload)
 	if err != nil {
@@ -148,18 +223,21 @@ func DecodeFrame(dst []int32, payload []byte) ([]int32, FrameHeader, error) {
 
 	body := payload[FrameHeaderSize : size-crcSize]
 	end := uint64(h.Bits)
-	if pad := end & 7; pad != 0 && body[len(body)-1]<<pad != 0 {
-		return dst, FrameHeader{}, fmt.Errorf("%w: non-zero padding bits after the %d payload bits", ErrMalformed, end)
+	if err := checkPadding(body, end); err != nil {
+		return dst, FrameHeader{}, err
 	}
 	start := len(dst)
-	dst = slices.Grow(dst, h.Count)[:start+h.Count]
-	used, err := decode(dst[start:], body, end, uint(h.K))
+	if h.Runs {
+		dst, err = appendRuns(dst, h.Count, body, end, uint(h.K), uint(h.KV), true)
+	} else {
+		dst = slices.Grow(dst, h.Count)[:start+h.Count]
+		var used uint64
+		if used, err = decode(dst[start:], body, end, uint(h.K)); err == nil {
+			err = checkAllBitsUsed(h.Count, used, end)
+		}
+	}
 	if err != nil {
 		return dst[:start], FrameHeader{}, fmt.Errorf("%w, in a frame declaring %d values in %d bits", err, h.Count, end)
-	}
-	if used != end {
-		return dst[:start], FrameHeader{}, fmt.Errorf("%w: %d values use %d bits, but the header declares %d payload bits",
-			ErrMalformed, h.Count, used, end)
 	}
 	return dst, h, nil
 }

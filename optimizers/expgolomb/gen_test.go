@@ -3,6 +3,7 @@ package expgolomb
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 )
 
@@ -74,17 +75,11 @@ func deltaForBits(xs []float64, bitsPerValue float64) float64 {
 // step chosen for about bitsPerValue bits per value with k = 0. Results are cached: the
 // benchmarks reuse them.
 func ggInts(n int, beta, bitsPerValue float64) []int32 {
-	ggCacheMu.Lock()
-	defer ggCacheMu.Unlock()
-	key := ggKey{n, beta, bitsPerValue}
-	if qs, ok := ggCache[key]; ok {
-		return qs
-	}
-	rng := rand.New(rand.NewPCG(uint64(n), math.Float64bits(beta)))
-	xs := generalizedGaussian(rng, n, beta)
-	qs := quantize(xs, deltaForBits(xs, bitsPerValue))
-	ggCache[key] = qs
-	return qs
+	return cachedInts(ggKey{n, beta, bitsPerValue}, func() []int32 {
+		rng := rand.New(rand.NewPCG(uint64(n), math.Float64bits(beta)))
+		xs := generalizedGaussian(rng, n, beta)
+		return quantize(xs, deltaForBits(xs, bitsPerValue))
+	})
 }
 
 type ggKey struct {
@@ -92,9 +87,57 @@ type ggKey struct {
 	beta, bitsPerValue float64
 }
 
+// sparseInts returns n sparse int8-range values, like quantized sparse activations: generalized
+// Gaussian samples with shape beta, of which the fraction zeroFrac of smallest magnitudes (the
+// threshold is estimated on a subsample) are set to zero, and the others quantized to
+// [-127, 127] with the step max|x|/127. Results are cached.
+func sparseInts(n int, beta, zeroFrac float64) []int32 {
+	return cachedInts(sparseKey{n, beta, zeroFrac}, func() []int32 {
+		rng := rand.New(rand.NewPCG(uint64(n)+1, math.Float64bits(beta)))
+		xs := generalizedGaussian(rng, n, beta)
+		mags := make([]float64, min(n, 1<<16))
+		maxAbs := 0.0
+		for i, x := range xs {
+			if i < len(mags) {
+				mags[i] = math.Abs(x)
+			}
+			maxAbs = max(maxAbs, math.Abs(x))
+		}
+		slices.Sort(mags)
+		threshold := 0.0
+		if len(mags) > 0 {
+			threshold = mags[min(len(mags)-1, int(zeroFrac*float64(len(mags))))]
+		}
+		qs := quantize(xs, maxAbs/127)
+		for i, x := range xs {
+			if math.Abs(x) < threshold {
+				qs[i] = 0
+			}
+		}
+		return qs
+	})
+}
+
+type sparseKey struct {
+	n              int
+	beta, zeroFrac float64
+}
+
+// cachedInts returns the values cached under key, made by gen on first use.
+func cachedInts(key any, gen func() []int32) []int32 {
+	intsCacheMu.Lock()
+	defer intsCacheMu.Unlock()
+	if qs, ok := intsCache[key]; ok {
+		return qs
+	}
+	qs := gen()
+	intsCache[key] = qs
+	return qs
+}
+
 var (
-	ggCacheMu sync.Mutex
-	ggCache   = map[ggKey][]int32{}
+	intsCacheMu sync.Mutex
+	intsCache   = map[any][]int32{}
 )
 
 // uniformInts returns n uniformly distributed int32 values, with the extremes forced in.

@@ -44,7 +44,12 @@ func BitLenGraph(q *graph.Node, k int) *graph.Node {
 // codeLenGraph returns the per-element code lengths as Int64.
 func codeLenGraph(q *graph.Node, k int) *graph.Node {
 	checkK(k)
-	u := mapSignedGraph(int32RangeGraph(q))
+	return codeLenOfGraph(mapSignedGraph(int32RangeGraph(q)), k)
+}
+
+// codeLenOfGraph returns the length of the order-k code of each element of u, a non-negative
+// Int64 tensor of coded values (u + 2^k < 2^63), for a valid k.
+func codeLenOfGraph(u *graph.Node, k int) *graph.Node {
 	v := graph.AddScalar(u, int64(1)<<k)
 	// bitlen(v) = 64 - Clz(v), so the code length 2*bitlen(v) - k - 1 is 127 - k - 2*Clz(v).
 	return graph.Sub(graph.Scalar(u.Graph(), dtypes.Int64, 127-k), graph.MulScalar(graph.Clz(v), 2))

@@ -122,15 +122,139 @@ func TestGraphInvalidArguments(t *testing.T) {
 func TestGraphGradientIsStopped(t *testing.T) {
 	// A loss mixing a differentiable term and the code length: the gradient only sees the former.
 	backend := gobackend.GetBackend()
-	x := []float32{0.3, -1.7, 2.2, 0}
-	grad, err := graph.CallOnce(backend, func(x *graph.Node) *graph.Node {
-		bits := graph.ConvertDType(BitLenGraph(graph.DivScalar(x, 0.1), 0), dtypes.Float32)
-		loss := graph.Add(graph.ReduceAllSum(graph.Square(x)), bits)
-		return graph.Gradient(loss, x)[0]
-	}, x)
-	require.NoError(t, err)
-	got := tensors.MustCopyFlatData[float32](grad)
-	for i := range x {
-		require.InDelta(t, 2*x[i], got[i], 1e-6)
+	x := []float32{0.3, -1.7, 0, 2.2, 0}
+	for name, bitLen := range map[string]func(q *graph.Node) *graph.Node{
+		"BitLenGraph":        func(q *graph.Node) *graph.Node { return BitLenGraph(q, 0) },
+		"RunBitLenGraph":     func(q *graph.Node) *graph.Node { return RunBitLenGraph(q, 1, 2) },
+		"BestRunBitLenGraph": BestRunBitLenGraph,
+	} {
+		grad, err := graph.CallOnce(backend, func(x *graph.Node) *graph.Node {
+			bits := graph.ConvertDType(bitLen(graph.DivScalar(x, 0.1)), dtypes.Float32)
+			loss := graph.Add(graph.ReduceAllSum(graph.Square(x)), bits)
+			return graph.Gradient(loss, x)[0]
+		}, x)
+		require.NoError(t, err, name)
+		got := tensors.MustCopyFlatData[float32](grad)
+		for i := range x {
+			require.InDelta(t, 2*x[i], got[i], 1e-6, name)
+		}
 	}
+}
+
+// graphRunBitLens runs RunBitLenGraph with each pair of orders, and BestRunBitLenGraph, on the
+// pure Go backend.
+func graphRunBitLens(t *testing.T, input *tensors.Tensor, orders [][2]int) (totals []int64, best int64) {
+	t.Helper()
+	exec, err := graph.NewExec(gobackend.GetBackend(), func(q *graph.Node) []*graph.Node {
+		outputs := []*graph.Node{BestRunBitLenGraph(q)}
+		for _, k := range orders {
+			outputs = append(outputs, RunBitLenGraph(q, k[0], k[1]))
+		}
+		return outputs
+	})
+	require.NoError(t, err)
+	defer exec.Finalize()
+	outputs, err := exec.Call(input)
+	require.NoError(t, err)
+	require.Len(t, outputs, 1+len(orders))
+	for _, out := range outputs {
+		require.Equal(t, dtypes.Int64, out.DType())
+		require.Equal(t, 0, out.Rank())
+	}
+	for _, out := range outputs[1:] {
+		totals = append(totals, tensors.ToScalar[int64](out))
+	}
+	return totals, tensors.ToScalar[int64](outputs[0])
+}
+
+// requireRunGraphMatchesHost checks RunBitLenGraph and BestRunBitLenGraph against RunBitLen of
+// want, the int32 values the host would encode (input flattened in row-major order), with every
+// order pair of orders and, for the best, all orders in the graph's range.
+func requireRunGraphMatchesHost(t *testing.T, name string, input *tensors.Tensor, want []int32, orders [][2]int) {
+	t.Helper()
+	totals, best := graphRunBitLens(t, input, orders)
+	for i, k := range orders {
+		require.Equalf(t, RunBitLen(want, k[0], k[1]), totals[i], "%s kr=%d kv=%d: RunBitLenGraph", name, k[0], k[1])
+	}
+	wantBest := int64(math.MaxInt64)
+	for kr := 0; kr <= BestRunGraphMaxKR; kr++ {
+		for kv := 0; kv <= BestRunGraphMaxKV; kv++ {
+			wantBest = min(wantBest, RunBitLen(want, kr, kv))
+		}
+	}
+	require.Equalf(t, wantBest, best, "%s: BestRunBitLenGraph", name)
+	if kr, kv, nbits := BestRunK(want); kr <= BestRunGraphMaxKR && kv <= BestRunGraphMaxKV {
+		require.Equalf(t, nbits, best, "%s: BestRunBitLenGraph against BestRunK", name)
+	}
+}
+
+func TestGraphRunBitLen(t *testing.T) {
+	rng := rand.New(rand.NewPCG(35, 36))
+	orders := [][2]int{{0, 0}, {1, 0}, {0, 1}, {2, 3}, {4, 2}, {7, 0}, {13, 5}, {MaxK, MaxK}}
+	// Runs whose lengths cross powers of two (2^m - 2^k is where the order-k code grows), at the
+	// start, inside and at the end.
+	crossing := make([]int32, 0, 3000)
+	for _, r := range []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 14, 15, 16, 17, 30, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 1023, 1024} {
+		crossing = append(append(crossing, make([]int32, r)...), int32(r)-500)
+	}
+	crossing = append(crossing, make([]int32, 511)...)
+	oneRun := make([]int32, 5000)
+	oneRun[2047] = -3
+	extremes := []int32{math.MinInt32, 0, math.MaxInt32, 0, 0, math.MinInt32 + 1, 1, -1, 0, 1 << 30}
+	datasets := map[string][]int32{
+		"all zeros":   make([]int32, 1000),
+		"no zeros":    sparsify(rng, logUniformInts(rng, 1000), 0),
+		"one zero":    {0},
+		"one value":   {-7},
+		"two values":  {5, 0},
+		"crossing":    crossing,
+		"one run":     oneRun,
+		"extremes":    extremes,
+		"uniform":     sparsify(rng, uniformInts(rng, 2000), 0.9),
+		"sparse 50%":  sparsify(rng, logUniformInts(rng, 2000), 0.5),
+		"sparse 99%":  sparsify(rng, logUniformInts(rng, 4000), 0.99),
+		"sparse int8": sparseInts(4000, 1, 0.95),
+	}
+	// The int8 data has runs shorter than 2^16: BestRunK's orders are in the graph's range.
+	kr, kv, _ := BestRunK(datasets["sparse int8"])
+	require.LessOrEqual(t, kr, BestRunGraphMaxKR)
+	require.LessOrEqual(t, kv, BestRunGraphMaxKV)
+	for name, qs := range datasets {
+		requireRunGraphMatchesHost(t, name+"/int32", tensors.FromFlatDataAndDimensions(qs, len(qs)), qs, orders)
+		f64 := make([]float64, len(qs))
+		for i, q := range qs {
+			f64[i] = float64(q)
+		}
+		requireRunGraphMatchesHost(t, name+"/float64", tensors.FromFlatDataAndDimensions(f64, len(f64)), qs, orders)
+		if len(qs)%2 == 0 { // Rank 2, flattened in row-major order.
+			requireRunGraphMatchesHost(t, name+"/int32[2,n/2]", tensors.FromFlatDataAndDimensions(qs, 2, len(qs)/2), qs, orders)
+		}
+	}
+	// Random tensors of random shapes, sparsities and orders.
+	for range 30 {
+		rows, cols := 1+rng.IntN(20), 1+rng.IntN(60)
+		qs := sparsify(rng, logUniformInts(rng, rows*cols), rng.Float64())
+		k := [][2]int{{rng.IntN(MaxK + 1), rng.IntN(MaxK + 1)}, {rng.IntN(5), rng.IntN(5)}}
+		requireRunGraphMatchesHost(t, "random", tensors.FromFlatDataAndDimensions(qs, rows, cols), qs, k)
+	}
+	// Rounding and saturation as in CodeLenGraph; scalars and empty tensors.
+	f32 := []float32{0.4, -0.4, 0.5, 1.5, -2.5, 0, 0, 3e9, -3e9, 0.49, 0, 2.6}
+	requireRunGraphMatchesHost(t, "float32", tensors.FromFlatDataAndDimensions(f32, 3, 4),
+		[]int32{0, 0, 0, 2, -2, 0, 0, math.MaxInt32, math.MinInt32, 0, 0, 3}, orders)
+	requireRunGraphMatchesHost(t, "int8", tensors.FromFlatDataAndDimensions([]int8{-128, 0, 0, 127, 0}, 5),
+		[]int32{-128, 0, 0, 127, 0}, orders)
+	requireRunGraphMatchesHost(t, "scalar", tensors.FromValue(int32(-5)), []int32{-5}, orders)
+	requireRunGraphMatchesHost(t, "scalar zero", tensors.FromValue(float32(0.2)), []int32{0}, orders)
+	requireRunGraphMatchesHost(t, "empty", tensors.FromFlatDataAndDimensions([]int32{}, 0), nil, orders)
+	requireRunGraphMatchesHost(t, "empty 2-D", tensors.FromFlatDataAndDimensions([]float32{}, 3, 0), nil, orders)
+}
+
+func TestGraphRunInvalidArguments(t *testing.T) {
+	backend := gobackend.GetBackend()
+	_, err := graph.CallOnce(backend, func(q *graph.Node) *graph.Node { return RunBitLenGraph(q, MaxK+1, 0) }, []int32{1})
+	require.Error(t, err)
+	_, err = graph.CallOnce(backend, func(q *graph.Node) *graph.Node { return RunBitLenGraph(q, 0, -1) }, []int32{1})
+	require.Error(t, err)
+	_, err = graph.CallOnce(backend, func(q *graph.Node) *graph.Node { return BestRunBitLenGraph(q) }, []bool{true})
+	require.Error(t, err)
 }

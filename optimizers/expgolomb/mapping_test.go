@@ -95,10 +95,10 @@ func TestBestK(t *testing.T) {
 			u := MapSigned(q)
 			m := bitLenU(u)
 			bucket := m*lenBuckets + bitLenU(^u&(uint64(1)<<m-1))
-			require.Equal(t, int(bucket), lengthBucket(u))
+			require.Equal(t, int(bucket), lengthBucket(u, lenBuckets))
 			hist[bucket]++
 		}
-		costs := bitLensFromHistogram(&hist)
+		costs := bitLensFromHistogram(hist[:], lenBuckets)
 		for k := 0; k <= MaxK; k++ {
 			require.Equalf(t, BitLen(qs, k), costs[k], "%s: BitLen(k=%d)", name, k)
 		}

@@ -115,7 +115,7 @@ func (s actStage) Run(p *Plan) (*StageResult, error) {
 	res := &StageResult{Data: map[string]any{"summary": sum, "rows": rows}, Notes: study.Notes(sum)}
 	res.Tables = []Table{{Caption: "ACT at the MLP hidden activations (GELU outputs) against the baseline without ACT; final validation loss " +
 		"(nats per byte) and ACT's measurements of the last training step, mean ± sample standard deviation over seeds. " +
-		"Bits per activation: int8 quantization then Exp-Golomb coding.", Markdown: t.String(), Commands: p.Commands(configs)}}
+		"Bits per activation: int8 quantization, then the shorter of the per-value and the zero-run Exp-Golomb codes.", Markdown: t.String(), Commands: p.Commands(configs)}}
 	fig, err := actFigure(p, rows, sum)
 	if err != nil {
 		return nil, err
