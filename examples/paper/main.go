@@ -39,8 +39,9 @@
 //
 // One progress bar per stage shows the stage's and the overall ETA. The
 // command resumes: a stage in results.json is skipped (unless -force), a
-// run with results is not trained again, and a run with a checkpoint resumes
-// from it; Ctrl-C stops the run in training and keeps what is finished.
+// run with results is not trained again, and an interrupted run resumes from
+// its last evaluation step (every run checkpoints to OUT/checkpoints while it
+// trains); Ctrl-C stops the run in training and keeps what is finished.
 //
 // Build it with GOEXPERIMENT=simd for twice the speed on amd64.
 package main

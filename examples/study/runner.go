@@ -26,9 +26,10 @@ type RunSpec struct {
 	// Args are the run's charlm arguments (see charlm.ParseFlags), without
 	// -results and -checkpoint, which the Runner sets.
 	Args []string
-	// Checkpoint keeps the run's checkpoints (in Runner.CheckpointDir, a
-	// directory named after the run): for runs whose weights are needed
-	// later; an interrupted run with a checkpoint resumes from it.
+	// Checkpoint keeps the run's latest checkpoint (in Runner.CheckpointDir,
+	// a directory named after the run) once it finishes: for runs whose
+	// weights are needed later. (Every run resumes when interrupted, see
+	// Runner.)
 	Checkpoint bool
 	// Seed and Steps are the run's, from Args.
 	Seed  int64
@@ -97,11 +98,19 @@ func ShellQuote(s string) string {
 // each run's results JSON into Dir (through a temporary file renamed into
 // place: a results file is always complete). Runs whose results exist are
 // not trained again.
+//
+// With a CheckpointDir, every run checkpoints while it trains (at each of its
+// evaluation steps), so that a run interrupted anywhere resumes from its last
+// evaluation step; once its results are written, a run with
+// RunSpec.Checkpoint keeps its latest checkpoint and any other run's
+// checkpoint directory is removed.
 type Runner struct {
 	// Dir receives the results files, "<run name>.json".
 	Dir string
-	// CheckpointDir holds a checkpoint directory per run with
-	// RunSpec.Checkpoint, named after the run.
+	// CheckpointDir holds a checkpoint directory per run, named after the
+	// run: kept for runs with RunSpec.Checkpoint, removed for the others
+	// once they finish. Empty: only runs with RunSpec.Checkpoint checkpoint,
+	// into directories named after them in the current directory.
 	CheckpointDir string
 	// Backend runs the graphs; nil means backends.Go().
 	Backend compute.Backend
@@ -124,6 +133,17 @@ func (r *Runner) ResultsPath(spec RunSpec) string {
 // without checkpoints.
 func (r *Runner) CheckpointPath(spec RunSpec) string {
 	if !spec.Checkpoint {
+		return ""
+	}
+	return filepath.Join(r.CheckpointDir, spec.Name())
+}
+
+// trainingCheckpointPath returns the directory the run checkpoints into
+// while it trains: CheckpointPath for runs with checkpoints, and with a
+// CheckpointDir the same place for the others too (removed when they
+// finish); "" if the run does not checkpoint.
+func (r *Runner) trainingCheckpointPath(spec RunSpec) string {
+	if !spec.Checkpoint && r.CheckpointDir == "" {
 		return ""
 	}
 	return filepath.Join(r.CheckpointDir, spec.Name())
@@ -214,7 +234,7 @@ func (r *Runner) Train(spec RunSpec) (*charlm.Results, error) {
 	if tc.Beta, err = fitbetas.Resolve(tc.Beta); err != nil {
 		return nil, fmt.Errorf("run %s: %w", spec.Name(), err)
 	}
-	tc.Checkpoint = r.CheckpointPath(spec)
+	tc.Checkpoint = r.trainingCheckpointPath(spec)
 	backend := r.Backend
 	if backend == nil {
 		backend = backends.Go()
@@ -244,10 +264,14 @@ func (r *Runner) Train(spec RunSpec) (*charlm.Results, error) {
 	if err := os.Rename(path+".tmp", path); err != nil {
 		return nil, fmt.Errorf("run %s: %w", spec.Name(), err)
 	}
-	if tc.Checkpoint != "" {
-		if err := keepLatestCheckpoint(tc.Checkpoint); err != nil {
-			return nil, fmt.Errorf("run %s: %w", spec.Name(), err)
-		}
+	switch {
+	case spec.Checkpoint:
+		err = keepLatestCheckpoint(tc.Checkpoint)
+	case tc.Checkpoint != "":
+		err = os.RemoveAll(tc.Checkpoint)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", spec.Name(), err)
 	}
 	return results, nil
 }
@@ -280,7 +304,7 @@ func (r *Runner) Remove(spec RunSpec) error {
 			return fmt.Errorf("run %s: %w", spec.Name(), err)
 		}
 	}
-	if ckpt := r.CheckpointPath(spec); ckpt != "" {
+	if ckpt := r.trainingCheckpointPath(spec); ckpt != "" {
 		if err := os.RemoveAll(ckpt); err != nil {
 			return fmt.Errorf("run %s: %w", spec.Name(), err)
 		}

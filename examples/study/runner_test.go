@@ -1,6 +1,7 @@
 package study
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,4 +108,51 @@ func TestRunner(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = r.Run(noCkpt, true)
 	require.ErrorContains(t, err, "keeps no checkpoint")
+}
+
+// TestRunnerResumesRunsWithoutCheckpoint: a run that keeps no checkpoint
+// still checkpoints into CheckpointDir while it trains, so that an
+// interrupted run resumes from its last evaluation step, to the results of
+// an uninterrupted run; its checkpoints are removed once it finishes.
+func TestRunnerResumesRunsWithoutCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	data := tinyCorpus(t)
+	args := []string{"-steps", "4", "-eval-at", "2", "-data", data}
+	spec, err := NewRunSpec("plain", args, false)
+	require.NoError(t, err)
+
+	errStop := errors.New("stop")
+	firstStep, stopAt := 0, 3
+	r := &Runner{Dir: filepath.Join(dir, "runs"), CheckpointDir: filepath.Join(dir, "ckpt"), Model: tinyModel}
+	r.Prepare = func(_ RunSpec, exp *charlm.Experiment) {
+		firstStep = 0
+		exp.OnStep = append(exp.OnStep, func(_ *charlm.Experiment, info charlm.StepInfo) error {
+			if firstStep == 0 {
+				firstStep = info.Step
+			}
+			if info.Step == stopAt {
+				return errStop
+			}
+			return nil
+		})
+	}
+	_, _, err = r.Run(spec, false)
+	require.ErrorIs(t, err, errStop)
+	require.NoFileExists(t, r.ResultsPath(spec))
+	names, err := charlm.ListCheckpoints(filepath.Join(r.CheckpointDir, spec.Name()))
+	require.NoError(t, err)
+	require.Len(t, names, 1, "the checkpoint of step 2")
+
+	stopAt = 0
+	resumed, trained, err := r.Run(spec, false)
+	require.NoError(t, err)
+	require.True(t, trained)
+	require.Equal(t, 3, firstStep, "resumed after step 2")
+	require.NoDirExists(t, filepath.Join(r.CheckpointDir, spec.Name()), "removed once finished")
+
+	fresh := &Runner{Dir: filepath.Join(dir, "fresh"), CheckpointDir: filepath.Join(dir, "ckpt-fresh"), Model: tinyModel}
+	want, _, err := fresh.Run(spec, false)
+	require.NoError(t, err)
+	require.Equal(t, want.ValLoss, resumed.ValLoss)
+	require.Equal(t, want.WeightsHash, resumed.WeightsHash)
 }
