@@ -38,6 +38,11 @@ type ConfigSummary struct {
 	// FinalDiffPct is the final loss's difference from the baseline's, in
 	// percent of the baseline's (negative: better); nil without a baseline.
 	FinalDiffPct *float64 `json:"final_diff_pct_vs_baseline,omitempty"`
+	// PairedDiff is the final loss minus the baseline's final loss at the
+	// same seed, over the seeds both have: the seed fixes the order of the
+	// training batches, so each pair differs only by the configuration (and
+	// its random draws). Nil for the baseline, or without common seeds.
+	PairedDiff *MeanStd `json:"paired_final_diff_vs_baseline,omitempty"`
 	// SecPerStep is the median step time of the runs, in seconds.
 	SecPerStep MeanStd `json:"sec_per_step"`
 	// Notes report inconsistencies between the runs.
@@ -48,6 +53,8 @@ type ConfigSummary struct {
 	// Runs are the runs aggregated, in seed order, for measurements of
 	// their own (e.g. ACT's sparsity over seeds, see Over).
 	Runs []Run `json:"-"`
+
+	finalBySeed map[int64]float64
 }
 
 // Over returns the mean and spread over the configuration's runs of the
@@ -179,7 +186,7 @@ func Aggregate(dir string, ld *Dir, opts AggregateOptions) (*Summary, error) {
 // seeds, with notes on runs whose configuration differs from the first's.
 func SummarizeConfig(name string, runs []Run) *ConfigSummary {
 	first := runs[0].Results.Config
-	c := &ConfigSummary{Name: name, Init: first.Train.Init, Beta: first.Train.Beta, Runs: runs}
+	c := &ConfigSummary{Name: name, Init: first.Train.Init, Beta: first.Train.Beta, Runs: runs, finalBySeed: map[int64]float64{}}
 	losses := map[int][]float64{}
 	var finals, times []float64
 	train := map[int][]float64{}
@@ -201,6 +208,7 @@ func SummarizeConfig(name string, runs []Run) *ConfigSummary {
 			last = max(last, step)
 		}
 		finals = append(finals, r.Results.ValLoss[strconv.Itoa(last)])
+		c.finalBySeed[r.Seed] = finals[len(finals)-1]
 		times = append(times, r.Results.SecPerStepMedian)
 		for _, p := range r.Results.LossCurve {
 			train[int(p[0])] = append(train[int(p[0])], p[1])
@@ -231,6 +239,19 @@ func compareToBaseline(s *Summary) {
 		}
 		diff := 100 * (c.Final.Mean - base.Mean) / base.Mean
 		c.FinalDiffPct = &diff
+		if c == b {
+			continue
+		}
+		var pairs []float64
+		for _, seed := range c.Seeds {
+			if bf, ok := b.finalBySeed[seed]; ok {
+				pairs = append(pairs, c.finalBySeed[seed]-bf)
+			}
+		}
+		if len(pairs) > 0 {
+			paired := NewMeanStd(pairs)
+			c.PairedDiff = &paired
+		}
 	}
 }
 

@@ -83,9 +83,16 @@ func TestAggregateOnlyExpected(t *testing.T) {
 	require.Equal(t, 0, s.Config("base").Over(func(r *charlm.Results) (float64, bool) { return 0, r.ACTResults != nil }).N)
 
 	table := LossTable(s).String()
-	require.Contains(t, table, "| config | init | seeds | val@50 | val@100 | steps to base final (2.1500) | final vs base |\n| --- | --- | --: |")
-	require.Contains(t, table, "| base | normal02 | 2 (1,2) | 2.6500 ± 0.0707 | 2.1500 ± 0.0707 | 100 | baseline |")
-	require.Contains(t, table, "| act | normal02 | 2 (1,2) | 2.7000 ± 0.0000 | 2.2000 ± 0.0000 | not reached | +"+strconv.FormatFloat(*act.FinalDiffPct, 'f', 2, 64)+"% |")
+	require.Contains(t, table, "| config | init | seeds | val@50 | val@100 | steps to base final (2.1500) | final vs base | paired Δ final (t) |\n| --- | --- | --: |")
+	require.Contains(t, table, "| base | normal02 | 2 (1,2) | 2.6500 ± 0.0707 | 2.1500 ± 0.0707 | 100 | baseline | — |")
+	require.Contains(t, table, "| act | normal02 | 2 (1,2) | 2.7000 ± 0.0000 | 2.2000 ± 0.0000 | not reached | +"+strconv.FormatFloat(*act.FinalDiffPct, 'f', 2, 64)+"% | +0.0500 ± 0.0707 (t +1.0) |")
+
+	// Paired by seed: the baseline's finals are 2.1 (seed 1) and 2.2 (seed 2), act's 2.2 and 2.2.
+	require.Nil(t, s.Config("base").PairedDiff)
+	require.Equal(t, 2, act.PairedDiff.N)
+	require.InDelta(t, 0.05, act.PairedDiff.Mean, 1e-12)
+	require.InDelta(t, math.Sqrt(0.005), act.PairedDiff.Std, 1e-12)
+	require.InDelta(t, 1.0, act.PairedDiff.T(), 1e-9)
 	require.Equal(t, []string{"missing: gone (seed 1,2)"}, Notes(s))
 }
 

@@ -1,6 +1,11 @@
 package study
 
-import "gonum.org/v1/gonum/stat"
+import (
+	"math"
+
+	"gonum.org/v1/gonum/stat"
+	"gonum.org/v1/gonum/stat/distuv"
+)
 
 // MeanStd is a mean and its spread over seeds.
 type MeanStd struct {
@@ -22,4 +27,27 @@ func NewMeanStd(xs []float64) MeanStd {
 	}
 	m, s := stat.MeanStdDev(xs, nil)
 	return MeanStd{Mean: m, Std: s, N: len(xs)}
+}
+
+// T returns the t statistic of the mean against zero, Mean / (Std /
+// sqrt(N)), with N-1 degrees of freedom; NaN with fewer than 2 values or no
+// spread.
+func (m MeanStd) T() float64 {
+	if m.N < 2 || m.Std == 0 {
+		return math.NaN()
+	}
+	return m.Mean / (m.Std / math.Sqrt(float64(m.N)))
+}
+
+// BelowZero reports whether the mean is below zero by a two-sided t-test at
+// level alpha (e.g. 0.05) with N-1 degrees of freedom. tested is false, and
+// below only says whether the mean is negative, when the test cannot be
+// made: fewer than 2 values, or no spread.
+func (m MeanStd) BelowZero(alpha float64) (below, tested bool) {
+	t := m.T()
+	if math.IsNaN(t) {
+		return m.Mean < 0, false
+	}
+	crit := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(m.N - 1)}.Quantile(1 - alpha/2)
+	return t < -crit, true
 }

@@ -151,6 +151,17 @@ func TestClaims(t *testing.T) {
 	ic = initClaims(s, "gg-", "normal(0, 0.02)")
 	require.Equal(t, No, ic[0].Reproduced)
 	require.Equal(t, No, ic[1].Reproduced)
+
+	// With seeds, "lower" takes a paired t-test: a mean 0.01 below with
+	// spread 0.01 over 3 seeds (t -1.7) is not; with spread 0.002 (t -8.7) it is.
+	s.Configs[1].FinalDiffPct = pct(-0.5)
+	s.Configs[1].PairedDiff = &study.MeanStd{Mean: -0.01, Std: 0.01, N: 3}
+	ic = initClaims(s, "gg-", "normal(0, 0.02)")
+	require.Equal(t, No, ic[1].Reproduced, ic[1].Measured)
+	require.Contains(t, ic[1].Measured, "t -1.7")
+	s.Configs[1].PairedDiff.Std = 0.002
+	ic = initClaims(s, "gg-", "normal(0, 0.02)")
+	require.Equal(t, Yes, ic[1].Reproduced, ic[1].Measured)
 }
 
 // TestProgressETA checks the ETA: profile estimates until measured, then
