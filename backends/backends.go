@@ -67,11 +67,13 @@ func Select() Choice {
 // is returned as an error: the user asked for that backend.
 func New(w io.Writer) (compute.Backend, error) {
 	choice := Select()
-	backend, err := open(choice.Config)
+	// Only a configuration from $GOMLX_BACKEND can ask for XLA in a binary built
+	// without it (Select picks XLA only where it is linked): name the variable.
+	backend, err := open(choice.Config, EnvVar)
 	if err != nil && choice.Reason == "PJRT plugin found" {
 		fallback := Choice{Config: GoDefaultConfig, Reason: fmt.Sprintf("XLA failed to start: %v", firstLine(err))}
 		choice = fallback
-		backend, err = open(choice.Config)
+		backend, err = Open(choice.Config)
 	}
 	if err != nil {
 		return nil, err
@@ -96,8 +98,30 @@ var (
 	goBackends   = map[string]compute.Backend{}
 )
 
-// open creates the backend for config, turning GoMLX's panics into errors.
-func open(config string) (backend compute.Backend, err error) {
+// Open creates the backend that config names, in GOMLX_BACKEND's syntax ("go",
+// "go:parallelism=-1", "xla:cpu", "xla:cuda", "xla:/path/to/xla_cuda_plugin.so",
+// ...), as given: none of Select's rules apply and nothing falls back to
+// another backend, so a backend that does not open is an error (GoMLX's panics
+// included, turned into errors). It is what New uses once Select has chosen,
+// for callers that take their configuration from elsewhere, e.g. the tests'
+// GGPRIOR_TEST_BACKEND (see package internal/testbackend).
+//
+// A pure-Go configuration ("go" or "go:OPTIONS") is opened once per process
+// and options string, and the same backend is returned to every later call, as
+// gobackend.GetBackend does for its own: Open(GoDefaultConfig) returns the
+// backend that Go does. Any other configuration opens a new backend on each
+// call: callers that want one per process keep it. In a binary built without
+// the "xla" build tag, a configuration naming XLA ("xla", "stablehlo", "hlo"
+// or "pjrt") is an error that says how to rebuild.
+func Open(config string) (compute.Backend, error) {
+	return open(config, "")
+}
+
+// open is Open; source, when not empty, is the environment variable config
+// came from, which the error for XLA in a binary built without it names
+// ("GOMLX_BACKEND=\"xla:cpu\" asks for XLA ...", rather than
+// "backend \"xla:cpu\" asks for XLA ...").
+func open(config, source string) (backend compute.Backend, err error) {
 	name, goConfig, _ := strings.Cut(config, ":")
 	if name == gobackend.BackendName {
 		// One Go backend per configuration and process, as gobackend.GetBackend does.
@@ -114,8 +138,12 @@ func open(config string) (backend compute.Backend, err error) {
 		return b, nil
 	}
 	if (name == "xla" || name == "stablehlo" || name == "hlo" || name == "pjrt") && xlaProbe == nil {
-		return nil, errors.Errorf("%s=%q asks for XLA, but this binary was built without it: "+
-			"rebuild with `-tags xla` (needs cgo) and install a PJRT plugin", EnvVar, config)
+		what := fmt.Sprintf("backend %q", config)
+		if source != "" {
+			what = fmt.Sprintf("%s=%q", source, config)
+		}
+		return nil, errors.Errorf("%s asks for XLA, but this binary was built without it: "+
+			"rebuild with `-tags xla` (needs cgo) and install a PJRT plugin", what)
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -139,7 +167,7 @@ func firstLine(err error) string {
 // tools that must not depend on GOMLX_BACKEND. It panics if the backend cannot
 // be created (it always can: it is pure Go).
 func Go() compute.Backend {
-	b, err := open(GoDefaultConfig)
+	b, err := Open(GoDefaultConfig)
 	if err != nil {
 		panic(err)
 	}

@@ -55,3 +55,17 @@ func TestGoIsSingleton(t *testing.T) {
 		require.Same(t, Go(), b)
 	}
 }
+
+func TestOpen(t *testing.T) {
+	t.Setenv(EnvVar, "xla:cpu") // Open ignores GOMLX_BACKEND.
+	b, err := Open(GoDefaultConfig)
+	require.NoError(t, err)
+	require.Same(t, Go(), b)
+	_, err = Open("nosuchbackend")
+	require.ErrorContains(t, err, `"nosuchbackend"`)
+	if !XLALinked() {
+		_, err = Open("xla:cuda")
+		require.ErrorContains(t, err, `backend "xla:cuda" asks for XLA`)
+		require.ErrorContains(t, err, "-tags xla")
+	}
+}

@@ -5,8 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/ggprior/ggprior/internal/testbackend"
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/gobackend"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/stretchr/testify/require"
@@ -15,7 +15,7 @@ import (
 // fitGraphHost runs FitGraph on xs (converted to dtype) and returns beta, alpha.
 func fitGraphHost(t *testing.T, xs []float64, dtype dtypes.DType) (beta, alpha float64) {
 	t.Helper()
-	backend := gobackend.GetBackend()
+	backend := testbackend.Get(t)
 	outs, err := MustNewExec(backend, func(x *Node) (*Node, *Node) {
 		b, a := FitGraph(ConvertDType(x, dtype))
 		return ConvertDType(b, dtypes.Float64), ConvertDType(a, dtypes.Float64)
@@ -59,7 +59,7 @@ func TestFitGraphEdgeCases(t *testing.T) {
 }
 
 func TestFitGraphBadInput(t *testing.T) {
-	backend := gobackend.GetBackend()
+	backend := testbackend.Get(t)
 	_, err := ExecOnce(backend, func(x *Node) *Node { b, _ := FitGraph(x); return b }, []int32{1, 2, 3})
 	require.ErrorContains(t, err, "float")
 	_, err = ExecOnce(backend, func(g *Graph) *Node {

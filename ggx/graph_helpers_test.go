@@ -5,19 +5,19 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/ggprior/ggprior/internal/testbackend"
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/stretchr/testify/require"
 )
 
-// sampleHost draws n GG variates of the given dtype in the graph (pure-Go
-// backend), seeded, and returns them as float64.
+// sampleHost draws n GG variates of the given dtype in the graph (on the test
+// backend, testbackend.Get), seeded, and returns them as float64.
 func sampleHost(t testing.TB, n int, dtype dtypes.DType, d Dist, seed int64) []float64 {
 	t.Helper()
-	backend := gobackend.GetBackend()
+	backend := testbackend.Get(t)
 	state, err := RNGStateFromSeed(seed)
 	require.NoError(t, err)
 	out, err := ExecOnce(backend, func(st *Node) *Node {

@@ -5,8 +5,8 @@ import (
 	"math"
 	"testing"
 
+	"github.com/ggprior/ggprior/internal/testbackend"
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -16,14 +16,15 @@ import (
 )
 
 // initVariables creates variables with the given initializers in a fresh,
-// seeded store, initializes them on the pure-Go backend and returns their
-// values as float64.
+// seeded store, initializes them on the test backend (testbackend.Get: the
+// pure-Go backend unless GGPRIOR_TEST_BACKEND names another) and returns
+// their values as float64.
 func initVariables(t *testing.T, seed int64, setup func(scope *model.Scope)) map[string][]float64 {
 	t.Helper()
 	store := model.NewStore()
 	store.SetParam(model.ParamInitialSeed, seed)
 	setup(store.RootScope())
-	require.NoError(t, store.InitializeVariables(gobackend.GetBackend(), nil))
+	require.NoError(t, store.InitializeVariables(testbackend.Get(t), nil))
 	values := make(map[string][]float64)
 	for v := range store.IterVariables() {
 		if !v.Trainable {

@@ -5,8 +5,8 @@ import (
 	"math"
 	"testing"
 
+	"github.com/ggprior/ggprior/internal/testbackend"
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -84,7 +84,7 @@ func TestSampleNeverNonFinite(t *testing.T) {
 		t.Skip("1e7 draws per beta")
 	}
 	const n = 10_000_000
-	backend := gobackend.GetBackend()
+	backend := testbackend.Get(t)
 	for _, beta := range []float64{0.1, 0.3, 4, 10} {
 		for _, dtype := range []dtypes.DType{dtypes.Float32, dtypes.BFloat16} {
 			state, err := RNGStateFromSeed(int64(beta * 1000))
@@ -117,7 +117,7 @@ func TestSampleHalfPrecision(t *testing.T) {
 }
 
 func TestSampleBadInput(t *testing.T) {
-	backend := gobackend.GetBackend()
+	backend := testbackend.Get(t)
 	state, err := RNGStateFromSeed(1)
 	require.NoError(t, err)
 	for _, d := range []Dist{{Alpha: 0, Beta: 1}, {Alpha: 1, Beta: -1}, {Alpha: 1, Beta: math.NaN()}, {Mu: math.Inf(1), Alpha: 1, Beta: 1}} {
@@ -135,9 +135,10 @@ func TestSampleBadInput(t *testing.T) {
 }
 
 // BenchmarkSample compares Sample with RandomNormal of the same 1024x1024
-// Float32 shape, on the pure-Go backend; it reports the ratio of the two.
+// Float32 shape, on the test backend (testbackend.Get: the pure-Go backend
+// unless GGPRIOR_TEST_BACKEND names another); it reports the ratio of the two.
 func BenchmarkSample(b *testing.B) {
-	backend := gobackend.GetBackend()
+	backend := testbackend.Get(b)
 	shape := shapes.Make(dtypes.Float32, 1024, 1024)
 	state, err := RNGStateFromSeed(1)
 	require.NoError(b, err)

@@ -5,11 +5,11 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/ggprior/ggprior/backends"
 	"github.com/ggprior/ggprior/ggx"
+	"github.com/ggprior/ggprior/internal/testbackend"
 	"github.com/ggprior/ggprior/optimizers/expgolomb"
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/gobackend"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -31,7 +31,7 @@ func ggValues(n int, beta float64, seed uint64) []float32 {
 // inference mode, and returns the output and the regularization loss (NaN if none).
 func runSite(t *testing.T, store *model.Store, training bool, cfg func(c *ACTConfig) *ACTConfig, x []float32) ([]float32, float64) {
 	t.Helper()
-	exec, err := model.NewExec(gobackend.GetBackend(), store, func(scope *model.Scope, xIn *Node) []*Node {
+	exec, err := model.NewExec(testbackend.Get(t), store, func(scope *model.Scope, xIn *Node) []*Node {
 		g := xIn.Graph()
 		scope.Store().SetTraining(g, training)
 		out := cfg(ACT(scope.In("site"), xIn)).Done()
@@ -59,7 +59,7 @@ func zeroFraction(xs []float32) float64 {
 
 // TestProgressSchedules checks the ramp at key steps.
 func TestProgressSchedules(t *testing.T) {
-	backend := gobackend.GetBackend()
+	backend := testbackend.Get(t)
 	eval := func(step int64, start, end int, schedule string) float64 {
 		out := MustExecOnce(backend, func(s *Node) *Node { return Progress(s, start, end, schedule) }, step)
 		return float64(tensors.ToScalar[float32](out))
@@ -168,6 +168,7 @@ func TestACTRateTerm(t *testing.T) {
 }
 
 func TestACTBadHyperparameters(t *testing.T) {
+	backend := testbackend.Get(t)
 	for name, cfg := range map[string]func(c *ACTConfig) *ACTConfig{
 		"sparsity=1":    func(c *ACTConfig) *ACTConfig { return c.TargetSparsity(1) },
 		"sparsity<0":    func(c *ACTConfig) *ACTConfig { return c.TargetSparsity(-0.1) },
@@ -178,15 +179,16 @@ func TestACTBadHyperparameters(t *testing.T) {
 		"epsilon":       func(c *ACTConfig) *ACTConfig { return c.Epsilon(0) },
 		"sparsity=NaN?": func(c *ACTConfig) *ACTConfig { return c.TargetSparsity(math.NaN()) },
 	} {
-		require.Panics(t, func() { runSiteNoRecover(store(), cfg) }, name)
+		require.Panics(t, func() { runSiteNoRecover(backend, store(), cfg) }, name)
 	}
 }
 
 func store() *model.Store { return model.NewStore() }
 
-// runSiteNoRecover builds the site directly (panics escape, unlike Exec).
-func runSiteNoRecover(s *model.Store, cfg func(c *ACTConfig) *ACTConfig) {
-	g := NewGraph(gobackend.GetBackend(), "bad")
+// runSiteNoRecover builds the site directly on backend (panics escape, unlike
+// Exec).
+func runSiteNoRecover(backend compute.Backend, s *model.Store, cfg func(c *ACTConfig) *ACTConfig) {
+	g := NewGraph(backend, "bad")
 	x := Parameter(g, "x", shapesF32(4))
 	s.SetTraining(g, true)
 	cfg(ACT(s.RootScope(), x)).Done()
@@ -200,7 +202,7 @@ func TestACTGradient(t *testing.T) {
 	const n, lambda = 2_000, 0.5
 	x := ggValues(n, 1.2, 4)
 	store := model.NewStore()
-	exec, err := model.NewExec(backends.Go(), store, func(scope *model.Scope, xIn *Node) []*Node {
+	exec, err := model.NewExec(testbackend.Get(t), store, func(scope *model.Scope, xIn *Node) []*Node {
 		g := xIn.Graph()
 		scope.Store().SetTraining(g, true)
 		out := ACT(scope.In("site"), xIn).TargetSparsity(0.5).RateWeight(lambda).Ramp(0, 0).Done()
@@ -234,7 +236,7 @@ func TestACTSampleCoversAll(t *testing.T) {
 	}
 	seen := make([]int, len(x))
 	for step := int64(1); step <= 7; step++ {
-		out := MustExecOnce(backends.Go(), func(x, step *Node) *Node {
+		out := MustExecOnce(testbackend.Get(t), func(x, step *Node) *Node {
 			return sampleValues(Reshape(x, 10, 100), step, 300)
 		}, x, step)
 		sample := tensors.MustCopyFlatData[float32](out)

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ggprior/ggprior/backends"
+	"github.com/ggprior/ggprior/internal/testbackend"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/stretchr/testify/require"
@@ -108,7 +108,7 @@ func compactRows(a []float32, rows, k int) (values, cols *tensors.Tensor) {
 // rounding of sums of 52 terms).
 func TestSparseMatMulPaths(t *testing.T) {
 	a, w, k := sparseActivations(0.9, 1)
-	backend := backends.Go()
+	backend := testbackend.Get(t)
 	at := tensors.FromFlatDataAndDimensions(a, sparseTokens, sparseHidden)
 	wt := tensors.FromFlatDataAndDimensions(w, sparseHidden, sparseWidth)
 	dense := tensors.MustCopyFlatData[float32](MustExecOnce(backend, MatMul, at, wt))
@@ -127,8 +127,9 @@ func TestSparseMatMulPaths(t *testing.T) {
 
 // BenchmarkSparseMatMul compares, for the MLP output projection after an ACT
 // site ([768, 512] x [512, 128], charlm's reference model on one batch) at
-// 90% and 95% activation sparsity, the backend's dense MatMul against two
-// sparse-aware paths:
+// 90% and 95% activation sparsity, the test backend's (testbackend.Get: the
+// pure-Go backend unless GGPRIOR_TEST_BACKEND names another) dense MatMul
+// against two sparse-aware paths:
 //
 //   - gatherNN, in the graph with fixed shapes: the product from the rows'
 //     non-zeros already compacted to [768, k], k = ceil((1-s)*512) (as a
@@ -148,7 +149,7 @@ func TestSparseMatMulPaths(t *testing.T) {
 //
 //	GOEXPERIMENT=simd go test ./layers -run XXX -bench SparseMatMul -benchtime 200x
 func BenchmarkSparseMatMul(b *testing.B) {
-	backend := backends.Go()
+	backend := testbackend.Get(b)
 	type path struct {
 		name string
 		run  func()

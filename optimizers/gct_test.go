@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/ggprior/ggprior/ggx"
+	"github.com/ggprior/ggprior/internal/testbackend"
 	"github.com/ggprior/ggprior/optimizers/expgolomb"
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -46,7 +46,7 @@ func newStore(n int) *model.Store {
 
 func compressStep(t *testing.T, store *model.Store, w *Wrapper, grad []float32) compressOut {
 	t.Helper()
-	exec, err := model.NewExec(gobackend.GetBackend(), store, func(scope *model.Scope, gradIn *Node) []*Node {
+	exec, err := model.NewExec(testbackend.Get(t), store, func(scope *model.Scope, gradIn *Node) []*Node {
 		wVar := store.GetVariable("/w")
 		_ = wVar.NodeValue(gradIn.Graph())
 		gradIn = Reshape(gradIn, wVar.Shape().Dimensions...) // Fed flat.

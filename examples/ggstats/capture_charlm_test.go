@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ggprior/ggprior/backends"
 	"github.com/ggprior/ggprior/examples/charlm/charlm"
 	"github.com/ggprior/ggprior/examples/ggstats/analysis"
+	"github.com/ggprior/ggprior/internal/testbackend"
 	"github.com/stretchr/testify/require"
 )
 
@@ -69,7 +69,7 @@ func TestFitBetasAndCaptureFromCheckpoint(t *testing.T) {
 	ckpt := filepath.Join(t.TempDir(), "ckpt")
 	tc := charlm.DefaultTrainConfig()
 	tc.Steps, tc.EvalAt, tc.EvalBatch, tc.Data, tc.Checkpoint = 2, nil, 8, charlmData, ckpt
-	exp, err := charlm.NewExperiment(backends.Go(), charlmModel(), tc)
+	exp, err := charlm.NewExperiment(testbackend.Get(t), charlmModel(), tc)
 	require.NoError(t, err)
 	_, err = exp.Run()
 	require.NoError(t, err)

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/ggprior/ggprior/backends"
+	"github.com/ggprior/ggprior/internal/testbackend"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/stretchr/testify/require"
 )
@@ -13,7 +13,7 @@ import (
 // TestCountBelow checks the bracket's invariants and its exact count on
 // distinct values, on ties, and for targets at and beyond the ends.
 func TestCountBelow(t *testing.T) {
-	exec := MustNewExec(backends.Go(), func(a, target *Node) []*Node {
+	exec := MustNewExec(testbackend.Get(t), func(a, target *Node) []*Node {
 		lo, hi := CountBelow(a, target, 32)
 		return []*Node{lo, hi}
 	})

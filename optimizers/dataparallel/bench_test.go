@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ggprior/ggprior/backends"
+	"github.com/ggprior/ggprior/internal/testbackend"
 	"github.com/ggprior/ggprior/optimizers/dataparallel"
 	"github.com/ggprior/ggprior/optimizers/dataparallel/internal/exchbench"
 )
@@ -26,7 +26,7 @@ import (
 //	go test ./optimizers/dataparallel/ -run '^$' -bench Exchange -benchtime 10x
 func BenchmarkExchange(b *testing.B) {
 	const ranks, beta, bits = 2, 0.5, 2.0
-	backend := backends.Go()
+	backend := testbackend.Get(b)
 	for _, n := range []int{1_000_000, 10_000_000} {
 		grad := exchbench.GGGradient(n, beta, 1e-3, uint64(n))
 		gct, err := exchbench.GCT(backend, grad, bits)

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ggprior/ggprior/backends"
+	"github.com/ggprior/ggprior/internal/testbackend"
 	"github.com/ggprior/ggprior/optimizers"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -97,7 +97,7 @@ func newWorkers(t testing.TB, w int, inner string, comp optimizers.Compressor, c
 	for r := range workers {
 		store := newStore()
 		in, opt := newOpt(t, inner, comp)
-		tr, err := NewTrainer(backends.Go(), store, mlp, loss.MeanSquaredError, opt, comms[r]).
+		tr, err := NewTrainer(testbackend.Get(t), store, mlp, loss.MeanSquaredError, opt, comms[r]).
 			InnerOptimizer(in).VerifyEvery(verifyEvery).Done()
 		require.NoError(t, err)
 		workers[r] = &worker{store: store, trainer: tr, comm: comms[r]}

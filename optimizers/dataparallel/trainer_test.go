@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ggprior/ggprior/backends"
+	"github.com/ggprior/ggprior/internal/testbackend"
 	"github.com/ggprior/ggprior/optimizers"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -32,7 +32,7 @@ func TestFP32MatchesSingleWorker(t *testing.T) {
 			// Reference: GoMLX's trainer, one worker, batch w*b.
 			refStore := newStore()
 			refInner, _ := newOpt(t, inner, nil)
-			ref := train.NewTrainer(backends.Go(), refStore, mlp, loss.MeanSquaredError, refInner, nil, nil)
+			ref := train.NewTrainer(testbackend.Get(t), refStore, mlp, loss.MeanSquaredError, refInner, nil, nil)
 			for s := range steps {
 				x, y := batch(xs, ys, s*w*b, (s+1)*w*b)
 				_, err := ref.TrainStep(train.Batch{Inputs: []*tensors.Tensor{x}, Labels: []*tensors.Tensor{y}})
@@ -305,7 +305,7 @@ func TestCompressorsConsistent(t *testing.T) {
 		store := newStore()
 		in, _ := newOpt(t, "sgd", nil)
 		opt := optimizers.GCT(in).BitsPerElement(2).WarmupSteps(2).Done()
-		tr, err := NewTrainer(backends.Go(), store, mlp, loss.MeanSquaredError, opt, group[r]).InnerOptimizer(in).Done()
+		tr, err := NewTrainer(testbackend.Get(t), store, mlp, loss.MeanSquaredError, opt, group[r]).InnerOptimizer(in).Done()
 		require.NoError(t, err)
 		workers[r] = &worker{store: store, trainer: tr, comm: group[r]}
 	}
@@ -328,19 +328,19 @@ func TestNewTrainerErrors(t *testing.T) {
 	group, err := NewInProcess(1, time.Second)
 	require.NoError(t, err)
 	in, opt := newOpt(t, "sgd", nil)
-	_, err = NewTrainer(backends.Go(), newStore(), mlp, loss.MeanSquaredError, in, group[0]).Done()
+	_, err = NewTrainer(testbackend.Get(t), newStore(), mlp, loss.MeanSquaredError, in, group[0]).Done()
 	require.ErrorContains(t, err, "want GCT's *optimizers.Wrapper")
 	// The wrapper hands back its inner optimizer: InnerOptimizer is optional.
-	tr0, err := NewTrainer(backends.Go(), newStore(), mlp, loss.MeanSquaredError, opt, group[0]).Done()
+	tr0, err := NewTrainer(testbackend.Get(t), newStore(), mlp, loss.MeanSquaredError, opt, group[0]).Done()
 	require.NoError(t, err)
 	tr0.Finalize()
-	_, err = NewTrainer(backends.Go(), newStore(), mlp, loss.MeanSquaredError, opt, nil).InnerOptimizer(in).Done()
+	_, err = NewTrainer(testbackend.Get(t), newStore(), mlp, loss.MeanSquaredError, opt, nil).InnerOptimizer(in).Done()
 	require.ErrorContains(t, err, "communicator is nil")
-	_, err = NewTrainer(backends.Go(), newStore(), mlp, loss.MeanSquaredError, opt, group[0]).InnerOptimizer(in).VerifyEvery(-1).Done()
+	_, err = NewTrainer(testbackend.Get(t), newStore(), mlp, loss.MeanSquaredError, opt, group[0]).InnerOptimizer(in).VerifyEvery(-1).Done()
 	require.ErrorContains(t, err, "VerifyEvery")
 
 	// One worker is a valid (if pointless) job.
-	tr, err := NewTrainer(backends.Go(), newStore(), mlp, loss.MeanSquaredError, opt, group[0]).InnerOptimizer(in).Done()
+	tr, err := NewTrainer(testbackend.Get(t), newStore(), mlp, loss.MeanSquaredError, opt, group[0]).InnerOptimizer(in).Done()
 	require.NoError(t, err)
 	xs, ys := dataset(8, 7)
 	x, y := batch(xs, ys, 0, 8)
@@ -362,7 +362,7 @@ func TestOutputs(t *testing.T) {
 	group, err := NewInProcess(1, 20*time.Second)
 	require.NoError(t, err)
 	in, opt := newOpt(t, "sgd", optimizers.FP32())
-	tr, err := NewTrainer(backends.Go(), newStore(), mlp, loss.MeanSquaredError, opt, group[0]).InnerOptimizer(in).
+	tr, err := NewTrainer(testbackend.Get(t), newStore(), mlp, loss.MeanSquaredError, opt, group[0]).InnerOptimizer(in).
 		Outputs(func(_ *model.Scope, g *graph.Graph) []*graph.Node {
 			return []*graph.Node{train.GetMainLoss(g), graph.Const(g, int32(7))}
 		}).Done()
@@ -389,7 +389,7 @@ func TestResumedStateKept(t *testing.T) {
 	in, opt := newOpt(t, "sgd", optimizers.GGQuantizer(2, 0))
 	store := newStore()
 	store.VariableWithValue("/gct/step", int64(4)).SetTrainable(false)
-	tr, err := NewTrainer(backends.Go(), store, mlp, loss.MeanSquaredError, opt, group[0]).InnerOptimizer(in).Done()
+	tr, err := NewTrainer(testbackend.Get(t), store, mlp, loss.MeanSquaredError, opt, group[0]).InnerOptimizer(in).Done()
 	require.NoError(t, err)
 	defer tr.Finalize()
 	xs, ys := dataset(8, 7)

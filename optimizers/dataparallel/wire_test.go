@@ -4,7 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/ggprior/ggprior/backends"
+	"github.com/ggprior/ggprior/internal/testbackend"
 	"github.com/ggprior/ggprior/optimizers/expgolomb"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
@@ -60,7 +60,7 @@ func TestPayloadRoundTrip(t *testing.T) {
 	}, sizes)
 	require.Equal(t, PayloadHeaderSize(4)+sizes[0]+sizes[1]+sizes[2]+sizes[3], len(payload))
 
-	dec := NewPayloadDecoder(backends.Go(), specs)
+	dec := NewPayloadDecoder(testbackend.Get(t), specs)
 	defer dec.Finalize()
 	for range 2 { // The second time reuses the decoder's tensors.
 		gotHdr, got, err := dec.Decode(1, payload)
@@ -87,7 +87,7 @@ func TestPayloadEveryBitFlipDetected(t *testing.T) {
 	grads, specs := wireFixture(2)
 	payload, _, err := AppendPayload(nil, PayloadHeader{Step: 3, Loss: 0.5}, grads)
 	require.NoError(t, err)
-	dec := NewPayloadDecoder(backends.Go(), specs)
+	dec := NewPayloadDecoder(testbackend.Get(t), specs)
 	defer dec.Finalize()
 	for bit := range 8 * len(payload) {
 		p := append([]byte(nil), payload...)
@@ -105,7 +105,7 @@ func TestPayloadEveryBitFlipDetected(t *testing.T) {
 	require.ErrorIs(t, err, ErrCorrupt)
 	// A payload for another model (a different shape) is refused.
 	specs[2].Shape = shapes.Make(dtypes.Float32, 5)
-	_, _, err = NewPayloadDecoder(backends.Go(), specs).Decode(1, payload)
+	_, _, err = NewPayloadDecoder(testbackend.Get(t), specs).Decode(1, payload)
 	require.ErrorIs(t, err, ErrCorrupt)
 	require.Contains(t, err.Error(), `variable "/c"`)
 }

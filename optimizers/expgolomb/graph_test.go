@@ -5,17 +5,18 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/ggprior/ggprior/internal/testbackend"
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/stretchr/testify/require"
 )
 
-// graphCodeLens runs CodeLenGraph and BitLenGraph on the pure Go backend.
+// graphCodeLens runs CodeLenGraph and BitLenGraph on the test backend
+// (testbackend.Get).
 func graphCodeLens(t *testing.T, input *tensors.Tensor, k int) (lens []int32, total int64) {
 	t.Helper()
-	backend := gobackend.GetBackend()
+	backend := testbackend.Get(t)
 	exec, err := graph.NewExec(backend, func(q *graph.Node) (*graph.Node, *graph.Node) {
 		return CodeLenGraph(q, k), BitLenGraph(q, k)
 	})
@@ -110,7 +111,7 @@ func TestGraphCodeLenRoundingAndSaturation(t *testing.T) {
 }
 
 func TestGraphInvalidArguments(t *testing.T) {
-	backend := gobackend.GetBackend()
+	backend := testbackend.Get(t)
 	_, err := graph.CallOnce(backend, func(q *graph.Node) *graph.Node { return BitLenGraph(q, MaxK+1) }, []int32{1})
 	require.Error(t, err)
 	_, err = graph.CallOnce(backend, func(q *graph.Node) *graph.Node { return CodeLenGraph(q, -1) }, []int32{1})
@@ -121,7 +122,7 @@ func TestGraphInvalidArguments(t *testing.T) {
 
 func TestGraphGradientIsStopped(t *testing.T) {
 	// A loss mixing a differentiable term and the code length: the gradient only sees the former.
-	backend := gobackend.GetBackend()
+	backend := testbackend.Get(t)
 	x := []float32{0.3, -1.7, 0, 2.2, 0}
 	for name, bitLen := range map[string]func(q *graph.Node) *graph.Node{
 		"BitLenGraph":        func(q *graph.Node) *graph.Node { return BitLenGraph(q, 0) },
@@ -142,10 +143,10 @@ func TestGraphGradientIsStopped(t *testing.T) {
 }
 
 // graphRunBitLens runs RunBitLenGraph with each pair of orders, and BestRunBitLenGraph, on the
-// pure Go backend.
+// test backend (testbackend.Get).
 func graphRunBitLens(t *testing.T, input *tensors.Tensor, orders [][2]int) (totals []int64, best int64) {
 	t.Helper()
-	exec, err := graph.NewExec(gobackend.GetBackend(), func(q *graph.Node) []*graph.Node {
+	exec, err := graph.NewExec(testbackend.Get(t), func(q *graph.Node) []*graph.Node {
 		outputs := []*graph.Node{BestRunBitLenGraph(q)}
 		for _, k := range orders {
 			outputs = append(outputs, RunBitLenGraph(q, k[0], k[1]))
@@ -250,7 +251,7 @@ func TestGraphRunBitLen(t *testing.T) {
 }
 
 func TestGraphRunInvalidArguments(t *testing.T) {
-	backend := gobackend.GetBackend()
+	backend := testbackend.Get(t)
 	_, err := graph.CallOnce(backend, func(q *graph.Node) *graph.Node { return RunBitLenGraph(q, MaxK+1, 0) }, []int32{1})
 	require.Error(t, err)
 	_, err = graph.CallOnce(backend, func(q *graph.Node) *graph.Node { return RunBitLenGraph(q, 0, -1) }, []int32{1})

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ggprior/ggprior/backends"
+	"github.com/ggprior/ggprior/internal/testbackend"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -15,11 +15,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// backend returns the pure-Go backend used by every test (the project's
-// configuration of it, whose worker pool cannot deadlock).
+// backend returns the backend every test runs on: testbackend.Get, the
+// project's configuration of the pure-Go backend (whose worker pool cannot
+// deadlock) unless GGPRIOR_TEST_BACKEND names another.
 func backend(t testing.TB) compute.Backend {
 	t.Helper()
-	return backends.Go()
+	return testbackend.Get(t)
 }
 
 // tinyConfig is a small model for fast tests: 1 layer, width 32, 2 heads, block 16.

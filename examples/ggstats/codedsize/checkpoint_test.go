@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ggprior/ggprior/backends"
 	"github.com/ggprior/ggprior/examples/charlm/charlm"
 	"github.com/ggprior/ggprior/examples/ggstats/gomlxckpt"
+	"github.com/ggprior/ggprior/internal/testbackend"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/checkpoint"
 	"github.com/stretchr/testify/require"
@@ -29,7 +29,7 @@ func TestCheckpointOfCharlm(t *testing.T) {
 	tc := charlm.DefaultTrainConfig()
 	tc.Steps, tc.EvalAt, tc.EvalBatch, tc.Data, tc.Checkpoint = 2, nil, 8, data, filepath.Join(dir, "ckpt")
 	tc.Compress, tc.ACTSites = "gct", []string{"mlp_hidden"}
-	exp, err := charlm.NewExperiment(backends.Go(), cfg, tc)
+	exp, err := charlm.NewExperiment(testbackend.Get(t), cfg, tc)
 	require.NoError(t, err)
 	_, err = exp.Run()
 	require.NoError(t, err)

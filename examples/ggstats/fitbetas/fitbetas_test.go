@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ggprior/ggprior/backends"
 	"github.com/ggprior/ggprior/examples/charlm/charlm"
+	"github.com/ggprior/ggprior/internal/testbackend"
 	"github.com/stretchr/testify/require"
 )
 
@@ -27,7 +27,7 @@ func trainedCheckpoint(t *testing.T) string {
 	tc := charlm.DefaultTrainConfig()
 	tc.Steps, tc.EvalAt, tc.EvalBatch, tc.Data = 1, nil, 8, data
 	tc.Init, tc.Beta, tc.Checkpoint = charlm.InitNameGG, knownBetas, filepath.Join(dir, "ckpt")
-	exp, err := charlm.NewExperiment(backends.Go(), cfg, tc)
+	exp, err := charlm.NewExperiment(testbackend.Get(t), cfg, tc)
 	require.NoError(t, err)
 	_, err = exp.Run()
 	require.NoError(t, err)

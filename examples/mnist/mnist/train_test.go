@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ggprior/ggprior/backends"
+	"github.com/ggprior/ggprior/internal/testbackend"
 	"github.com/stretchr/testify/require"
 )
 
@@ -23,7 +23,7 @@ func tinyConfig() Config {
 // data: the loss falls and the test accuracy is far above chance (10%).
 func TestRunHeAndGG(t *testing.T) {
 	data := Synthetic(200, 100, 1)
-	backend := backends.Go()
+	backend := testbackend.Get(t)
 	for _, init := range []string{InitHe, InitGG} {
 		cfg := tinyConfig()
 		cfg.Init = init
@@ -58,7 +58,7 @@ func TestRunACTAndGCT(t *testing.T) {
 	cfg := tinyConfig()
 	cfg.Init, cfg.Beta, cfg.ACT, cfg.Compress = InitGG, 1.2, 0.8, CompressGCT
 	cfg.Steps = 120
-	r, err := Run(backends.Go(), data, cfg, nil)
+	r, err := Run(testbackend.Get(t), data, cfg, nil)
 	require.NoError(t, err)
 	t.Logf("%s: test accuracy %.3f, ACT %+v, GCT %+v", r.Label, r.TestAccuracy, *r.ACT, *r.GCT)
 	require.Equal(t, "gg(beta=1.2)+act(0.8)+gct", r.Label)
@@ -107,10 +107,10 @@ func TestConfigErrors(t *testing.T) {
 	} {
 		cfg := tinyConfig()
 		c.edit(&cfg)
-		_, err := Run(backends.Go(), data, cfg, nil)
+		_, err := Run(testbackend.Get(t), data, cfg, nil)
 		require.ErrorContains(t, err, c.want)
 	}
-	_, err := Run(backends.Go(), &Dataset{Rows: 28, Cols: 28}, tinyConfig(), nil)
+	_, err := Run(testbackend.Get(t), &Dataset{Rows: 28, Cols: 28}, tinyConfig(), nil)
 	require.ErrorContains(t, err, "empty dataset")
 	require.True(t, strings.HasPrefix(DefaultConfig().Label(), InitHe))
 }
