@@ -3,7 +3,8 @@
 # started side by side take turns instead of timing each other's runs.
 #
 #   study_setup OUT              cd to the repo, make OUT, build HEAD's charlm
-#                                (sets $bin, and $src: its sources)
+#                                (sets $bin, $src: its sources, and
+#                                $checkpoints: the runs' checkpoint directory)
 #   study_run OUT NAME FLAGS...  run "$bin FLAGS" into OUT/NAME.json (+ .log),
 #                                unless OUT/NAME.json exists
 set -euo pipefail
@@ -13,6 +14,9 @@ study_setup() {
   cd "$(dirname "${BASH_SOURCE[0]}")/.."
   work=${STUDY_WORK:-study/.work} # Binaries, sources and checkpoints (ignored by git).
   mkdir -p "$out" "$work" && work=$(cd "$work" && pwd)
+  # The checkpoints, relative to the repository: the paths runs record in
+  # their results stay within it.
+  checkpoints=$(realpath --relative-to=. "$work")/checkpoints
   # Build the committed version (HEAD), so edits in progress never change a
   # study; commits that leave charlm's sources alone reuse the binary.
   rev=$(git rev-parse --short HEAD)

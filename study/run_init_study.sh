@@ -43,6 +43,6 @@ for seed in $seeds; do
     flags=${entry#*|}
     # shellcheck disable=SC2086
     study_run "$out" "${name}-seed${seed}-steps${steps}" -steps "$steps" -seed "$seed" \
-      -eval-at 250,500,1000,1500,2000 $flags -checkpoint "$work/checkpoints/${name}-seed${seed}-steps${steps}"
+      -eval-at 250,500,1000,1500,2000 $flags -checkpoint "$checkpoints/${name}-seed${seed}-steps${steps}"
   done
 done

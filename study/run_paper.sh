@@ -34,5 +34,5 @@ while pgrep -f run_init_study.sh >/dev/null; do sleep 30; done
   flock 9
   echo "== $(date -u '+%Y-%m-%d %H:%M:%S') paper built from commit $(cat "$paper.commit"): -stages $stages -seeds $seeds"
   "$paper" -profile full -stages "$stages" -seeds "$seeds" -force -quiet \
-    -out "$out" -runs study/init -checkpoints "$work/checkpoints"
+    -out "$out" -runs study/init -checkpoints "$checkpoints"
 ) 9>"$work/run.lock" >>"$out/paper.log" 2>&1
