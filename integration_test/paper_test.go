@@ -9,7 +9,6 @@ package integration_test
 import (
 	"bytes"
 	"encoding/json"
-	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/ggprior/ggprior/examples/mnist/mnist"
 	"github.com/ggprior/ggprior/examples/paper/paper"
+	"github.com/ggprior/ggprior/internal/pngtest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -50,7 +50,7 @@ func TestPaperTinyProfile(t *testing.T) {
 			require.Contains(t, []string{paper.Yes, paper.No, paper.NotMeasured}, c.Reproduced, "%s: %s", name, c.Claim)
 		}
 		for _, f := range st.Figures {
-			requirePNGFile(t, filepath.Join(out, f.File))
+			pngtest.Require(t, filepath.Join(out, f.File))
 		}
 	}
 	for _, stage := range []string{"evidence", "init", "act", "gct", "arch"} {
@@ -90,14 +90,4 @@ func TestPaperTinyProfile(t *testing.T) {
 	again, err := os.ReadFile(filepath.Join(out, "report.md"))
 	require.NoError(t, err)
 	require.Contains(t, string(again), "## GG initialization (stage init)")
-}
-
-// requirePNGFile checks that path holds a decodable PNG image.
-func requirePNGFile(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer func() { _ = f.Close() }()
-	_, err = png.Decode(f)
-	require.NoError(t, err, path)
 }

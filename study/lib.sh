@@ -5,6 +5,7 @@
 #   study_setup OUT              cd to the repo, make OUT, build HEAD's charlm
 #                                (sets $bin, $src: its sources, and
 #                                $checkpoints: the runs' checkpoint directory)
+#   study_build NAME KEY PKG     build HEAD's PKG once per KEY (sets $built)
 #   study_run OUT NAME FLAGS...  run "$bin FLAGS" into OUT/NAME.json (+ .log),
 #                                unless OUT/NAME.json exists
 set -euo pipefail
@@ -23,15 +24,23 @@ study_setup() {
   local key
   key=$(git ls-tree -r HEAD -- go.mod go.sum backends ggx layers optimizers examples/charlm examples/ggstats |
     git hash-object --stdin | cut -c1-10)
-  bin=$work/charlm-$key
-  if [ ! -x "$bin" ]; then
+  study_build charlm "$key" ./examples/charlm
+  bin=$built src=$work/src-$key
+  echo "charlm binary $bin, built from commit $(cat "$bin.commit")"
+}
+
+# study_build NAME KEY PKG: builds package PKG of HEAD into $work/NAME-KEY
+# (unless built already), from a copy of HEAD's tree in $work/src-KEY, and
+# records the commit in $work/NAME-KEY.commit; sets $built to the binary.
+study_build() {
+  local name=$1 key=$2 pkg=$3
+  built=$work/$name-$key
+  if [ ! -x "$built" ]; then
     rm -rf "$work/src-$key" && mkdir -p "$work/src-$key"
     git archive HEAD | tar -x -C "$work/src-$key"
-    (cd "$work/src-$key" && GOEXPERIMENT=simd go build -o "$bin.tmp" ./examples/charlm && mv "$bin.tmp" "$bin")
-    echo "$rev" > "$bin.commit"
+    (cd "$work/src-$key" && GOEXPERIMENT=simd go build -o "$built.tmp" "$pkg" && mv "$built.tmp" "$built")
+    echo "$rev" > "$built.commit"
   fi
-  src=$work/src-$key
-  echo "charlm binary $bin, built from commit $(cat "$bin.commit")"
 }
 
 study_run() {

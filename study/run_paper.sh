@@ -21,13 +21,8 @@ study_setup "$out" >/dev/null
 
 key=$(git ls-tree -r HEAD -- go.mod go.sum backends ggx layers optimizers internal examples |
   git hash-object --stdin | cut -c1-10)
-paper=$work/paper-$key
-if [ ! -x "$paper" ]; then
-  rm -rf "$work/src-paper-$key" && mkdir -p "$work/src-paper-$key"
-  git archive HEAD | tar -x -C "$work/src-paper-$key"
-  (cd "$work/src-paper-$key" && GOEXPERIMENT=simd go build -o "$paper.tmp" ./examples/paper && mv "$paper.tmp" "$paper")
-  echo "$rev" > "$paper.commit"
-fi
+study_build paper "$key" ./examples/paper
+paper=$built
 
 while pgrep -f run_init_study.sh >/dev/null; do sleep 30; done
 (
