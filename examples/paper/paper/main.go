@@ -208,6 +208,7 @@ func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			continue
 		}
 		res.Stage, res.Title, res.Seconds, res.Finished = st.Name(), st.Title(), time.Since(start).Seconds(), time.Now().UTC()
+		res.TrainingSeconds, res.Runs = plan.trainingSeconds(st.Needs(plan))
 		rf.Stages[st.Name()] = res
 		if err := rf.write(o.out); err != nil {
 			return err

@@ -3,6 +3,7 @@ package paper
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"github.com/ggprior/ggprior/internal/pngtest"
 	"os"
 	"path/filepath"
@@ -57,7 +58,7 @@ func TestMainStages(t *testing.T) {
 	stdout.Reset()
 	require.NoError(t, Main(args, &stdout, &stderr))
 	require.Equal(t, 2, strings.Count(stdout.String(), ": done before"), stdout.String())
-	before := rf.Stages["gct"].Finished
+	before, trainingBefore := rf.Stages["gct"].Finished, rf.Stages["gct"].TrainingSeconds
 
 	stdout.Reset()
 	stderr.Reset()
@@ -66,6 +67,14 @@ func TestMainStages(t *testing.T) {
 	rf, err = readResultsFile(out)
 	require.NoError(t, err)
 	require.True(t, rf.Stages["gct"].Finished.After(before), "redone")
+	// The redone stage trained nothing, yet it accounts for its runs' training.
+	gct := rf.Stages["gct"]
+	require.Equal(t, len(gctStage{}.Needs(&Plan{Profile: Profiles["tiny"], Seeds: rf.Seeds})), gct.Runs)
+	require.Greater(t, gct.TrainingSeconds, 0.0)
+	require.Equal(t, trainingBefore, gct.TrainingSeconds, "the same runs, the same step times")
+	report, err = os.ReadFile(filepath.Join(out, reportFileName))
+	require.NoError(t, err)
+	require.Contains(t, string(report), fmt.Sprintf("training time of its %d runs (steps × median step time, whenever trained): ", gct.Runs))
 	require.Len(t, rf.Stages, 2, "the other stage is kept")
 
 	err = Main([]string{"-profile", "tiny", "-seeds", "1,2", "-out", out, "-stages", "gct"}, &stdout, &stderr)

@@ -110,6 +110,26 @@ func (p *Plan) Ensure(n Need) (*charlm.Results, error) {
 	return results, nil
 }
 
+// trainingSeconds estimates the training time of the finished runs of
+// needs, whenever they were trained: each run's steps times its median step
+// time (evaluations and start-up left out). It returns the estimate and the
+// number of runs it counts; runs without results are left out.
+func (p *Plan) trainingSeconds(needs []Need) (seconds float64, runs int) {
+	seen := map[string]bool{}
+	for _, n := range needs {
+		spec, err := p.Spec(n.Config, n.Seed)
+		if err != nil || seen[spec.Name()] {
+			continue
+		}
+		seen[spec.Name()] = true
+		if r, err := p.Runner.Done(spec); err == nil && r != nil {
+			seconds += float64(spec.Steps) * r.SecPerStepMedian
+			runs++
+		}
+	}
+	return seconds, runs
+}
+
 // EnsureAll ensures every run of needs, in order, and returns their results in the same order.
 func (p *Plan) EnsureAll(needs []Need) ([]*charlm.Results, error) {
 	out := make([]*charlm.Results, len(needs))

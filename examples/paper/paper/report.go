@@ -81,7 +81,7 @@ func writeReport(out string, rf *ResultsFile) error {
 		if len(r.Notes) > 0 {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "_Stage time: %s._\n\n", formatSeconds(r.Seconds))
+		fmt.Fprintf(&b, "_%s._\n\n", stageTime(r))
 	}
 	return writeAtomically(filepath.Join(out, reportFileName), []byte(strings.TrimRight(b.String(), "\n")+"\n"))
 }
@@ -89,4 +89,20 @@ func writeReport(out string, rf *ResultsFile) error {
 // escapeCell makes text safe in a markdown table cell.
 func escapeCell(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "\n", " ")
+}
+
+// stageTime describes the time a stage took: the wall time of the
+// invocation that finished it and, when it has runs, their training time
+// whenever they were trained.
+func stageTime(r *StageResult) string {
+	s := "Stage time: " + formatSeconds(r.Seconds)
+	if r.Runs > 0 {
+		plural := "s"
+		if r.Runs == 1 {
+			plural = ""
+		}
+		s += fmt.Sprintf("; training time of its %d run%s (steps × median step time, whenever trained): %s",
+			r.Runs, plural, formatSeconds(r.TrainingSeconds))
+	}
+	return s
 }

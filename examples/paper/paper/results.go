@@ -74,6 +74,12 @@ type StageResult struct {
 	// Seconds is the wall time of the stage; Finished when it finished.
 	Seconds  float64   `json:"seconds"`
 	Finished time.Time `json:"finished"`
+	// TrainingSeconds estimates the training time of the stage's Runs,
+	// whenever they were trained (this invocation or an earlier one): the
+	// sum of their steps times their median step time. Seconds alone says
+	// little when the runs were reused.
+	TrainingSeconds float64 `json:"training_seconds,omitempty"`
+	Runs            int     `json:"runs,omitempty"`
 	// Data holds every number of the stage (summaries, per-run measurements).
 	Data any `json:"data,omitempty"`
 }
