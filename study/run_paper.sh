@@ -5,6 +5,7 @@
 # the runs whose weights are analyzed in study/.work/checkpoints.
 #
 #   study/run_paper.sh STAGES [SEEDS]      e.g. study/run_paper.sh gct,act 1
+#   study/run_paper.sh --side STAGES SEEDS  e.g. study/run_paper.sh --side act 2
 #
 # STAGES and SEEDS are examples/paper's -stages and -seeds (default: the full
 # profile's seeds 1,2,3). It waits for a running study/run_init_study.sh to
@@ -13,16 +14,37 @@
 # checkpoint resumes; the stages are always redone (-force) from the runs, so
 # the report follows the runs found. The output of each invocation is
 # appended to study/full/paper.log, which names the commit that built it.
+#
+# --side trains runs beside another study instead of after it, on a machine
+# whose cores one run leaves idle (a charlm run keeps about 1 of 2 cores
+# busy): it takes no run lock (the runs' own locks keep two processes from
+# training the same run), and writes its stages' report to
+# study/.work/side-STAGES-SEEDS, not study/full (a later run of this script
+# without --side redoes the stages from all the runs). Its log is
+# study/.work/side-STAGES-SEEDS/paper.log.
 source "$(dirname "$0")/lib.sh"
-stages=${1:?usage: study/run_paper.sh STAGES [SEEDS]}
+side=
+if [ "${1:-}" = --side ]; then
+  side=1
+  shift
+fi
+usage="usage: study/run_paper.sh [--side] STAGES [SEEDS]"
+stages=${1:?$usage}
 seeds=${2:-1,2,3}
 out=study/full
+[ -n "$side" ] && out=study/.work/side-$stages-$seeds
 study_setup "$out" >/dev/null
 
 key=$(git ls-tree -r HEAD -- go.mod go.sum backends ggx layers optimizers internal examples |
   git hash-object --stdin | cut -c1-10)
 study_build paper "$key" ./examples/paper
 paper=$built
+
+if [ -n "$side" ]; then
+  echo "== $(date -u '+%Y-%m-%d %H:%M:%S') paper built from commit $(cat "$paper.commit"): -stages $stages -seeds $seeds (side by side)" >>"$out/paper.log"
+  exec "$paper" -profile full -stages "$stages" -seeds "$seeds" -force -quiet \
+    -out "$out" -runs study/init -checkpoints "$checkpoints" >>"$out/paper.log" 2>&1
+fi
 
 while pgrep -f run_init_study.sh >/dev/null; do sleep 30; done
 (

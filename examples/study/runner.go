@@ -97,7 +97,10 @@ func ShellQuote(s string) string {
 // Runner trains the runs of a study in-process, one at a time, and writes
 // each run's results JSON into Dir (through a temporary file renamed into
 // place: a results file is always complete). Runs whose results exist are
-// not trained again.
+// not trained again. Processes may share Dir and CheckpointDir (e.g. two
+// studies of different seeds side by side on a machine with cores to
+// spare): a lock per run makes a process wait for a run that another one is
+// training, and then reuse its results.
 //
 // With a CheckpointDir, every run checkpoints while it trains (at each of its
 // evaluation steps), so that a run interrupted anywhere resumes from its last
@@ -218,15 +221,54 @@ func (r *Runner) Run(spec RunSpec, weights bool) (results *charlm.Results, train
 	if results != nil && (!weights || r.HasWeights(spec)) {
 		return results, false, nil
 	}
-	results, err = r.Train(spec)
+	lock, err := r.lock(spec)
+	if err != nil {
+		return nil, false, err
+	}
+	defer lock.unlock()
+	// Another process may have trained it while this one waited for the lock.
+	if results, err = r.Done(spec); err != nil {
+		return nil, false, err
+	}
+	if results != nil && (!weights || r.HasWeights(spec)) {
+		return results, false, nil
+	}
+	results, err = r.train(spec)
 	return results, err == nil, err
+}
+
+// lock takes the run's lock, a file ".<run name>.lock" in Dir, so that
+// processes sharing Dir (two studies side by side) never train the same run
+// at once: the second waits, then finds the first one's results. The lock
+// is advisory (flock), released when the process ends however it ends; it
+// guards nothing on systems without flock.
+func (r *Runner) lock(spec RunSpec) (*runLock, error) {
+	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("run %s: %w", spec.Name(), err)
+	}
+	return lockRun(filepath.Join(r.Dir, "."+spec.Name()+".lock"), func() {
+		if r.Progress != nil {
+			fmt.Fprintf(r.Progress, "run %s: another process is training it; waiting for it\n", spec.Name())
+		}
+	})
 }
 
 // Train trains the run, resuming from its checkpoint directory if it holds
 // one, and writes its results. A "fit:DIR" -beta is resolved to the shapes
 // fitted to DIR's latest checkpoint (examples/ggstats/fitbetas). With a
-// checkpoint directory, only the latest checkpoint is kept at the end.
+// checkpoint directory, only the latest checkpoint is kept at the end. It
+// holds the run's lock (see Run) while it trains.
 func (r *Runner) Train(spec RunSpec) (*charlm.Results, error) {
+	lock, err := r.lock(spec)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.unlock()
+	return r.train(spec)
+}
+
+// train is Train without the lock.
+func (r *Runner) train(spec RunSpec) (*charlm.Results, error) {
 	cfg, tc, settings, err := spec.flags.RunConfig(r.model())
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", spec.Name(), err)

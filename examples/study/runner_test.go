@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -155,4 +156,58 @@ func TestRunnerResumesRunsWithoutCheckpoint(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, want.ValLoss, resumed.ValLoss)
 	require.Equal(t, want.WeightsHash, resumed.WeightsHash)
+}
+
+// signalWriter sends every write on a channel.
+type signalWriter chan string
+
+func (w signalWriter) Write(p []byte) (int, error) {
+	w <- string(p)
+	return len(p), nil
+}
+
+// TestRunnerWaitsForAnotherProcess: a run whose lock is held elsewhere (as
+// by another process training it) is waited for, and its results are then
+// reused instead of trained again.
+func TestRunnerWaitsForAnotherProcess(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no run locks without flock")
+	}
+	dir := t.TempDir()
+	args := []string{"-steps", "2", "-eval-at", "2", "-data", tinyCorpus(t)}
+	spec, err := NewRunSpec("plain", args, false)
+	require.NoError(t, err)
+	first := &Runner{Dir: dir, Model: tinyModel}
+	held, err := first.lock(spec) // The "other process", about to train the run.
+	require.NoError(t, err)
+
+	progress := make(signalWriter, 10)
+	var trainedHere []string
+	second := &Runner{Dir: dir, Model: tinyModel, Progress: progress,
+		Prepare: func(spec RunSpec, _ *charlm.Experiment) { trainedHere = append(trainedHere, spec.Name()) }}
+	type ran struct {
+		results *charlm.Results
+		trained bool
+		err     error
+	}
+	done := make(chan ran, 1)
+	go func() {
+		results, trained, err := second.Run(spec, false)
+		done <- ran{results, trained, err}
+	}()
+	require.Equal(t, "run "+spec.Name()+": another process is training it; waiting for it\n", <-progress)
+	want, err := first.train(spec)
+	require.NoError(t, err)
+	select {
+	case r := <-done:
+		t.Fatalf("Run returned while the lock was held: %+v", r)
+	default:
+	}
+	held.unlock()
+	r := <-done
+	require.NoError(t, r.err)
+	require.False(t, r.trained, "the other process's results are reused")
+	require.Equal(t, want.ValLoss, r.results.ValLoss)
+	require.Empty(t, trainedHere)
+	require.NoFileExists(t, filepath.Join(dir, "."+spec.Name()+".lock"), "the lock file goes with the lock")
 }

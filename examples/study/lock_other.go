@@ -1,0 +1,11 @@
+//go:build !unix
+
+package study
+
+// runLock does nothing where flock is not available: runs are not guarded
+// against a second process training the same run.
+type runLock struct{}
+
+func lockRun(string, func()) (*runLock, error) { return &runLock{}, nil }
+
+func (*runLock) unlock() {}
