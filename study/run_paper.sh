@@ -18,7 +18,8 @@
 # --side trains runs beside another study instead of after it, on a machine
 # whose cores one run leaves idle (a charlm run keeps about 1 of 2 cores
 # busy): it takes no run lock (the runs' own locks keep two processes from
-# training the same run), and writes its stages' report to
+# training the same run, and each leaves the runs the other is training for
+# the end of its stage, so the same stages are shared out), and writes its stages' report to
 # study/.work/side-STAGES-SEEDS, not study/full (a later run of this script
 # without --side redoes the stages from all the runs). Its log is
 # study/.work/side-STAGES-SEEDS/paper.log.

@@ -6,6 +6,6 @@ package study
 // against a second process training the same run.
 type runLock struct{}
 
-func lockRun(string, func()) (*runLock, error) { return &runLock{}, nil }
+func lockRun(string, bool, func()) (*runLock, error) { return &runLock{}, nil }
 
 func (*runLock) unlock() {}

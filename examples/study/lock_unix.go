@@ -15,17 +15,22 @@ type runLock struct {
 	path string
 }
 
-// lockRun takes the exclusive lock on the file path (creating it), waiting
-// for another process that holds it; busy is called once if it has to wait.
-// The file is removed on unlock; a process that locked a file removed
-// meanwhile locks the new one instead.
-func lockRun(path string, busy func()) (*runLock, error) {
+// lockRun takes the exclusive lock on the file path (creating it). If
+// another process holds it, lockRun calls busy (if not nil) and waits for
+// it, or, with wait false, returns ErrRunBusy. The file is removed on
+// unlock; a process that locked a file removed meanwhile locks the new one
+// instead.
+func lockRun(path string, wait bool, busy func()) (*runLock, error) {
 	for {
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 		if err != nil {
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == syscall.EWOULDBLOCK && !wait {
+			_ = f.Close()
+			return nil, ErrRunBusy
+		}
 		if err == syscall.EWOULDBLOCK {
 			if busy != nil {
 				busy()

@@ -1,6 +1,7 @@
 package study
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -212,6 +213,21 @@ func latestCheckpointStep(dir string) (int, error) {
 // Checkpoint), and is trained (resuming from its checkpoint, if any) when it
 // has not. trained reports whether it was trained now.
 func (r *Runner) Run(spec RunSpec, weights bool) (results *charlm.Results, trained bool, err error) {
+	return r.run(spec, weights, true)
+}
+
+// ErrRunBusy is returned by TryRun for a run that another process is training.
+var ErrRunBusy = errors.New("another process is training this run")
+
+// TryRun is Run, except that it returns an error wrapping ErrRunBusy at once
+// (no results, nothing trained) if another process is training the run:
+// the caller can go on with other runs and come back to it (with Run).
+func (r *Runner) TryRun(spec RunSpec, weights bool) (results *charlm.Results, trained bool, err error) {
+	return r.run(spec, weights, false)
+}
+
+// run is Run (wait true) or TryRun.
+func (r *Runner) run(spec RunSpec, weights, wait bool) (results *charlm.Results, trained bool, err error) {
 	if weights && !spec.Checkpoint {
 		return nil, false, fmt.Errorf("run %s: its weights are needed, but it keeps no checkpoint", spec.Name())
 	}
@@ -221,7 +237,7 @@ func (r *Runner) Run(spec RunSpec, weights bool) (results *charlm.Results, train
 	if results != nil && (!weights || r.HasWeights(spec)) {
 		return results, false, nil
 	}
-	lock, err := r.lock(spec)
+	lock, err := r.lock(spec, wait)
 	if err != nil {
 		return nil, false, err
 	}
@@ -242,15 +258,20 @@ func (r *Runner) Run(spec RunSpec, weights bool) (results *charlm.Results, train
 // at once: the second waits, then finds the first one's results. The lock
 // is advisory (flock), released when the process ends however it ends; it
 // guards nothing on systems without flock.
-func (r *Runner) lock(spec RunSpec) (*runLock, error) {
+// With wait false, a lock held elsewhere is an error wrapping ErrRunBusy.
+func (r *Runner) lock(spec RunSpec, wait bool) (*runLock, error) {
 	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("run %s: %w", spec.Name(), err)
 	}
-	return lockRun(filepath.Join(r.Dir, "."+spec.Name()+".lock"), func() {
+	lock, err := lockRun(filepath.Join(r.Dir, "."+spec.Name()+".lock"), wait, func() {
 		if r.Progress != nil {
 			fmt.Fprintf(r.Progress, "run %s: another process is training it; waiting for it\n", spec.Name())
 		}
 	})
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", spec.Name(), err)
+	}
+	return lock, nil
 }
 
 // Train trains the run, resuming from its checkpoint directory if it holds
@@ -259,7 +280,7 @@ func (r *Runner) lock(spec RunSpec) (*runLock, error) {
 // checkpoint directory, only the latest checkpoint is kept at the end. It
 // holds the run's lock (see Run) while it trains.
 func (r *Runner) Train(spec RunSpec) (*charlm.Results, error) {
-	lock, err := r.lock(spec)
+	lock, err := r.lock(spec, true)
 	if err != nil {
 		return nil, err
 	}

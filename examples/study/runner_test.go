@@ -178,8 +178,11 @@ func TestRunnerWaitsForAnotherProcess(t *testing.T) {
 	spec, err := NewRunSpec("plain", args, false)
 	require.NoError(t, err)
 	first := &Runner{Dir: dir, Model: tinyModel}
-	held, err := first.lock(spec) // The "other process", about to train the run.
+	held, err := first.lock(spec, true) // The "other process", about to train the run.
 	require.NoError(t, err)
+	_, trained, err := (&Runner{Dir: dir, Model: tinyModel}).TryRun(spec, false)
+	require.ErrorIs(t, err, ErrRunBusy)
+	require.False(t, trained)
 
 	progress := make(signalWriter, 10)
 	var trainedHere []string

@@ -89,6 +89,12 @@ func (p *Plan) pending(n Need) (study.RunSpec, bool, error) {
 // no results (or, with n.Weights, no final checkpoint) yet. A gg-fit run
 // needs the baseline's weights first.
 func (p *Plan) Ensure(n Need) (*charlm.Results, error) {
+	return p.ensure(n, true)
+}
+
+// ensure is Ensure; with wait false, a run that another process is training
+// is left for later: the error wraps study.ErrRunBusy.
+func (p *Plan) ensure(n Need, wait bool) (*charlm.Results, error) {
 	spec, train, err := p.pending(n)
 	if err != nil {
 		return nil, err
@@ -98,7 +104,14 @@ func (p *Plan) Ensure(n Need) (*charlm.Results, error) {
 			return nil, err
 		}
 	}
-	results, _, err := p.Runner.Run(spec, n.Weights)
+	run := p.Runner.Run
+	if !wait {
+		run = p.Runner.TryRun
+	}
+	results, _, err := run(spec, n.Weights)
+	if errors.Is(err, study.ErrRunBusy) {
+		return nil, err
+	}
 	p.progress.endRun(spec.Name(), err)
 	if err != nil {
 		if errors.Is(err, ErrInterrupted) {
@@ -130,11 +143,27 @@ func (p *Plan) trainingSeconds(needs []Need) (seconds float64, runs int) {
 	return seconds, runs
 }
 
-// EnsureAll ensures every run of needs, in order, and returns their results in the same order.
+// EnsureAll ensures every run of needs and returns their results in the
+// same order. It trains them in order, except that a run another process is
+// training (a study side by side, sharing the runs' directory) is left for
+// the end, and then waited for: two processes given the same stages share
+// their runs out between them.
 func (p *Plan) EnsureAll(needs []Need) ([]*charlm.Results, error) {
 	out := make([]*charlm.Results, len(needs))
+	var later []int
 	for i, n := range needs {
-		r, err := p.Ensure(n)
+		r, err := p.ensure(n, false)
+		if errors.Is(err, study.ErrRunBusy) {
+			later = append(later, i)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[i] = r
+	}
+	for _, i := range later {
+		r, err := p.Ensure(needs[i])
 		if err != nil {
 			return nil, err
 		}
