@@ -20,9 +20,10 @@
 # busy): it takes no run lock (the runs' own locks keep two processes from
 # training the same run, and each leaves the runs the other is training for
 # the end of its stage, so the same stages are shared out), and writes its stages' report to
-# study/.work/side-STAGES-SEEDS, not study/full (a later run of this script
+# study/.work/side-STAGES-SEEDS-PID, not study/full (a later run of this script
 # without --side redoes the stages from all the runs). Its log is
-# study/.work/side-STAGES-SEEDS/paper.log.
+# study/.work/side-STAGES-SEEDS-PID/paper.log. The report in study/full of
+# other seeds than SEEDS is moved to study/.work/full-seeds-* first.
 source "$(dirname "$0")/lib.sh"
 side=
 if [ "${1:-}" = --side ]; then
@@ -33,8 +34,18 @@ usage="usage: study/run_paper.sh [--side] STAGES [SEEDS]"
 stages=${1:?$usage}
 seeds=${2:-1,2,3}
 out=study/full
-[ -n "$side" ] && out=study/.work/side-$stages-$seeds
+[ -n "$side" ] && out=study/.work/side-$stages-$seeds-$$
 study_setup "$out" >/dev/null
+# The report of other seeds (examples/paper refuses to mix them): moved
+# aside, as every stage is redone from its runs.
+if [ -z "$side" ] && [ -f "$out/results.json" ]; then
+  had=$(tr -d ' \n' <"$out/results.json" | grep -o '"seeds":\[[^]]*\]' | head -1 | tr -dc '0-9,')
+  if [ "$had" != "$seeds" ]; then
+    aside=$work/full-seeds-$had-$(date -u +%Y%m%d%H%M%S)
+    mkdir -p "$aside" && mv "$out/results.json" "$out/report.md" "$aside/" && rm -rf "$out/figures"
+    echo "== the report of seeds $had moved to $aside" >>"$out/paper.log"
+  fi
+fi
 
 key=$(git ls-tree -r HEAD -- go.mod go.sum backends ggx layers optimizers internal examples |
   git hash-object --stdin | cut -c1-10)
