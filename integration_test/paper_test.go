@@ -56,6 +56,9 @@ func TestPaperTinyProfile(t *testing.T) {
 	for _, stage := range []string{"evidence", "init", "act", "gct", "arch"} {
 		require.NotEmpty(t, results.Stages[stage].Figures, stage)
 	}
+	every := results.Stages["act"].Claims[2] // ACT at every site, from act-all's run.
+	require.Contains(t, every.Claim, "every activation site")
+	require.NotEqual(t, paper.NotMeasured, every.Reproduced, every.Measured)
 
 	report, err := os.ReadFile(filepath.Join(out, "report.md"))
 	require.NoError(t, err)

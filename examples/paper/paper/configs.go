@@ -50,6 +50,10 @@ var Configs = map[string]RunConfig{
 	"act-0.95-lambda0": {Args: actArgs("0.95", "-act-lambda", "0"), Label: "ACT 0.95, no rate term (λ=0)", KeepWeights: true},
 	"act-0.95-fixed": {Args: actArgs("0.95", "-act-start", "0", "-act-end", "0"),
 		Label: "ACT 0.95, fixed threshold (full target from step 0)", KeepWeights: true},
+	// ACT at every activation site: 70% at the attention and MLP inputs,
+	// 95% at the MLP hidden (about 78% over the sites).
+	"act-all": {Args: []string{"-act", "-act-sparsity", "0.7," + charlm.SiteMLPHidden + "=0.95"},
+		Label: "ACT at every site (0.7; MLP hidden 0.95)", KeepWeights: true},
 
 	// The GCT study: GCT's quantizer, and the baseline compressors in its place.
 	"gct-1.5bits": {Args: []string{"-compress", "gct", "-gct-bits", "1.5"}, Label: "GCT 1.5 bits"},

@@ -138,6 +138,24 @@ func TestClaims(t *testing.T) {
 	require.Equal(t, No, act[0].Reproduced)
 	require.Equal(t, No, act[1].Reproduced)
 	require.Equal(t, NotMeasured, actClaims([]ACTRow{{Config: "normal02"}}, true)[0].Reproduced)
+	require.Equal(t, NotMeasured, act[2].Reproduced, "no run with ACT at every site")
+
+	// ACT at every site: judged on the mean sparsity over the sites.
+	sites := charlm.ActivationSites
+	every := func(all, diff float64) string {
+		return actClaims([]ACTRow{{Config: "act-all", Sites: sites, Sparsity: study.MeanStd{Mean: 0.95, N: 1},
+			AllSites: study.MeanStd{Mean: all, N: 1}, Bits: study.MeanStd{Mean: 0.7, N: 1}, DiffPct: pct(diff)}}, true)[2].Reproduced
+	}
+	require.Equal(t, Yes, every(0.78, 1.9))
+	require.Equal(t, No, every(0.69, 1.9))
+	require.Equal(t, No, every(0.78, 2.1))
+	partial := actClaims([]ACTRow{{Config: "act-0.95", Sites: sites[2:], Sparsity: study.MeanStd{Mean: 0.95, N: 1},
+		AllSites: study.MeanStd{Mean: 0.95, N: 1}, DiffPct: pct(0)}}, true)[2]
+	require.Equal(t, NotMeasured, partial.Reproduced, "ACT at the MLP hidden only: %s", partial.Measured)
+	require.Equal(t, "attn_in 0.70, mlp_hidden 0.95", ACTRow{Sites: []string{"mlp_hidden", "attn_in"},
+		Targets: map[string]float64{"attn_in": 0.7, "mlp_hidden": 0.95, "mlp_in": 0.7}, Target: 0.95}.targets(),
+		"the sites with ACT, in the model's order")
+	require.Equal(t, "0.95", ACTRow{Sites: []string{"mlp_hidden"}, Target: 0.95}.targets())
 
 	gct := gctClaims([]GCTRow{
 		{Config: "normal02", Bits: study.MeanStd{Mean: 32, N: 1}, DiffPct: pct(0)},
