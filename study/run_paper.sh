@@ -42,7 +42,10 @@ if [ -z "$side" ] && [ -f "$out/results.json" ]; then
   had=$(tr -d ' \n' <"$out/results.json" | grep -o '"seeds":\[[^]]*\]' | head -1 | tr -dc '0-9,')
   if [ "$had" != "$seeds" ]; then
     aside=$work/full-seeds-$had-$(date -u +%Y%m%d%H%M%S)
-    mkdir -p "$aside" && mv "$out/results.json" "$out/report.md" "$aside/" && rm -rf "$out/figures"
+    mkdir -p "$aside"
+    for f in results.json report.md figures; do
+      if [ -e "$out/$f" ]; then mv "$out/$f" "$aside/"; fi
+    done
     echo "== the report of seeds $had moved to $aside" >>"$out/paper.log"
   fi
 fi

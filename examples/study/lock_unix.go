@@ -8,6 +8,9 @@ import (
 	"syscall"
 )
 
+// runLocks reports whether runs are locked (see Runner.Run) on this system.
+const runLocks = true
+
 // runLock is an exclusive advisory lock (flock) on a lock file, held by one
 // process at a time.
 type runLock struct {
