@@ -54,6 +54,10 @@ var Configs = map[string]RunConfig{
 	// 95% at the MLP hidden (about 78% over the sites).
 	"act-all": {Args: []string{"-act", "-act-sparsity", "0.7," + charlm.SiteMLPHidden + "=0.95"},
 		Label: "ACT at every site (0.7; MLP hidden 0.95)", KeepWeights: true},
+	// The least sparsity at the inputs that keeps the mean over the sites
+	// above 70% (0.6, 0.6, 0.95: about 72%): act-all's cost at a lower rate.
+	"act-all-0.6": {Args: []string{"-act", "-act-sparsity", "0.6," + charlm.SiteMLPHidden + "=0.95"},
+		Label: "ACT at every site (0.6; MLP hidden 0.95)", KeepWeights: true},
 
 	// The GCT study: GCT's quantizer, and the baseline compressors in its place.
 	"gct-1.5bits": {Args: []string{"-compress", "gct", "-gct-bits", "1.5"}, Label: "GCT 1.5 bits"},
