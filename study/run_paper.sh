@@ -46,7 +46,7 @@ if [ -z "$side" ] && [ -f "$out/results.json" ]; then
     for f in results.json report.md figures; do
       if [ -e "$out/$f" ]; then mv "$out/$f" "$aside/"; fi
     done
-    echo "== the report of seeds $had moved to $aside" >>"$out/paper.log"
+    echo "== the report of seeds $had moved to ${aside#"$PWD"/}" >>"$out/paper.log"
   fi
 fi
 
