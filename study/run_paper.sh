@@ -19,7 +19,8 @@
 # whose cores one run leaves idle (a charlm run keeps about 1 of 2 cores
 # busy): it takes no run lock (the runs' own locks keep two processes from
 # training the same run, and each leaves the runs the other is training for
-# the end of its stage, so the same stages are shared out), and writes its stages' report to
+# the end of its stage, training its later stages' runs while they stay
+# busy, so the same stages are shared out), and writes its stages' report to
 # study/.work/side-STAGES-SEEDS-PID, not study/full (a later run of this script
 # without --side redoes the stages from all the runs). Its log is
 # study/.work/side-STAGES-SEEDS-PID/paper.log. The report in study/full of

@@ -194,6 +194,10 @@ func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 	var failed []string
 	for i, st := range todo {
+		plan.ahead = plan.ahead[:0]
+		for _, later := range todo[i+1:] {
+			plan.ahead = append(plan.ahead, later.Needs(plan)...)
+		}
 		plan.progress.startStage(st.Name(), st.Title(), i+1, len(todo))
 		start := time.Now()
 		res, err := st.Run(plan)

@@ -44,6 +44,10 @@ type Plan struct {
 	ctx      context.Context
 	progress *progress
 	ensured  map[string]bool // Run names with results (and weights, if asked for) this invocation.
+	// ahead are the runs of the stages after the current one: EnsureAll
+	// trains one of them instead of waiting for a run another process is
+	// training.
+	ahead []Need
 }
 
 // Spec returns the run of configuration config at seed, at the profile's length.
@@ -146,8 +150,10 @@ func (p *Plan) trainingSeconds(needs []Need) (seconds float64, runs int) {
 // EnsureAll ensures every run of needs and returns their results in the
 // same order. It trains them in order, except that a run another process is
 // training (a study side by side, sharing the runs' directory) is left for
-// the end, and then waited for: two processes given the same stages share
-// their runs out between them.
+// the end; then, while it is still busy, EnsureAll trains the runs the
+// later stages need (those of Plan.ahead that no process is training)
+// before it waits for it. Two processes given the same stages share their
+// runs out between them and keep training while the other finishes a stage.
 func (p *Plan) EnsureAll(needs []Need) ([]*charlm.Results, error) {
 	out := make([]*charlm.Results, len(needs))
 	var later []int
@@ -163,13 +169,46 @@ func (p *Plan) EnsureAll(needs []Need) ([]*charlm.Results, error) {
 		out[i] = r
 	}
 	for _, i := range later {
-		r, err := p.Ensure(needs[i])
+		r, err := p.ensure(needs[i], false)
+		for errors.Is(err, study.ErrRunBusy) {
+			var trained bool
+			if trained, err = p.trainAhead(); err != nil {
+				return nil, err
+			}
+			if trained {
+				r, err = p.ensure(needs[i], false)
+			} else {
+				r, err = p.Ensure(needs[i])
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
 		out[i] = r
 	}
 	return out, nil
+}
+
+// trainAhead trains the first run of Plan.ahead that still has to be
+// trained and that no other process is training. It reports whether it
+// trained one.
+func (p *Plan) trainAhead() (bool, error) {
+	for _, n := range p.ahead {
+		_, train, err := p.pending(n)
+		if err != nil {
+			return false, err
+		}
+		if !train {
+			continue
+		}
+		if _, err := p.ensure(n, false); errors.Is(err, study.ErrRunBusy) {
+			continue
+		} else if err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	return false, nil
 }
 
 // prepare is the Runner's hook on every experiment: it shows the run's
