@@ -121,6 +121,10 @@ func TestEqualBits(t *testing.T) {
 	require.Equal(t, No, v, m) // Fewer bits and a lower loss than GCT at 1.5 bits.
 	v, m = equalBits(gct, [2]float64{1, 2.5}, "x")
 	require.Equal(t, NotMeasured, v, m)
+	require.Contains(t, m, "out of its reach", "GCT cannot code in 1 bit per element")
+	v, m = equalBits(gct, [2]float64{1.2, 2.5}, "x")
+	require.Equal(t, NotMeasured, v, m)
+	require.Contains(t, m, "run GCT at those bits")
 	v, _ = equalBits(gct, [2]float64{8, 1.9}, "x")
 	require.Equal(t, NotMeasured, v)
 }

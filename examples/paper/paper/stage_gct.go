@@ -30,6 +30,9 @@ const (
 	gctMaxBits    = 2.0  // GCT's bit budget of the claim.
 	gctMaxLossPct = 1.0  // Largest validation loss increase over uncompressed training, in percent.
 	fp32Bits      = 32.0 // Bits per element of uncompressed gradients.
+	// gctMinBits is the least GCT can code a gradient element in: the
+	// shortest Exp-Golomb code word, that of zero at order 0, is one bit.
+	gctMinBits = 1.0
 )
 
 // gctCompetitors are the compressors GCT must beat at equal bits.
@@ -220,6 +223,10 @@ func equalBits(gct [][2]float64, b [2]float64, name string) (string, string) {
 		if b[0] <= g[0] && b[1] <= g[1] {
 			return No, fmt.Sprintf("%s; GCT at %.3f bits: %.4f (more bits, no lower loss)", point, g[0], g[1])
 		}
+	}
+	if b[0] <= gctMinBits {
+		return NotMeasured, fmt.Sprintf("%s; below GCT's range (%.3f–%.3f bits), and out of its reach: its Exp-Golomb code "+
+			"spends at least %g bit per element", point, lo[0], hi[0], gctMinBits)
 	}
 	return NotMeasured, fmt.Sprintf("%s; outside GCT's range (%.3f–%.3f bits): run GCT at those bits", point, lo[0], hi[0])
 }
