@@ -57,6 +57,13 @@ type ConfigSummary struct {
 	finalBySeed map[int64]float64
 }
 
+// FinalAt returns the final validation loss of the configuration's run
+// with the given seed; ok is false if it has no run with that seed.
+func (c *ConfigSummary) FinalAt(seed int64) (loss float64, ok bool) {
+	loss, ok = c.finalBySeed[seed]
+	return loss, ok
+}
+
 // Over returns the mean and spread over the configuration's runs of the
 // measurement m; runs for which m reports no value (ok false) are left out.
 func (c *ConfigSummary) Over(m func(r *charlm.Results) (value float64, ok bool)) MeanStd {

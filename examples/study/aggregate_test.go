@@ -93,6 +93,11 @@ func TestAggregateOnlyExpected(t *testing.T) {
 	require.InDelta(t, 0.05, act.PairedDiff.Mean, 1e-12)
 	require.InDelta(t, math.Sqrt(0.005), act.PairedDiff.Std, 1e-12)
 	require.InDelta(t, 1.0, act.PairedDiff.T(), 1e-9)
+	loss, ok := s.Config("base").FinalAt(2)
+	require.True(t, ok)
+	require.InDelta(t, 2.2, loss, 1e-12)
+	_, ok = act.FinalAt(3)
+	require.False(t, ok, "no run with seed 3")
 	require.Equal(t, []string{"missing: gone (seed 1,2)"}, Notes(s))
 }
 

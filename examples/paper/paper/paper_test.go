@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/ggprior/ggprior/internal/pngtest"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +14,7 @@ import (
 	"github.com/ggprior/ggprior/examples/charlm/charlm"
 	"github.com/ggprior/ggprior/examples/ggstats/analysis"
 	"github.com/ggprior/ggprior/examples/study"
+	"github.com/ggprior/ggprior/internal/pngtest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -110,22 +111,29 @@ func TestInterrupted(t *testing.T) {
 
 func TestEqualBits(t *testing.T) {
 	gct := [][2]float64{{1.5, 2.10}, {2, 2.00}, {3, 1.95}}
-	v, m := equalBits(gct, [2]float64{1.6, 2.2}, "x")
+	v, m, at := equalBits(gct, [2]float64{1.6, 2.2}, "x")
 	require.Equal(t, Yes, v, m) // GCT at 1.5 bits has a lower loss.
-	v, m = equalBits(gct, [2]float64{2.5, 1.90}, "x")
+	require.Equal(t, []gctWeight{{0, 1}}, at)
+	v, m, at = equalBits(gct, [2]float64{2.5, 1.90}, "x")
 	require.Equal(t, No, v, m) // Interpolated 1.97 > 1.90.
 	require.Contains(t, m, "interpolated")
-	v, _ = equalBits(gct, [2]float64{2.5, 1.99}, "x")
+	frac := (math.Log(2.5) - math.Log(2)) / (math.Log(3) - math.Log(2))
+	require.Len(t, at, 2)
+	require.Equal(t, []int{1, 2}, []int{at[0].I, at[1].I})
+	require.InDelta(t, 1-frac, at[0].W, 1e-12)
+	require.InDelta(t, frac, at[1].W, 1e-12)
+	v, _, _ = equalBits(gct, [2]float64{2.5, 1.99}, "x")
 	require.Equal(t, Yes, v)
-	v, m = equalBits(gct, [2]float64{1, 2.05}, "x")
+	v, m, _ = equalBits(gct, [2]float64{1, 2.05}, "x")
 	require.Equal(t, No, v, m) // Fewer bits and a lower loss than GCT at 1.5 bits.
-	v, m = equalBits(gct, [2]float64{1, 2.5}, "x")
+	v, m, at = equalBits(gct, [2]float64{1, 2.5}, "x")
 	require.Equal(t, NotMeasured, v, m)
 	require.Contains(t, m, "out of its reach", "GCT cannot code in 1 bit per element")
-	v, m = equalBits(gct, [2]float64{1.2, 2.5}, "x")
+	require.Nil(t, at)
+	v, m, _ = equalBits(gct, [2]float64{1.2, 2.5}, "x")
 	require.Equal(t, NotMeasured, v, m)
 	require.Contains(t, m, "run GCT at those bits")
-	v, _ = equalBits(gct, [2]float64{8, 1.9}, "x")
+	v, _, _ = equalBits(gct, [2]float64{8, 1.9}, "x")
 	require.Equal(t, NotMeasured, v)
 }
 
@@ -170,6 +178,35 @@ func TestClaims(t *testing.T) {
 	require.Equal(t, NotMeasured, gct[1].Reproduced, "top-k not run")
 	require.Equal(t, NotMeasured, gct[2].Reproduced, "top-k not run")
 	require.Equal(t, Yes, gct[3].Reproduced, gct[3].Measured)
+
+	// With seeds, "lower at equal bits" takes a t-test paired by seed: GCT
+	// at 1.5 bits is 0.01 below top-k at 1.9 bits on the mean, but with
+	// gaps -0.03, +0.01, -0.01 (t -0.9) that is not significant; with gaps
+	// -0.011, -0.01, -0.009 (t -17.3) it is.
+	bySeed := func(losses ...float64) map[int64]float64 {
+		m := map[int64]float64{}
+		for i, l := range losses {
+			m[int64(i+1)] = l
+		}
+		return m
+	}
+	rows := []GCTRow{
+		{Config: "gct-1.5bits", TargetBits: 1.5, Bits: study.MeanStd{Mean: 1.5, N: 3}, FinalLoss: study.MeanStd{Mean: 2.0, N: 3},
+			DiffPct: pct(3), FinalBySeed: bySeed(1.98, 2.02, 2.0)},
+		{Config: "topk-0.04", Bits: study.MeanStd{Mean: 1.9, N: 3}, FinalLoss: study.MeanStd{Mean: 2.01, N: 3},
+			DiffPct: pct(4), FinalBySeed: bySeed(2.01, 2.01, 2.01)},
+	}
+	gct = gctClaims(rows)
+	require.Equal(t, No, gct[2].Reproduced, gct[2].Measured)
+	require.Contains(t, gct[2].Measured, "paired by seed, GCT minus topk-0.04: -0.0100 ± 0.0200 (t -0.9, 3 seeds; not significant at 5%)")
+	rows[0].FinalBySeed = bySeed(1.999, 2.0, 2.001)
+	gct = gctClaims(rows)
+	require.Equal(t, Yes, gct[2].Reproduced, gct[2].Measured)
+	require.Contains(t, gct[2].Measured, "(t -17.3, 3 seeds; significant at 5%)")
+	rows[0].FinalBySeed = bySeed(2.0) // One seed in common: the means decide, untested.
+	gct = gctClaims(rows)
+	require.Equal(t, Yes, gct[2].Reproduced, gct[2].Measured)
+	require.NotContains(t, gct[2].Measured, "paired")
 
 	s := &study.Summary{Steps: 100, Baseline: "normal02", BaselineFinal: &study.MeanStd{Mean: 2, N: 1}, Configs: []*study.ConfigSummary{
 		{Name: "normal02", FinalDiffPct: pct(0), StepsToBaseline: func() *float64 { x := 100.0; return &x }()},

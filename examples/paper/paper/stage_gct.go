@@ -2,6 +2,7 @@ package paper
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -50,6 +51,9 @@ type GCTRow struct {
 	DiffPct   *float64      `json:"final_diff_pct_vs_baseline,omitempty"`
 	// Bits is the mean coded size of the gradients, bits per element (32 for uncompressed).
 	Bits study.MeanStd `json:"bits_per_element"`
+	// FinalBySeed is the final validation loss of each seed's run, for
+	// comparisons paired by seed.
+	FinalBySeed map[int64]float64 `json:"final_val_loss_by_seed,omitempty"`
 }
 
 func (s gctStage) Run(p *Plan) (*StageResult, error) {
@@ -65,7 +69,10 @@ func (s gctStage) Run(p *Plan) (*StageResult, error) {
 	t := &study.Table{Header: []string{"config", "compressor", "seeds", "final val loss", "vs " + Baseline, "coded bits/element",
 		"× fewer than fp32"}, LeftColumns: 2}
 	for _, c := range sum.Configs {
-		row := GCTRow{Config: c.Name, FinalLoss: c.Final, DiffPct: c.FinalDiffPct}
+		row := GCTRow{Config: c.Name, FinalLoss: c.Final, DiffPct: c.FinalDiffPct, FinalBySeed: map[int64]float64{}}
+		for _, seed := range c.Seeds {
+			row.FinalBySeed[seed], _ = c.FinalAt(seed)
+		}
 		if g := c.Runs[0].Results.GradientResults; g != nil {
 			row.Compressor, row.TargetBits = g.Compress.Name, g.Compress.Bits
 		}
@@ -142,21 +149,23 @@ func gctFigure(p *Plan, rows []GCTRow, sum *study.Summary) (Figure, error) {
 }
 
 // gctClaims returns the verdicts of GCT's claims: at <= 2 bits within 1% of
-// uncompressed training, and at equal bits a lower loss than top-k, sign and
-// PowerSGD (means over seeds).
+// uncompressed training (mean over seeds), and at equal bits a lower loss
+// than top-k, sign and PowerSGD (on the means to find GCT's loss at the
+// compressor's bits, then, with 2 or more seeds, by a t-test paired by seed:
+// see equalBits and pairedGap).
 func gctClaims(rows []GCTRow) []Claim {
 	within := Claim{
 		Claim:     fmt.Sprintf("GCT at <= %g bits per gradient element trains within %g%% of uncompressed training", gctMaxBits, gctMaxLossPct),
 		Criterion: fmt.Sprintf("a GCT run with a target of <= %g bits has a mean final loss <= %.2f x the uncompressed baseline's", gctMaxBits, 1+gctMaxLossPct/100),
 	}
-	var gct [][2]float64 // (bits, loss) of GCT's runs.
+	var gctRows []GCTRow // GCT's runs.
 	var measured []string
 	ok, found := false, false
 	for _, r := range rows {
 		if !r.isGCT() || r.Bits.N == 0 {
 			continue
 		}
-		gct = append(gct, [2]float64{r.Bits.Mean, r.FinalLoss.Mean})
+		gctRows = append(gctRows, r)
 		if r.TargetBits > gctMaxBits || r.DiffPct == nil {
 			continue
 		}
@@ -170,12 +179,17 @@ func gctClaims(rows []GCTRow) []Claim {
 		within.Measured, within.Reproduced = "no GCT run at <= 2 bits with a baseline", NotMeasured
 	}
 	claims := []Claim{within}
-	sort.Slice(gct, func(i, j int) bool { return gct[i][0] < gct[j][0] })
+	sort.SliceStable(gctRows, func(i, j int) bool { return gctRows[i].Bits.Mean < gctRows[j].Bits.Mean })
+	gct := make([][2]float64, len(gctRows)) // (bits, loss) of GCT's runs, by bits.
+	for i, r := range gctRows {
+		gct[i] = [2]float64{r.Bits.Mean, r.FinalLoss.Mean}
+	}
 	for _, name := range gctCompetitors {
 		c := Claim{
 			Claim: fmt.Sprintf("at equal bits, GCT trains to a lower loss than %s", Configs[name].Label),
-			Criterion: "a GCT run with no more bits has a lower loss, or GCT's loss interpolated (in log bits) between its runs " +
-				"at the compressor's bits is lower",
+			Criterion: "GCT's loss at the compressor's bits (a GCT run with no more bits and a lower mean loss, or GCT's mean " +
+				"loss interpolated in log bits between its runs) is lower: with 2 or more seeds, lower at the same seeds by a " +
+				"paired t-test at the 5% level (two-sided); with one seed, lower at all (untested)",
 		}
 		i := slices.IndexFunc(rows, func(r GCTRow) bool { return r.Config == name })
 		switch {
@@ -184,11 +198,30 @@ func gctClaims(rows []GCTRow) []Claim {
 		case len(gct) == 0:
 			c.Measured, c.Reproduced = "no GCT run", NotMeasured
 		default:
-			c.Reproduced, c.Measured = equalBits(gct, [2]float64{rows[i].Bits.Mean, rows[i].FinalLoss.Mean}, name)
+			var at []gctWeight
+			c.Reproduced, c.Measured, at = equalBits(gct, [2]float64{rows[i].Bits.Mean, rows[i].FinalLoss.Mean}, name)
+			if gap, ok := pairedGap(gctRows, at, rows[i]); ok && gap.N >= 2 {
+				below, _ := gap.BelowZero(0.05)
+				c.Reproduced = verdict(below)
+				significant := "not significant at 5%"
+				if above, _ := (study.MeanStd{Mean: -gap.Mean, Std: gap.Std, N: gap.N}).BelowZero(0.05); below || above {
+					significant = "significant at 5%"
+				}
+				c.Measured += fmt.Sprintf("; paired by seed, GCT minus %s: %+.4f ± %.4f (t %+.1f, %d seeds; %s)",
+					name, gap.Mean, gap.Std, gap.T(), gap.N, significant)
+			}
 		}
 		claims = append(claims, c)
 	}
 	return claims
+}
+
+// gctWeight is one GCT run's weight in GCT's loss at a compressor's bits:
+// gct[I] with weight W (1 for a run compared on its own; 1-f and f for the
+// two runs around the bits, interpolated).
+type gctWeight struct {
+	I int
+	W float64
 }
 
 // equalBits compares GCT's (bits, loss) points (sorted by bits) with a
@@ -196,12 +229,14 @@ func gctClaims(rows []GCTRow) []Claim {
 // lower loss, or if its loss interpolated linearly in log bits at b's bits is
 // lower; it loses if b has no more bits and a lower or equal loss than a GCT
 // run, or the interpolated loss is not lower; outside GCT's range, with
-// neither, it is not measured.
-func equalBits(gct [][2]float64, b [2]float64, name string) (string, string) {
+// neither, it is not measured. It returns the verdict, the numbers it rests
+// on, and the GCT runs it compared b with (nil when not measured), for a
+// comparison paired by seed (pairedGap).
+func equalBits(gct [][2]float64, b [2]float64, name string) (string, string, []gctWeight) {
 	point := fmt.Sprintf("%s: %.3f bits, loss %.4f", name, b[0], b[1])
-	for _, g := range gct {
+	for i, g := range gct {
 		if g[0] <= b[0] && g[1] < b[1] {
-			return Yes, fmt.Sprintf("%s; GCT at %.3f bits: %.4f", point, g[0], g[1])
+			return Yes, fmt.Sprintf("%s; GCT at %.3f bits: %.4f", point, g[0], g[1]), []gctWeight{{i, 1}}
 		}
 	}
 	lo, hi := gct[0], gct[len(gct)-1]
@@ -216,17 +251,46 @@ func equalBits(gct [][2]float64, b [2]float64, name string) (string, string) {
 				frac = (math.Log(b[0]) - math.Log(a[0])) / (math.Log(c[0]) - math.Log(a[0]))
 			}
 			loss := a[1] + frac*(c[1]-a[1])
-			return verdict(loss < b[1]), fmt.Sprintf("%s; GCT interpolated there: %.4f", point, loss)
+			return verdict(loss < b[1]), fmt.Sprintf("%s; GCT interpolated there: %.4f", point, loss),
+				[]gctWeight{{k - 1, 1 - frac}, {k, frac}}
 		}
 	}
-	for _, g := range gct {
+	for i, g := range gct {
 		if b[0] <= g[0] && b[1] <= g[1] {
-			return No, fmt.Sprintf("%s; GCT at %.3f bits: %.4f (more bits, no lower loss)", point, g[0], g[1])
+			return No, fmt.Sprintf("%s; GCT at %.3f bits: %.4f (more bits, no lower loss)", point, g[0], g[1]), []gctWeight{{i, 1}}
 		}
 	}
 	if b[0] <= gctMinBits {
 		return NotMeasured, fmt.Sprintf("%s; below GCT's range (%.3f–%.3f bits), and out of its reach: its Exp-Golomb code "+
-			"spends at least %g bit per element", point, lo[0], hi[0], gctMinBits)
+			"spends at least %g bit per element", point, lo[0], hi[0], gctMinBits), nil
 	}
-	return NotMeasured, fmt.Sprintf("%s; outside GCT's range (%.3f–%.3f bits): run GCT at those bits", point, lo[0], hi[0])
+	return NotMeasured, fmt.Sprintf("%s; outside GCT's range (%.3f–%.3f bits): run GCT at those bits", point, lo[0], hi[0]), nil
+}
+
+// pairedGap returns GCT's loss at a compressor's bits (the runs of gct
+// weighted as at says) minus the compressor's, over the seeds that all of
+// them have: each seed fixes the training batches, so a pair differs only by
+// the compressor. ok is false without such seeds (or without at).
+func pairedGap(gct []GCTRow, at []gctWeight, b GCTRow) (gap study.MeanStd, ok bool) {
+	if len(at) == 0 {
+		return gap, false
+	}
+	seeds := slices.Sorted(maps.Keys(b.FinalBySeed))
+	var diffs []float64
+seeds:
+	for _, seed := range seeds {
+		loss := 0.0
+		for _, w := range at {
+			l, ok := gct[w.I].FinalBySeed[seed]
+			if !ok {
+				continue seeds
+			}
+			loss += w.W * l
+		}
+		diffs = append(diffs, loss-b.FinalBySeed[seed])
+	}
+	if len(diffs) == 0 {
+		return gap, false
+	}
+	return study.NewMeanStd(diffs), true
 }
