@@ -28,7 +28,10 @@
 //     GG and ACT runs, beside their fp32 size.
 //
 // Each stage states the paper's claims it checks and whether they were
-// reproduced, with the criterion and the measured numbers. The output
+// reproduced, with the criterion and the measured numbers; a claim that one
+// configuration ends at a lower loss than another (GG init vs the baseline,
+// GCT vs a compressor at equal bits) takes, with 2 or more seeds, a t-test
+// paired by seed (two-sided, 5%), as each seed fixes the batches. The output
 // directory (-out, default ./paper-results) receives results.json (every
 // number), report.md (the tables, with the baseline beside each method, the
 // verdicts and the charlm command that re-runs each row) and figures/ (PNG
