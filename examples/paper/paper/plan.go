@@ -43,7 +43,7 @@ type Plan struct {
 
 	ctx      context.Context
 	progress *progress
-	ensured  map[string]bool // Run names with results (and weights, if asked for) this invocation.
+	ensured  map[string]bool // Run names with results this invocation: true when with their weights.
 	// ahead are the runs of the stages after the current one: EnsureAll
 	// trains one of them instead of waiting for a run another process is
 	// training.
@@ -79,7 +79,7 @@ func (p *Plan) pending(n Need) (study.RunSpec, bool, error) {
 	if err != nil {
 		return spec, false, err
 	}
-	if p.ensured[spec.Name()] {
+	if weights, ok := p.ensured[spec.Name()]; ok && (weights || !n.Weights) {
 		return spec, false, nil
 	}
 	done, err := p.Runner.Done(spec)
@@ -123,7 +123,7 @@ func (p *Plan) ensure(n Need, wait bool) (*charlm.Results, error) {
 		}
 		return nil, err
 	}
-	p.ensured[spec.Name()] = true
+	p.ensured[spec.Name()] = p.ensured[spec.Name()] || n.Weights
 	return results, nil
 }
 

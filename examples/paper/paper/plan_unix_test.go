@@ -127,3 +127,34 @@ func TestEnsureAllTrainsAheadWhileBusy(t *testing.T) {
 	require.Equal(t, "gct:2bits", results[0].Compress.Name, "results in the order of needs")
 	require.Equal(t, "sign", results[1].Compress.Name)
 }
+
+// TestEnsureWeightsAfterResults: a run ensured without its weights whose
+// checkpoint is gone (results from before the paper kept checkpoints) is
+// still pending, and trained ahead again, when a later stage needs its
+// weights.
+func TestEnsureWeightsAfterResults(t *testing.T) {
+	plan, trained, _ := lockPlan(t, nil)
+	need := Need{Config: Baseline, Seed: 1}
+	_, err := plan.Ensure(need)
+	require.NoError(t, err)
+	spec, err := plan.Spec(need.Config, need.Seed)
+	require.NoError(t, err)
+	require.NoError(t, os.RemoveAll(plan.Runner.CheckpointPath(spec)))
+	_, train, err := plan.pending(need)
+	require.NoError(t, err)
+	require.False(t, train, "ensured")
+	need.Weights = true
+	_, train, err = plan.pending(need)
+	require.NoError(t, err)
+	require.True(t, train, "ensured, but without its weights")
+
+	plan.ahead = []Need{need}
+	ahead, err := plan.trainAhead()
+	require.NoError(t, err)
+	require.True(t, ahead)
+	require.Equal(t, []string{spec.Name(), spec.Name()}, *trained)
+	require.True(t, plan.Runner.HasWeights(spec))
+	_, train, err = plan.pending(need)
+	require.NoError(t, err)
+	require.False(t, train, "ensured with its weights")
+}
