@@ -5,8 +5,10 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -215,7 +217,7 @@ func TestDownloadUnavailable(t *testing.T) {
 		msg := err.Error()
 		require.True(t, strings.HasPrefix(msg, "mnist: data not available (download failed: "), msg)
 		require.Contains(t, msg, c.want, c.name)
-		require.True(t, strings.HasSuffix(msg, "); put the 4 IDX files ("+strings.Join(Files, ", ")+") in "+dir), msg)
+		require.True(t, strings.HasSuffix(msg, "); put the 4 IDX files ("+strings.Join(Files, ", ")+") in "+homeRelative(dir)), msg)
 		require.NotContains(t, msg, "\n", c.name)
 		entries, err := os.ReadDir(dir)
 		require.NoError(t, err)
@@ -225,10 +227,24 @@ func TestDownloadUnavailable(t *testing.T) {
 		require.ErrorIs(t, err, ErrUnavailable, c.name)
 	}
 
+	// No network: the host name, not the resolver's address; the directory
+	// from the home directory.
+	home, err := os.UserHomeDir()
+	require.NoError(t, err)
+	dnsErr := func(host string) error {
+		return fmt.Errorf("Get %q: %w", "https://"+host+"/x", &net.OpError{Op: "dial", Net: "tcp",
+			Err: &net.DNSError{Err: "no such host", Name: host, Server: "192.0.2.53:53", IsNotFound: true}})
+	}
+	msg := (&UnavailableError{Dir: filepath.Join(home, ".cache", "ggprior", "mnist"),
+		Err: errors.Join(dnsErr("a.example"), dnsErr("b.example"))}).Error()
+	require.Equal(t, "mnist: data not available (download failed: cannot resolve a.example; cannot resolve b.example); "+
+		"put the 4 IDX files ("+strings.Join(Files, ", ")+") in "+filepath.Join("~", ".cache", "ggprior", "mnist"), msg)
+	require.Equal(t, "/elsewhere/mnist", homeRelative("/elsewhere/mnist"))
+
 	// Failing to create the directory is not "unavailable".
 	file := filepath.Join(t.TempDir(), "file")
 	require.NoError(t, os.WriteFile(file, nil, 0o644))
-	err := Download(filepath.Join(file, "sub"))
+	err = Download(filepath.Join(file, "sub"))
 	require.Error(t, err)
 	require.NotErrorIs(t, err, ErrUnavailable)
 }

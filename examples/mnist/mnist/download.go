@@ -54,11 +54,41 @@ type UnavailableError struct {
 }
 
 // Error returns the one-line notice "mnist: data not available (download
-// failed: CAUSE); put the 4 IDX files in DIR".
+// failed: CAUSE); put the 4 IDX files in DIR". A mirror whose host name
+// does not resolve (no network) reads "cannot resolve HOST", without the
+// resolver's address, and a DIR in the user's home directory starts with
+// "~", so the notice can be pasted into a report as it is.
 func (e *UnavailableError) Error() string {
-	cause := strings.ReplaceAll(e.Err.Error(), "\n", "; ")
 	return fmt.Sprintf("mnist: data not available (download failed: %s); put the 4 IDX files (%s) in %s",
-		cause, strings.Join(Files, ", "), e.Dir)
+		describeFailure(e.Err), strings.Join(Files, ", "), homeRelative(e.Dir))
+}
+
+// describeFailure returns err on one line: the errors of a join separated by
+// "; ", a failed host name lookup as "cannot resolve HOST".
+func describeFailure(err error) string {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var parts []string
+		for _, e := range joined.Unwrap() {
+			parts = append(parts, describeFailure(e))
+		}
+		return strings.Join(parts, "; ")
+	}
+	if dnsErr, ok := errors.AsType[*net.DNSError](err); ok {
+		return "cannot resolve " + dnsErr.Name
+	}
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+// homeRelative returns dir with the user's home directory written "~".
+func homeRelative(dir string) string {
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" || home == string(filepath.Separator) {
+		return dir
+	}
+	if rel, err := filepath.Rel(home, dir); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return filepath.Join("~", rel)
+	}
+	return dir
 }
 
 // Is reports whether target is ErrUnavailable.
