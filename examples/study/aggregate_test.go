@@ -35,6 +35,28 @@ func TestNewMeanStd(t *testing.T) {
 	require.Equal(t, 4, m.N)
 }
 
+// TestTTest: with 3 values the two-sided 5% critical t is 4.303.
+func TestTTest(t *testing.T) {
+	for _, c := range []struct {
+		m                        MeanStd
+		below, significant, test bool
+	}{
+		{MeanStd{Mean: -0.01, Std: 0.002, N: 3}, true, true, true},    // t -8.7
+		{MeanStd{Mean: 0.01, Std: 0.002, N: 3}, false, true, true},    // t +8.7
+		{MeanStd{Mean: -0.01, Std: 0.01, N: 3}, false, false, true},   // t -1.7
+		{MeanStd{Mean: -0.01, Std: 0.0040, N: 3}, true, true, true},   // t -4.33
+		{MeanStd{Mean: -0.01, Std: 0.0041, N: 3}, false, false, true}, // t -4.22
+		{MeanStd{Mean: -0.01, N: 1}, true, false, false},              // Untested: the sign only.
+	} {
+		below, tested := c.m.BelowZero(0.05)
+		require.Equal(t, c.below, below, "%+v", c.m)
+		require.Equal(t, c.test, tested, "%+v", c.m)
+		significant, tested := c.m.Significant(0.05)
+		require.Equal(t, c.significant, significant, "%+v", c.m)
+		require.Equal(t, c.test, tested, "%+v", c.m)
+	}
+}
+
 // writeResults writes a results file of config at seed whose final
 // validation loss is loss, with an ACT sparsity of sparsity.
 func writeResults(t *testing.T, dir, config string, seed int64, loss, sparsity float64) {

@@ -48,6 +48,23 @@ func (m MeanStd) BelowZero(alpha float64) (below, tested bool) {
 	if math.IsNaN(t) {
 		return m.Mean < 0, false
 	}
-	crit := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(m.N - 1)}.Quantile(1 - alpha/2)
-	return t < -crit, true
+	return t < -m.tCritical(alpha), true
+}
+
+// Significant reports whether the mean differs from zero, in either
+// direction, by a two-sided t-test at level alpha with N-1 degrees of
+// freedom; tested is false (and significant false) when the test cannot be
+// made: fewer than 2 values, or no spread.
+func (m MeanStd) Significant(alpha float64) (significant, tested bool) {
+	t := m.T()
+	if math.IsNaN(t) {
+		return false, false
+	}
+	return math.Abs(t) > m.tCritical(alpha), true
+}
+
+// tCritical is the two-sided critical value of Student's t at level alpha
+// with N-1 degrees of freedom.
+func (m MeanStd) tCritical(alpha float64) float64 {
+	return distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(m.N - 1)}.Quantile(1 - alpha/2)
 }

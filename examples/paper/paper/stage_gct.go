@@ -204,7 +204,7 @@ func gctClaims(rows []GCTRow) []Claim {
 				below, _ := gap.BelowZero(0.05)
 				c.Reproduced = verdict(below)
 				significant := "not significant at 5%"
-				if above, _ := (study.MeanStd{Mean: -gap.Mean, Std: gap.Std, N: gap.N}).BelowZero(0.05); below || above {
+				if sig, _ := gap.Significant(0.05); sig {
 					significant = "significant at 5%"
 				}
 				c.Measured += fmt.Sprintf("; paired by seed, GCT minus %s: %+.4f ± %.4f (t %+.1f, %d seeds; %s)",
@@ -277,13 +277,13 @@ func pairedGap(gct []GCTRow, at []gctWeight, b GCTRow) (gap study.MeanStd, ok bo
 	}
 	seeds := slices.Sorted(maps.Keys(b.FinalBySeed))
 	var diffs []float64
-seeds:
+nextSeed:
 	for _, seed := range seeds {
 		loss := 0.0
 		for _, w := range at {
 			l, ok := gct[w.I].FinalBySeed[seed]
 			if !ok {
-				continue seeds
+				continue nextSeed
 			}
 			loss += w.W * l
 		}
