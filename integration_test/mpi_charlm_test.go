@@ -24,7 +24,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ggprior/ggprior/examples/charlm/charlm"
+	"github.com/ggprior/ggprior/internal/charlm"
 	"github.com/stretchr/testify/require"
 )
 

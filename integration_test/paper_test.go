@@ -14,8 +14,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ggprior/ggprior/examples/mnist/mnist"
-	"github.com/ggprior/ggprior/examples/paper/paper"
+	"github.com/ggprior/ggprior/internal/mnist"
+	"github.com/ggprior/ggprior/internal/paper"
 	"github.com/ggprior/ggprior/internal/pngtest"
 	"github.com/stretchr/testify/require"
 )

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ggprior/ggprior/examples/ggstats/analysis"
+	"github.com/ggprior/ggprior/internal/distfit"
 	"github.com/stretchr/testify/require"
 )
 
@@ -159,7 +159,7 @@ func TestWorkflowTrainCrashResumeAnalyse(t *testing.T) {
 	require.NoError(t, err, "ggstats:\n%s", out)
 	f, err := os.Open(statsJSON)
 	require.NoError(t, err)
-	stats, err := analysis.ReadJSON(f)
+	stats, err := distfit.ReadJSON(f)
 	_ = f.Close()
 	require.NoError(t, err)
 	require.NotEmpty(t, stats.Reports)
@@ -171,9 +171,9 @@ func TestWorkflowTrainCrashResumeAnalyse(t *testing.T) {
 		require.True(t, found, "no %s tensor analysed", kind)
 	}
 	for _, r := range stats.Reports {
-		require.Equal(t, analysis.KindWeights, r.Kind, r.Name)
+		require.Equal(t, distfit.KindWeights, r.Kind, r.Name)
 		require.Greater(t, r.MLE.Beta, 0.0, r.Name)
-		require.Contains(t, r.KS, analysis.ModelGG, r.Name)
+		require.Contains(t, r.KS, distfit.ModelGG, r.Name)
 	}
 	pngs, err := filepath.Glob(filepath.Join(plots, "*.png"))
 	require.NoError(t, err)

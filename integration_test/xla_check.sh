@@ -19,7 +19,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 phase=${1:?usage: integration_test/xla_check.sh build [DIR] | run PLUGIN [DIR]}
-packages=(ggx layers optimizers optimizers/expgolomb internal/bisect examples/charlm/charlm)
+packages=(ggx layers optimizers optimizers/expgolomb internal/bisect internal/charlm)
 
 case $phase in
 build)

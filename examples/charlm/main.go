@@ -53,8 +53,8 @@ import (
 	"strings"
 
 	"github.com/ggprior/ggprior/backends"
-	"github.com/ggprior/ggprior/examples/charlm/charlm"
-	"github.com/ggprior/ggprior/examples/ggstats/fitbetas"
+	"github.com/ggprior/ggprior/internal/charlm"
+	"github.com/ggprior/ggprior/internal/fitbetas"
 	"github.com/ggprior/ggprior/optimizers/dataparallel"
 	"github.com/pkg/errors"
 )

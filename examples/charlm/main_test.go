@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ggprior/ggprior/examples/charlm/charlm"
+	"github.com/ggprior/ggprior/internal/charlm"
 	"github.com/stretchr/testify/require"
 )
 

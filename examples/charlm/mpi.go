@@ -3,7 +3,7 @@
 package main
 
 import (
-	"github.com/ggprior/ggprior/examples/charlm/charlm"
+	"github.com/ggprior/ggprior/internal/charlm"
 	"github.com/ggprior/ggprior/optimizers/dataparallel"
 )
 

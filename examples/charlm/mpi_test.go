@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ggprior/ggprior/examples/charlm/charlm"
+	"github.com/ggprior/ggprior/internal/charlm"
 	"github.com/ggprior/ggprior/optimizers/dataparallel"
 	"github.com/stretchr/testify/require"
 )

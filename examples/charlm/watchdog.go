@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ggprior/ggprior/examples/charlm/charlm"
+	"github.com/ggprior/ggprior/internal/charlm"
 )
 
 // defaultWatchdog is long enough for the first step's graph compilation and for

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/ggprior/ggprior/examples/ggstats/analysis"
+	"github.com/ggprior/ggprior/internal/distfit"
 )
 
 // errCaptureNotWired is returned by -capture while no live model is wired.
@@ -21,10 +21,10 @@ var errCaptureNotWired = errors.New("capture needs the charlm model: not wired y
 // -checkpoint, -arch, -init, -beta) and, after the chosen steps, calls
 // sink.Observe(kind, name, values) with host copies of the requested tensors
 // (weights, activations, gradients), named by their scope. The command pools
-// each tensor's values over the steps (analysis.Accumulator: a seeded
+// each tensor's values over the steps (distfit.Accumulator: a seeded
 // reservoir sample of -sample values) and analyzes them as it does tensors
 // read from files.
-var liveCapture analysis.CaptureFunc
+var liveCapture distfit.CaptureFunc
 
 // captureItems runs the live capture for cfg and returns the pooled tensors as
 // items, in the order first observed, and the description of the run.
@@ -32,8 +32,8 @@ func captureItems(cfg config, progress io.Writer) ([]item, string, error) {
 	if liveCapture == nil {
 		return nil, "", errCaptureNotWired
 	}
-	acc := analysis.NewAccumulator(cfg.options())
-	opts := analysis.CaptureOptions{
+	acc := distfit.NewAccumulator(cfg.options())
+	opts := distfit.CaptureOptions{
 		Kinds: cfg.capture, Steps: cfg.steps, Every: cfg.every, Seed: int64(cfg.seed),
 		Checkpoint: cfg.checkpoint, Arch: cfg.arch, Init: cfg.init, Beta: cfg.beta, Progress: progress,
 	}

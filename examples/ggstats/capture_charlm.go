@@ -1,9 +1,9 @@
 package main
 
 import (
-	"github.com/ggprior/ggprior/examples/charlm/charlm"
-	"github.com/ggprior/ggprior/examples/ggstats/analysis"
-	"github.com/ggprior/ggprior/examples/ggstats/fitbetas"
+	"github.com/ggprior/ggprior/internal/charlm"
+	"github.com/ggprior/ggprior/internal/distfit"
+	"github.com/ggprior/ggprior/internal/fitbetas"
 )
 
 // Capture points of the charlm reference model (see charlm.Capturer):
@@ -30,8 +30,8 @@ var charlmModel = charlm.DefaultConfig
 // charlmData is the text -capture trains on ("": charlm's default corpus).
 var charlmData = ""
 
-// captureCharlm is the analysis.CaptureFunc of the charlm reference model.
-func captureCharlm(opts analysis.CaptureOptions, sink analysis.Sink) (string, error) {
+// captureCharlm is the distfit.CaptureFunc of the charlm reference model.
+func captureCharlm(opts distfit.CaptureOptions, sink distfit.Sink) (string, error) {
 	cfg := charlm.CaptureConfig{Kinds: opts.Kinds, Every: opts.Every, FromCheckpoint: opts.Checkpoint, Progress: opts.Progress}
 	if opts.Checkpoint == "" || opts.Arch != "" { // Otherwise the checkpoint's.
 		cfg.Model = charlmModel()

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ggprior/ggprior/examples/charlm/charlm"
-	"github.com/ggprior/ggprior/examples/ggstats/analysis"
+	"github.com/ggprior/ggprior/internal/charlm"
+	"github.com/ggprior/ggprior/internal/distfit"
 	"github.com/ggprior/ggprior/internal/testbackend"
 	"github.com/stretchr/testify/require"
 )
@@ -49,10 +49,10 @@ func TestCaptureCharlm(t *testing.T) {
 
 	f, err := os.Open(jsonPath)
 	require.NoError(t, err)
-	result, err := analysis.ReadJSON(f)
+	result, err := distfit.ReadJSON(f)
 	require.NoError(t, f.Close())
 	require.NoError(t, err)
-	for _, kind := range analysis.Kinds {
+	for _, kind := range distfit.Kinds {
 		require.Greater(t, result.Summary.ByKind[kind].Tensors, 0, kind)
 	}
 	pngtest.Require(t, filepath.Join(plots, "activations_block_000_mlp_mlp_hidden.png"))
@@ -95,5 +95,5 @@ func TestFitBetasAndCaptureFromCheckpoint(t *testing.T) {
 
 // TestCaptureKindNames checks that charlm sends the kinds analysis knows.
 func TestCaptureKindNames(t *testing.T) {
-	require.Equal(t, analysis.Kinds, charlm.CaptureKinds)
+	require.Equal(t, distfit.Kinds, charlm.CaptureKinds)
 }

@@ -6,7 +6,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/ggprior/ggprior/examples/ggstats/codedsize"
+	"github.com/ggprior/ggprior/internal/codedsize"
 )
 
 // runCodedSize prints the coded size of the weights of the latest checkpoint in

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/ggprior/ggprior/examples/ggstats/codedsize"
+	"github.com/ggprior/ggprior/internal/codedsize"
 	"github.com/stretchr/testify/require"
 )
 

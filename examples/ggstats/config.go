@@ -7,7 +7,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/ggprior/ggprior/examples/ggstats/analysis"
+	"github.com/ggprior/ggprior/internal/distfit"
 )
 
 // config holds the command's settings, from the command line.
@@ -45,7 +45,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.checkpoint, "checkpoint", "", "read the latest GoMLX checkpoint in this `dir`ectory (with -capture: start the run from its weights)")
 	fs.StringVar(&cfg.jsonPath, "json", "", "write the reports and summary as JSON to this `file`")
 	fs.StringVar(&cfg.plotsDir, "plots", "", "write a PNG plot per tensor, and betas.png, into this `dir`ectory")
-	fs.IntVar(&cfg.sample, "sample", analysis.DefaultSampleSize, "fit at most `N` values per tensor (seeded uniform subsample; 0: all)")
+	fs.IntVar(&cfg.sample, "sample", distfit.DefaultSampleSize, "fit at most `N` values per tensor (seeded uniform subsample; 0: all)")
 	fs.Uint64Var(&cfg.seed, "seed", 1, "`seed` of the subsampling (and, with -capture, of the training run)")
 	fs.StringVar(&match, "match", "", "analyze only tensors whose name matches this `regexp`")
 	fs.IntVar(&cfg.minSize, "min-size", 1024, "skip tensors with fewer than `N` elements (biases, norm gains)")
@@ -106,7 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		for _, k := range strings.Split(capture, ",") {
 			k = strings.TrimSpace(k)
 			if !isKind(k) {
-				return config{}, fmt.Errorf("-capture: unknown kind %q: use a comma-separated list of %s", k, strings.Join(analysis.Kinds, ", "))
+				return config{}, fmt.Errorf("-capture: unknown kind %q: use a comma-separated list of %s", k, strings.Join(distfit.Kinds, ", "))
 			}
 			cfg.capture = append(cfg.capture, k)
 		}
@@ -129,9 +129,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	return cfg, nil
 }
 
-// isKind reports whether k is one of analysis.Kinds.
+// isKind reports whether k is one of distfit.Kinds.
 func isKind(k string) bool {
-	for _, kind := range analysis.Kinds {
+	for _, kind := range distfit.Kinds {
 		if k == kind {
 			return true
 		}
@@ -140,8 +140,8 @@ func isKind(k string) bool {
 }
 
 // options returns the analysis options of the configuration.
-func (c config) options() analysis.Options {
-	opts := analysis.Options{SampleSize: c.sample, Seed: c.seed}
+func (c config) options() distfit.Options {
+	opts := distfit.Options{SampleSize: c.sample, Seed: c.seed}
 	if c.sample == 0 {
 		opts.SampleSize = -1 // All values.
 	}

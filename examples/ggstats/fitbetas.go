@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/ggprior/ggprior/examples/ggstats/fitbetas"
+	"github.com/ggprior/ggprior/internal/fitbetas"
 )
 
 // runFitBetas fits the GG shape per charlm layer kind to the latest checkpoint

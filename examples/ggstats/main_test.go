@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ggprior/ggprior/examples/ggstats/analysis"
-	"github.com/ggprior/ggprior/examples/ggstats/safetensors"
 	"github.com/ggprior/ggprior/ggx"
+	"github.com/ggprior/ggprior/internal/distfit"
+	"github.com/ggprior/ggprior/internal/safetensors"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/checkpoint"
@@ -83,15 +83,15 @@ func TestSafetensorsEndToEnd(t *testing.T) {
 	// JSON: the reports, the skipped tensors and the summary.
 	f, err := os.Open(jsonPath)
 	require.NoError(t, err)
-	result, err := analysis.ReadJSON(f)
+	result, err := distfit.ReadJSON(f)
 	require.NoError(t, f.Close())
 	require.NoError(t, err)
 	require.Equal(t, "safetensors "+model, result.Source)
-	require.Equal(t, analysis.Options{SampleSize: 5000, Seed: 3}, result.Options)
+	require.Equal(t, distfit.Options{SampleSize: 5000, Seed: 3}, result.Options)
 	require.Len(t, result.Reports, 3)
 	require.Len(t, result.Skipped, 3)
 	require.Equal(t, 3, result.Summary.All.Tensors)
-	byName := map[string]analysis.TensorReport{}
+	byName := map[string]distfit.TensorReport{}
 	for _, r := range result.Reports {
 		byName[r.Name] = r
 	}
@@ -99,7 +99,7 @@ func TestSafetensorsEndToEnd(t *testing.T) {
 	require.Equal(t, []int{64, 128}, mlp.Shape)
 	require.Equal(t, 8192, mlp.N)
 	require.Equal(t, 5000, mlp.Sampled)
-	require.Equal(t, analysis.ModelGG, mlp.Best)
+	require.Equal(t, distfit.ModelGG, mlp.Best)
 	require.Equal(t, 6400, byName["wte.weight"].N)
 	require.Equal(t, 5000, byName["wte.weight"].Sampled)
 
@@ -110,7 +110,7 @@ func TestSafetensorsEndToEnd(t *testing.T) {
 	all, err := st.Values("h.0.mlp.c_fc.weight")
 	require.NoError(t, err)
 	require.NoError(t, st.Close())
-	inMemory, err := analysis.Analyze("h.0.mlp.c_fc.weight", all, result.Options)
+	inMemory, err := distfit.Analyze("h.0.mlp.c_fc.weight", all, result.Options)
 	require.NoError(t, err)
 	inMemory.Shape = mlp.Shape
 	require.Equal(t, inMemory, mlp)
@@ -185,11 +185,11 @@ func TestCheckpointEndToEnd(t *testing.T) {
 
 	f, err := os.Open(jsonPath)
 	require.NoError(t, err)
-	result, err := analysis.ReadJSON(f)
+	result, err := distfit.ReadJSON(f)
 	require.NoError(t, f.Close())
 	require.NoError(t, err)
 	require.Len(t, result.Reports, 2)
-	require.Equal(t, 2, result.Summary.ByKind[analysis.KindWeights].Tensors)
+	require.Equal(t, 2, result.Summary.ByKind[distfit.KindWeights].Tensors)
 	require.InDelta(t, 0.8, result.Reports[0].MLE.Beta, 0.15) // 4608 values: se ~0.015.
 
 	// -all-vars includes the optimizer's moments.
@@ -249,15 +249,15 @@ func TestCaptureNotWired(t *testing.T) {
 func TestCaptureWired(t *testing.T) {
 	saved := liveCapture
 	defer func() { liveCapture = saved }()
-	liveCapture = func(opts analysis.CaptureOptions, sink analysis.Sink) (string, error) {
-		require.Equal(t, []string{analysis.KindActivations, analysis.KindGradients}, opts.Kinds)
-		require.Equal(t, analysis.CaptureOptions{Kinds: opts.Kinds, Steps: 4, Every: 1, Seed: 7, Arch: "x", Init: "y", Beta: "z", Progress: opts.Progress}, opts)
+	liveCapture = func(opts distfit.CaptureOptions, sink distfit.Sink) (string, error) {
+		require.Equal(t, []string{distfit.KindActivations, distfit.KindGradients}, opts.Kinds)
+		require.Equal(t, distfit.CaptureOptions{Kinds: opts.Kinds, Steps: 4, Every: 1, Seed: 7, Arch: "x", Init: "y", Beta: "z", Progress: opts.Progress}, opts)
 		for step := range opts.Steps {
 			seed := uint64(step)
-			if err := sink.Observe(analysis.KindGradients, "/block_000/mlp/in/weights", ggValues(3000, 1e-3, 0.4, seed+100)); err != nil {
+			if err := sink.Observe(distfit.KindGradients, "/block_000/mlp/in/weights", ggValues(3000, 1e-3, 0.4, seed+100)); err != nil {
 				return "", err
 			}
-			if err := sink.Observe(analysis.KindActivations, "/block_000/mlp/act", ggValues(2000, 1, 0.9, seed)); err != nil {
+			if err := sink.Observe(distfit.KindActivations, "/block_000/mlp/act", ggValues(2000, 1, 0.9, seed)); err != nil {
 				return "", err
 			}
 		}

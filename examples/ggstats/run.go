@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ggprior/ggprior/examples/ggstats/analysis"
+	"github.com/ggprior/ggprior/internal/distfit"
 )
 
 // run reads the tensors cfg names, analyzes them, and writes the table and
@@ -53,11 +53,11 @@ func run(cfg config, stdout, stderr io.Writer) error {
 	}
 
 	opts := cfg.options()
-	result := analysis.Result{Source: source, Options: opts}
+	result := distfit.Result{Source: source, Options: opts}
 	var selected []item
 	skipCounts := map[string]int{}
 	skip := func(name, reason, category string) {
-		result.Skipped = append(result.Skipped, analysis.Skip{Name: name, Reason: reason})
+		result.Skipped = append(result.Skipped, distfit.Skip{Name: name, Reason: reason})
 		skipCounts[category]++
 	}
 	for _, it := range items {
@@ -82,7 +82,7 @@ func run(cfg config, stdout, stderr io.Writer) error {
 	for i, it := range selected {
 		names[i] = it.name
 	}
-	table := analysis.NewTable(stdout, names)
+	table := distfit.NewTable(stdout, names)
 	if len(selected) > 0 {
 		if err := table.Header(); err != nil {
 			return err
@@ -104,7 +104,7 @@ func run(cfg config, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		r, err := analysis.AnalyzeSample(it.name, values, it.size, itemOpts)
+		r, err := distfit.AnalyzeSample(it.name, values, it.size, itemOpts)
 		if err != nil {
 			skip(it.name, err.Error(), "not fittable")
 			if err := table.Skip(it.name, err.Error()); err != nil {
@@ -117,21 +117,21 @@ func run(cfg config, stdout, stderr io.Writer) error {
 			return err
 		}
 		if cfg.plotsDir != "" {
-			if err := analysis.PlotTensor(plots.path(it.kind, it.name), values, r); err != nil {
+			if err := distfit.PlotTensor(plots.path(it.kind, it.name), values, r); err != nil {
 				return err
 			}
 		}
 		result.Reports = append(result.Reports, r)
 	}
 
-	result.Summary = analysis.Summarize(result.Reports)
+	result.Summary = distfit.Summarize(result.Reports)
 	fmt.Fprintf(stdout, "\n%s\n", result.Summary)
 	if len(skipCounts) > 0 {
 		fmt.Fprintf(stdout, "skipped %d tensors: %s\n", len(result.Skipped), formatCounts(skipCounts))
 	}
 	if cfg.plotsDir != "" && len(result.Reports) > 0 {
 		betas := filepath.Join(cfg.plotsDir, "betas.png")
-		if err := analysis.PlotBetas(betas, result.Reports, "fitted shape per tensor: "+filepath.Base(source)); err != nil {
+		if err := distfit.PlotBetas(betas, result.Reports, "fitted shape per tensor: "+filepath.Base(source)); err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "plots written to %s\n", cfg.plotsDir)
@@ -145,10 +145,10 @@ func run(cfg config, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// sortByKind sorts items by kind, in the order of analysis.Kinds, keeping the
+// sortByKind sorts items by kind, in the order of distfit.Kinds, keeping the
 // order within a kind, and reports whether there is more than one kind.
 func sortByKind(items []item) bool {
-	rank := func(kind string) int { return slices.Index(analysis.Kinds, kind) }
+	rank := func(kind string) int { return slices.Index(distfit.Kinds, kind) }
 	slices.SortStableFunc(items, func(a, b item) int { return rank(a.kind) - rank(b.kind) })
 	return len(items) > 0 && items[0].kind != items[len(items)-1].kind
 }
@@ -173,12 +173,12 @@ func formatCounts(counts map[string]int) string {
 }
 
 // writeJSONFile writes result as JSON to the file at path.
-func writeJSONFile(path string, result analysis.Result) error {
+func writeJSONFile(path string, result distfit.Result) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("-json: %w", err)
 	}
-	if err := analysis.WriteJSON(f, result); err != nil {
+	if err := distfit.WriteJSON(f, result); err != nil {
 		_ = f.Close()
 		return err
 	}
@@ -202,12 +202,12 @@ func newPlotNamer(dir string) *plotNamer {
 // path returns the plot path of a tensor: its sanitized name (prefixed by its
 // kind unless weights), with a numeric suffix if already taken.
 func (p *plotNamer) path(kind, name string) string {
-	if kind != analysis.KindWeights {
+	if kind != distfit.KindWeights {
 		name = kind + "_" + strings.TrimLeft(name, "/")
 	}
-	file := analysis.PlotFileName(name, ".png")
+	file := distfit.PlotFileName(name, ".png")
 	for i := 2; p.used[file]; i++ {
-		file = analysis.PlotFileName(fmt.Sprintf("%s_%d", name, i), ".png")
+		file = distfit.PlotFileName(fmt.Sprintf("%s_%d", name, i), ".png")
 	}
 	p.used[file] = true
 	return filepath.Join(p.dir, file)

@@ -3,9 +3,9 @@ package main
 import (
 	"fmt"
 
-	"github.com/ggprior/ggprior/examples/ggstats/analysis"
-	"github.com/ggprior/ggprior/examples/ggstats/gomlxckpt"
-	"github.com/ggprior/ggprior/examples/ggstats/safetensors"
+	"github.com/ggprior/ggprior/internal/distfit"
+	"github.com/ggprior/ggprior/internal/gomlxckpt"
+	"github.com/ggprior/ggprior/internal/safetensors"
 )
 
 // item is one tensor to analyze, from whatever source.
@@ -33,7 +33,7 @@ func safetensorsItems(path string) ([]item, func() error, error) {
 	for _, t := range f.Tensors {
 		name := t.Name
 		items = append(items, item{
-			kind: analysis.KindWeights, name: name, shape: t.Shape, size: t.Size(), skip: t.Note,
+			kind: distfit.KindWeights, name: name, shape: t.Shape, size: t.Size(), skip: t.Note,
 			fetch: func(indices []int) ([]float64, error) {
 				if indices == nil {
 					return f.Values(name)
@@ -55,7 +55,7 @@ func checkpointItems(dir string, allVars bool) ([]item, error) {
 	}
 	items := make([]item, 0, len(c.Variables))
 	for _, v := range c.Variables {
-		it := item{kind: analysis.KindWeights, name: v.Path, shape: v.Shape, size: v.Size}
+		it := item{kind: distfit.KindWeights, name: v.Path, shape: v.Shape, size: v.Size}
 		switch {
 		case !v.DType.IsFloat():
 			it.skip = fmt.Sprintf("dtype %s is not a floating-point type", v.DType)
@@ -68,7 +68,7 @@ func checkpointItems(dir string, allVars bool) ([]item, error) {
 			if err != nil {
 				return nil, err
 			}
-			return analysis.Gather(values, indices), nil
+			return distfit.Gather(values, indices), nil
 		}
 		items = append(items, it)
 	}

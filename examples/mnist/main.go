@@ -40,7 +40,7 @@ import (
 	"strings"
 
 	"github.com/ggprior/ggprior/backends"
-	"github.com/ggprior/ggprior/examples/mnist/mnist"
+	"github.com/ggprior/ggprior/internal/mnist"
 )
 
 func main() {

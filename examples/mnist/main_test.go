@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ggprior/ggprior/examples/mnist/mnist"
+	"github.com/ggprior/ggprior/internal/mnist"
 	"github.com/stretchr/testify/require"
 )
 

@@ -58,7 +58,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/ggprior/ggprior/examples/paper/paper"
+	"github.com/ggprior/ggprior/internal/paper"
 )
 
 func main() {

@@ -1,0 +1,277 @@
+package charlm
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/ggprior/ggprior/layers"
+	"github.com/ggprior/ggprior/optimizers"
+	"github.com/pkg/errors"
+)
+
+// Flags are the charlm command's flags that describe a run: the run itself
+// (-steps, -seed, -init, -beta, -eval-at, ...), the methods under study
+// (-compress and GCT's flags, -act and ACT's flags, -workers) and the
+// outputs (-results, -checkpoint, -quiet). The command registers them on its
+// command line (NewFlags(flag.CommandLine)); other programs that run charlm
+// experiments describe a run by the same arguments (ParseFlags), so a run
+// spec is a charlm command line, and turn it into the run's configuration
+// with RunConfig.
+//
+// Each field holds the value of the flag of the same name (Steps is -steps,
+// ACTSparsity -act-sparsity, GCTBits -gct-bits, ...); see NewFlags for
+// their meaning and defaults.
+type Flags struct {
+	Steps      int
+	Seed       int64
+	Batch      int
+	Arch       string
+	Init       string
+	Beta       string
+	EvalAt     string
+	Checkpoint string
+	Results    string
+	Set        string
+	Data       string
+	TargetLoss float64
+	LogEvery   int
+	ValWindows int
+	Quiet      bool
+
+	Compress  string
+	GCTBits   float64
+	GCTLambda float64
+	GCTWarmup int
+
+	ACT          bool
+	ACTSites     string
+	ACTSparsity  string
+	ACTLambda    float64
+	ACTSchedule  string
+	ACTStart     int
+	ACTEnd       int
+	ACTThreshold string
+
+	Workers int
+
+	// fs is the flag set the flags are registered on.
+	fs *flag.FlagSet
+}
+
+// NewFlags registers charlm's flags on fs (with their defaults and help) and
+// returns them; their values are set when fs parses a command line.
+func NewFlags(fs *flag.FlagSet) *Flags {
+	f := &Flags{fs: fs}
+	fs.IntVar(&f.Steps, "steps", FullRunSteps, "number of training steps (the full run is 2000; it also sets the learning-rate schedule)")
+	fs.Int64Var(&f.Seed, "seed", 1, "seed of the initialization and of the training batches")
+	fs.IntVar(&f.Batch, "batch", 12, "training batch size (windows of block+1 bytes)")
+	fs.StringVar(&f.Arch, "arch", ArchGPT, "architecture: gpt (the reference) or llama")
+	fs.StringVar(&f.Init, "init", InitNameNormal02, "initialization: "+strings.Join(InitNames, ", "))
+	fs.StringVar(&f.Beta, "beta", "", `GG shape for -init=gg: one value for all layer kinds ("1.4"), per kind ("attn_qkv=1.3,mlp_in=1.6"), both ("1.4,head=2"), or fitted per kind to a trained checkpoint ("fit:DIR"); kinds: `+strings.Join(Kinds, ", "))
+	fs.StringVar(&f.EvalAt, "eval-at", "250,500,1000,2000", "comma-separated steps after which to measure the validation loss (and checkpoint); the last step is always included")
+	fs.StringVar(&f.Checkpoint, "checkpoint", "", "checkpoint directory: saved at every evaluation step and at the end; if it holds a checkpoint, the run resumes from it")
+	fs.StringVar(&f.Results, "results", "", "write the results as JSON to this file")
+	fs.StringVar(&f.Set, "set", "", `hyperparameters, "key=value;key=value" (e.g. "learning_rate=2e-3;clip_grad_norm=0"); unknown keys list the known ones`)
+	fs.StringVar(&f.Data, "data", "", "text file to train on (default: $GOROOT/"+DefaultCorpusName+")")
+	fs.Float64Var(&f.TargetLoss, "target-loss", 0, "report steps_to_target: the first evaluation step with validation loss <= this value (e.g. the baseline's final loss)")
+	fs.IntVar(&f.LogEvery, "log-every", 10, "record the training loss every this many steps")
+	fs.IntVar(&f.ValWindows, "val-windows", 0, "measure the validation loss on this many evenly spaced validation windows (0: all of them); cheaper, noisier, for quick profiles")
+	fs.BoolVar(&f.Quiet, "quiet", false, "no progress bar")
+
+	fs.StringVar(&f.Compress, "compress", CompressNone, "gradient compression: none (plain AdamW), gct (GCT's GG quantizer at -gct-bits), gct:B, or GCT's wrapper with a baseline compressor: fp32, bf16, int8, sign, topk:F (fraction kept), powersgd:R (rank)")
+	fs.Float64Var(&f.GCTBits, "gct-bits", optimizers.DefaultBits, "GCT's target coded bits per gradient element (with -compress gct; hyperparameter "+optimizers.ParamBits+")")
+	fs.Float64Var(&f.GCTLambda, "gct-lambda", 0, "weight of GCT's rate constraint lambda*||g||_1, 0 for none (with -compress; hyperparameter "+optimizers.ParamLambda+")")
+	fs.IntVar(&f.GCTWarmup, "gct-warmup", 0, "number of first steps whose gradients GCT sends uncompressed (with -compress; hyperparameter "+optimizers.ParamWarmupSteps+")")
+
+	fs.BoolVar(&f.ACT, "act", false, "constrain activations with ACT (layers.ACT) at the -act-sites")
+	fs.StringVar(&f.ACTSites, "act-sites", "all", "ACT sites, comma-separated: "+strings.Join(ActivationSites, ", ")+", or all")
+	fs.StringVar(&f.ACTSparsity, "act-sparsity", "", fmt.Sprintf(`ACT's final target sparsity: one value ("0.9"), per site ("mlp_hidden=0.95,attn_in=0.5"), or both ("0.5,mlp_hidden=0.95"); default %g (hyperparameter %s)`, layers.DefaultSparsity, layers.ParamSparsity))
+	fs.Float64Var(&f.ACTLambda, "act-lambda", layers.DefaultLambda, "final weight of ACT's rate term (hyperparameter "+layers.ParamLambda+")")
+	fs.StringVar(&f.ACTSchedule, "act-schedule", "cosine", "ramp of ACT's constraint: linear, cosine or staged (hyperparameter "+layers.ParamSchedule+")")
+	fs.IntVar(&f.ACTStart, "act-start", -1, fmt.Sprintf("step at which ACT's ramp starts; -1: %g of -steps (hyperparameter %s)", DefaultACTStartFraction, layers.ParamStart))
+	fs.IntVar(&f.ACTEnd, "act-end", -1, fmt.Sprintf("step at which ACT's ramp reaches the target; -1: %g of -steps (hyperparameter %s)", DefaultACTEndFraction, layers.ParamEnd))
+	fs.StringVar(&f.ACTThreshold, "act-threshold", "batch", "where ACT's threshold comes from: batch (the batch quantile) or gg (the fitted GG's quantile) (hyperparameter "+layers.ParamThreshold+")")
+
+	fs.IntVar(&f.Workers, "workers", 1, "number of in-process data-parallel workers; with W >= 2 each takes batch/W windows of every batch and they exchange (-compress) gradients. "+
+		"Launched by mpirun (charlm built with -tags mpi), each process is one worker and W is the number of processes")
+	return f
+}
+
+// ParseFlags parses a charlm command line (flags only, as the command takes
+// them, e.g. {"-init", "gg", "-beta", "1.4", "-steps", "300"}) into Flags.
+// Unknown flags and positional arguments are errors.
+func ParseFlags(args []string) (*Flags, error) {
+	fs := flag.NewFlagSet("charlm", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f := NewFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, errors.Wrapf(err, "charlm arguments %q", args)
+	}
+	if fs.NArg() > 0 {
+		return nil, errors.Errorf("charlm arguments %q: unexpected arguments %q (flags only)", args, fs.Args())
+	}
+	return f, nil
+}
+
+// Changed reports whether the flag called name has a value other than its default.
+func (f *Flags) Changed(name string) bool {
+	fl := f.fs.Lookup(name)
+	return fl != nil && fl.Value.String() != fl.DefValue
+}
+
+// Args returns the flags whose values differ from their defaults as a
+// command line, "-name=value" each, in the order of the flags' names: the
+// canonical form of the run these flags describe (ParseFlags(f.Args())
+// describes the same run).
+func (f *Flags) Args() []string {
+	var args []string
+	f.fs.VisitAll(func(fl *flag.Flag) {
+		if v := fl.Value.String(); v != fl.DefValue {
+			args = append(args, "-"+fl.Name+"="+v)
+		}
+	})
+	return args
+}
+
+// RunConfig returns the run the flags describe: the model (model with -arch
+// applied), the training configuration and the hyperparameter settings (for
+// ParseSettings, joined with ";": those GCT's and ACT's flags stand for,
+// then -set's, which can override them). A method's flag given without the
+// method, and invalid flag values, are errors.
+//
+// The training configuration's Beta is -beta as given: a "fit:DIR" value
+// (BetaFitPrefix) must be resolved to per-kind shapes before the run (by
+// internal/fitbetas.Resolve, which this package cannot import).
+// Neither the model nor the training configuration is validated: call their
+// Validate methods (NewExperiment does).
+func (f *Flags) RunConfig(model Config) (Config, TrainConfig, []string, error) {
+	evalAt, err := ParseSteps(f.EvalAt)
+	if err != nil {
+		return Config{}, TrainConfig{}, nil, err
+	}
+	if f.Workers < 1 {
+		return Config{}, TrainConfig{}, nil, errors.Errorf("-workers %d: the number of workers must be >= 1", f.Workers)
+	}
+	model.Arch = f.Arch
+	tc := DefaultTrainConfig()
+	tc.Steps, tc.Seed, tc.Batch = f.Steps, f.Seed, f.Batch
+	tc.Init, tc.Beta, tc.EvalAt = f.Init, f.Beta, evalAt
+	tc.Checkpoint, tc.Data, tc.TargetLoss, tc.LogEvery = f.Checkpoint, f.Data, f.TargetLoss, f.LogEvery
+	tc.Compress, tc.Workers, tc.ValWindows = strings.TrimSpace(f.Compress), f.Workers, f.ValWindows
+	settings, err := f.methodSettings(&tc)
+	if err != nil {
+		return Config{}, TrainConfig{}, nil, err
+	}
+	if strings.TrimSpace(f.Set) != "" {
+		settings = append(settings, f.Set)
+	}
+	return model, tc, settings, nil
+}
+
+// methodSettings reads the flags of GCT and ACT: it sets the run's ACT sites
+// and per-site targets in tc, and returns the hyperparameter settings that
+// the other flags stand for (applied before -set, which can override them).
+// A method's flag given without the method is an error.
+func (f *Flags) methodSettings(tc *TrainConfig) (settings []string, err error) {
+	set := func(key string, value any) { settings = append(settings, fmt.Sprintf("%s=%v", key, value)) }
+	compressName, compressArg, _ := strings.Cut(tc.Compress, ":")
+	compressing := tc.Compress != "" && tc.Compress != CompressNone
+	if f.Changed("gct-bits") {
+		switch {
+		case compressName != "gct":
+			return nil, errors.Errorf("-gct-bits is only used with -compress gct (got -compress %q)", tc.Compress)
+		case compressArg != "":
+			return nil, errors.Errorf("-compress %q already gives the bits: drop -gct-bits or use -compress gct", tc.Compress)
+		case !(f.GCTBits > 1):
+			return nil, errors.Errorf("-gct-bits %g: bits per element must be > 1", f.GCTBits)
+		}
+		set(optimizers.ParamBits, f.GCTBits)
+	}
+	for _, m := range []struct {
+		name, key string
+		value     any
+	}{{"gct-lambda", optimizers.ParamLambda, f.GCTLambda}, {"gct-warmup", optimizers.ParamWarmupSteps, f.GCTWarmup}} {
+		if f.Changed(m.name) {
+			if !compressing {
+				return nil, errors.Errorf("-%s is only used with -compress", m.name)
+			}
+			set(m.key, m.value)
+		}
+	}
+	if f.GCTLambda < 0 || f.GCTWarmup < 0 {
+		return nil, errors.Errorf("-gct-lambda (%g) and -gct-warmup (%d) must be >= 0", f.GCTLambda, f.GCTWarmup)
+	}
+
+	actFlags := []string{"act-sites", "act-sparsity", "act-lambda", "act-schedule", "act-start", "act-end", "act-threshold"}
+	if !f.ACT {
+		for _, name := range actFlags {
+			if f.Changed(name) {
+				return nil, errors.Errorf("-%s is only used with -act", name)
+			}
+		}
+		return settings, nil
+	}
+	if tc.ACTSites, err = ParseACTSites(f.ACTSites); err != nil {
+		return nil, err
+	}
+	if spec := strings.TrimSpace(f.ACTSparsity); spec != "" {
+		def, perSite, err := ParseACTSparsity(spec)
+		if err != nil {
+			return nil, err
+		}
+		if !math.IsNaN(def) {
+			set(layers.ParamSparsity, def)
+		}
+		tc.ACTSparsity = perSite
+	}
+	if f.ACTLambda < 0 {
+		return nil, errors.Errorf("-act-lambda %g: must be >= 0", f.ACTLambda)
+	}
+	for _, m := range []struct {
+		name, key string
+		value     any
+	}{
+		{"act-lambda", layers.ParamLambda, f.ACTLambda},
+		{"act-schedule", layers.ParamSchedule, f.ACTSchedule},
+		{"act-threshold", layers.ParamThreshold, f.ACTThreshold},
+	} {
+		if f.Changed(m.name) {
+			set(m.key, m.value)
+		}
+	}
+	start, end := DefaultACTRamp(tc.Steps)
+	if f.ACTStart >= 0 {
+		start = f.ACTStart
+		set(layers.ParamStart, start)
+	}
+	if f.ACTEnd >= 0 {
+		end = f.ACTEnd
+		set(layers.ParamEnd, end)
+	}
+	if end < start {
+		return nil, errors.Errorf("ACT's ramp ends (step %d) before it starts (step %d): check -act-start and -act-end", end, start)
+	}
+	return settings, nil
+}
+
+// ParseSteps parses a comma-separated list of positive step numbers (the
+// -eval-at flag's value).
+func ParseSteps(list string) ([]int, error) {
+	var steps []int
+	for part := range strings.SplitSeq(list, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		n, err := strconv.Atoi(part)
+		if err != nil || n <= 0 {
+			return nil, errors.Errorf("-eval-at %q: %q is not a positive step number", list, part)
+		}
+		steps = append(steps, n)
+	}
+	return steps, nil
+}

@@ -1,0 +1,92 @@
+package paper
+
+import (
+	"github.com/ggprior/ggprior/internal/charlm"
+)
+
+// RunConfig is a configuration of the charlm studies: the charlm arguments
+// that make its runs differ from the benchmark's default run (the length,
+// seed and evaluations come from the Profile).
+type RunConfig struct {
+	// Args are the configuration's charlm arguments.
+	Args []string
+	// Label describes the configuration in tables, e.g. "GG init, β=1.4".
+	Label string
+	// Arch is the configuration's architecture (charlm's -arch).
+	Arch string
+	// FitBaseline makes -beta the GG shapes fitted per layer kind to the
+	// final checkpoint of the baseline's seed-1 run (charlm's "-beta
+	// fit:DIR"): "a good model to train a good model".
+	FitBaseline bool
+	// KeepWeights keeps the checkpoints of the configuration's seed-1 run:
+	// a later stage analyzes its weights (evidence, arch, size).
+	KeepWeights bool
+}
+
+// Baseline names of the charlm studies: the benchmark's normal(0, 0.02)
+// initialization, for the gpt model and the llama model.
+const (
+	Baseline      = "normal02"
+	LlamaBaseline = "llama-normal02"
+)
+
+// Configs are the configurations the stages run, by name (the name of their
+// results files, "<name>-seed<S>-steps<N>.json", as study/run_init_study.sh
+// names the init study's).
+var Configs = map[string]RunConfig{
+	// The init study (and the baseline of every gpt study).
+	Baseline:     {Args: []string{"-init", "normal02"}, Label: "normal(0, 0.02)", KeepWeights: true},
+	"he":         {Args: []string{"-init", "he"}, Label: "He"},
+	"gg-beta1.0": {Args: []string{"-init", "gg", "-beta", "1.0"}, Label: "GG, β=1.0", KeepWeights: true},
+	"gg-beta1.4": {Args: []string{"-init", "gg", "-beta", "1.4"}, Label: "GG, β=1.4", KeepWeights: true},
+	"gg-beta2.0": {Args: []string{"-init", "gg", "-beta", "2.0"}, Label: "GG, β=2.0", KeepWeights: true},
+	"gg-fit":     {Args: []string{"-init", "gg"}, Label: "GG, β fitted to the trained baseline", FitBaseline: true, KeepWeights: true},
+
+	// The ACT study: ACT at the MLP hidden activations.
+	"act-0.8":          {Args: actArgs("0.8"), Label: "ACT 0.8", KeepWeights: true},
+	"act-0.9":          {Args: actArgs("0.9"), Label: "ACT 0.9", KeepWeights: true},
+	"act-0.95":         {Args: actArgs("0.95"), Label: "ACT 0.95", KeepWeights: true},
+	"act-0.98":         {Args: actArgs("0.98"), Label: "ACT 0.98", KeepWeights: true},
+	"act-0.95-lambda0": {Args: actArgs("0.95", "-act-lambda", "0"), Label: "ACT 0.95, no rate term (λ=0)", KeepWeights: true},
+	"act-0.95-fixed": {Args: actArgs("0.95", "-act-start", "0", "-act-end", "0"),
+		Label: "ACT 0.95, fixed threshold (full target from step 0)", KeepWeights: true},
+	// ACT at every activation site: 70% at the attention and MLP inputs,
+	// 95% at the MLP hidden (about 78% over the sites).
+	"act-all": {Args: []string{"-act", "-act-sparsity", "0.7," + charlm.SiteMLPHidden + "=0.95"},
+		Label: "ACT at every site (0.7; MLP hidden 0.95)", KeepWeights: true},
+	// The least sparsity at the inputs that keeps the mean over the sites
+	// above 70% (0.6, 0.6, 0.95: about 72%): act-all's cost at a lower rate.
+	"act-all-0.6": {Args: []string{"-act", "-act-sparsity", "0.6," + charlm.SiteMLPHidden + "=0.95"},
+		Label: "ACT at every site (0.6; MLP hidden 0.95)", KeepWeights: true},
+
+	// The GCT study: GCT's quantizer, and the baseline compressors in its place.
+	"gct-1.5bits": {Args: []string{"-compress", "gct", "-gct-bits", "1.5"}, Label: "GCT 1.5 bits"},
+	"gct-2bits":   {Args: []string{"-compress", "gct", "-gct-bits", "2"}, Label: "GCT 2 bits"},
+	"gct-3bits":   {Args: []string{"-compress", "gct", "-gct-bits", "3"}, Label: "GCT 3 bits"},
+	"bf16":        {Args: []string{"-compress", "bf16"}, Label: "bf16"},
+	"int8":        {Args: []string{"-compress", "int8"}, Label: "int8"},
+	"topk-0.01":   {Args: []string{"-compress", "topk:0.01"}, Label: "top-k 1%"},
+	// Top-k 4% codes about 1.9 bits per element (32-bit value and 20-bit
+	// index per kept element), GCT's range: the equal-bits comparison.
+	"topk-0.04":  {Args: []string{"-compress", "topk:0.04"}, Label: "top-k 4%"},
+	"sign":       {Args: []string{"-compress", "sign"}, Label: "sign (1-bit)"},
+	"powersgd-4": {Args: []string{"-compress", "powersgd:4"}, Label: "PowerSGD rank 4"},
+
+	// The arch study: the llama model.
+	LlamaBaseline:      {Args: []string{"-arch", "llama", "-init", "normal02"}, Label: "llama, normal(0, 0.02)", Arch: charlm.ArchLlama, KeepWeights: true},
+	"llama-gg-beta1.4": {Args: []string{"-arch", "llama", "-init", "gg", "-beta", "1.4"}, Label: "llama, GG β=1.4", Arch: charlm.ArchLlama},
+}
+
+// actArgs returns the arguments of ACT at the MLP hidden activations with
+// the given final target sparsity, then more.
+func actArgs(sparsity string, more ...string) []string {
+	return append([]string{"-act", "-act-sites", charlm.SiteMLPHidden, "-act-sparsity", sparsity}, more...)
+}
+
+// arch returns the configuration's architecture.
+func (c RunConfig) arch() string {
+	if c.Arch == "" {
+		return charlm.ArchGPT
+	}
+	return c.Arch
+}
