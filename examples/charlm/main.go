@@ -176,34 +176,11 @@ func runWith(comm dataparallel.Communicator) error {
 	}
 
 	// One experiment, or one per data-parallel worker of this process (rank 0 reports).
-	var (
-		ranks    []*charlm.Experiment
-		train    func() (*charlm.Results, error)
-		parallel *charlm.DataParallel
-	)
-	if comm != nil || tc.Workers >= 2 {
-		if comm != nil {
-			parallel, err = charlm.NewDataParallelRank(backend, cfg, tc, comm)
-		} else {
-			parallel, err = charlm.NewDataParallel(backend, cfg, tc)
-		}
-		if err != nil {
-			return err
-		}
-		ranks, train = parallel.Ranks, parallel.Run
-	} else {
-		exp, err := charlm.NewExperiment(backend, cfg, tc)
-		if err != nil {
-			return err
-		}
-		ranks, train = []*charlm.Experiment{exp}, exp.Run
+	job, err := charlm.NewJob(backend, cfg, tc, comm, strings.Join(settings, ";"))
+	if err != nil {
+		return err
 	}
-	for _, exp := range ranks {
-		if _, err := charlm.ParseSettings(exp.Store, strings.Join(settings, ";")); err != nil {
-			return err
-		}
-	}
-	exp := ranks[0]
+	exp, parallel := job.Lead(), job.Parallel
 	if lead {
 		printHeader(exp, comm != nil)
 		if !cli.Quiet {
@@ -215,7 +192,7 @@ func runWith(comm dataparallel.Communicator) error {
 		defer stop()
 	}
 
-	results, err := train()
+	results, err := job.Run()
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,7 @@
 //
 //	go run ./examples/paper                      # -profile quick: a smoke test, minutes
 //	go run ./examples/paper -profile full        # the claims: 2000-step runs, 3 seeds
-//	go run ./examples/paper -stages init,gct -out DIR -runs study/init
+//	go run ./examples/paper -profile full -out results/full  # the committed results
 //
 // It runs, stage by stage (-stages, in this order):
 //
@@ -20,6 +20,10 @@
 //     achieved sparsity, coded bits per activation, skippable multiply-adds;
 //   - gct: GCT at 1.5, 2 and 3 bits per gradient element and the baseline
 //     compressors (bf16, int8, top-k, sign, PowerSGD): loss vs coded bits;
+//   - dp: data-parallel training (2 and 4 in-process workers exchanging
+//     gradients through GCT and the baseline compressors): loss vs the
+//     single process, bytes sent per worker, the split of a step's time and
+//     the step time modelled over 1-100 Gbit/s links;
 //   - arch: the init study's baseline and GG on the llama architecture, and
 //     the evidence on the trained llama;
 //   - mnist: an MLP classifier on MNIST (skipped, with a notice, when the data
@@ -36,8 +40,7 @@
 // number), report.md (the tables, with the baseline beside each method, the
 // verdicts and the charlm command that re-runs each row) and figures/ (PNG
 // histograms with the fitted densities, loss curves, sparsity vs loss, loss
-// vs bits). The charlm runs' results go to -runs (default OUT/runs; the
-// init study's study/init can be given to reuse its runs) and the
+// vs bits). The charlm runs' results go to -runs (default OUT/runs) and the
 // checkpoints of the runs whose weights are analyzed to OUT/checkpoints.
 //
 // One progress bar per stage shows the stage's and the overall ETA. The

@@ -1,6 +1,8 @@
 package paper
 
 import (
+	"strconv"
+
 	"github.com/ggprior/ggprior/internal/charlm"
 )
 
@@ -31,7 +33,7 @@ const (
 )
 
 // Configs are the configurations the stages run, by name (the name of their
-// results files, "<name>-seed<S>-steps<N>.json", as study/run_init_study.sh
+// results files, "<name>-seed<S>-steps<N>.json", as every study
 // names the init study's).
 var Configs = map[string]RunConfig{
 	// The init study (and the baseline of every gpt study).
@@ -72,6 +74,18 @@ var Configs = map[string]RunConfig{
 	"sign":       {Args: []string{"-compress", "sign"}, Label: "sign (1-bit)"},
 	"powersgd-4": {Args: []string{"-compress", "powersgd:4"}, Label: "PowerSGD rank 4"},
 
+	// The data-parallel study: W in-process workers, each on its shard of
+	// every batch, exchanging their gradients through a compressor (the
+	// baseline is the single-process run of the same length).
+	"w2-none":      {Args: dpArgs(2, "none"), Label: "2 workers, fp32"},
+	"w2-gct2":      {Args: dpArgs(2, "gct:2"), Label: "2 workers, GCT 2 bits"},
+	"w2-topk0.01":  {Args: dpArgs(2, "topk:0.01"), Label: "2 workers, top-k 1%"},
+	"w2-powersgd4": {Args: dpArgs(2, "powersgd:4"), Label: "2 workers, PowerSGD rank 4"},
+	"w4-none":      {Args: dpArgs(4, "none"), Label: "4 workers, fp32"},
+	"w4-gct2":      {Args: dpArgs(4, "gct:2"), Label: "4 workers, GCT 2 bits"},
+	"w4-topk0.01":  {Args: dpArgs(4, "topk:0.01"), Label: "4 workers, top-k 1%"},
+	"w4-powersgd4": {Args: dpArgs(4, "powersgd:4"), Label: "4 workers, PowerSGD rank 4"},
+
 	// The arch study: the llama model.
 	LlamaBaseline:      {Args: []string{"-arch", "llama", "-init", "normal02"}, Label: "llama, normal(0, 0.02)", Arch: charlm.ArchLlama, KeepWeights: true},
 	"llama-gg-beta1.4": {Args: []string{"-arch", "llama", "-init", "gg", "-beta", "1.4"}, Label: "llama, GG β=1.4", Arch: charlm.ArchLlama},
@@ -81,6 +95,12 @@ var Configs = map[string]RunConfig{
 // the given final target sparsity, then more.
 func actArgs(sparsity string, more ...string) []string {
 	return append([]string{"-act", "-act-sites", charlm.SiteMLPHidden, "-act-sparsity", sparsity}, more...)
+}
+
+// dpArgs returns the arguments of data-parallel training with the given
+// number of workers and compressor (charlm's -compress).
+func dpArgs(workers int, compress string) []string {
+	return []string{"-workers", strconv.Itoa(workers), "-compress", compress}
 }
 
 // arch returns the configuration's architecture.

@@ -37,7 +37,7 @@ type Stage interface {
 }
 
 // Stages are the stages of the paper command, in the order they run.
-var Stages = []Stage{evidenceStage{}, initStage{}, actStage{}, gctStage{}, archStage{}, mnistStage{}, sizeStage{}}
+var Stages = []Stage{evidenceStage{}, initStage{}, actStage{}, gctStage{}, dpStage{}, archStage{}, mnistStage{}, sizeStage{}}
 
 // StageNames returns the names of Stages, in order.
 func StageNames() []string {
@@ -68,7 +68,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		" (quick: a smoke test in minutes; full: the paper's 2000-step, 3-seed runs; tiny: a test of the pipeline)")
 	fs.StringVar(&o.out, "out", "paper-results", "output `directory`: results.json, report.md, figures/, and by default runs/ and checkpoints/")
 	fs.StringVar(&o.runs, "runs", "", "`directory` of the charlm runs' results JSON, read and written (default OUT/runs; "+
-		"give study/init to reuse the runs of study/run_init_study.sh)")
+		"runs are reused across profiles' outputs when their arguments match)")
 	fs.StringVar(&o.checkpoints, "checkpoints", "", "`directory` of the checkpoints of the runs whose weights are analyzed (default OUT/checkpoints)")
 	fs.StringVar(&stages, "stages", strings.Join(StageNames(), ","), "comma-separated `stages` to run")
 	fs.BoolVar(&o.force, "force", false, "redo the stages even if results.json has them (finished runs are reused: remove their results from -runs to retrain them)")

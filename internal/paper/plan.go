@@ -18,11 +18,14 @@ import (
 var ErrInterrupted = errors.New("interrupted")
 
 // Need is a charlm run a stage needs: the results of configuration Config at
-// Seed, and with Weights its final checkpoint too.
+// Seed, and with Weights its final checkpoint too. Steps, if > 0, is the
+// run's length instead of the profile's (then evaluated half-way and at the
+// end).
 type Need struct {
 	Config  string
 	Seed    int64
 	Weights bool
+	Steps   int
 }
 
 // Plan is what the stages share: the profile, the output directories, the
@@ -52,6 +55,19 @@ type Plan struct {
 
 // Spec returns the run of configuration config at seed, at the profile's length.
 func (p *Plan) Spec(config string, seed int64) (study.RunSpec, error) {
+	return p.SpecSteps(config, seed, 0)
+}
+
+// SpecSteps returns the run of configuration config at seed, of the given
+// length: the profile's, evaluated at its evaluation steps, when steps is 0
+// or the profile's; otherwise evaluated at steps/2 and at steps.
+func (p *Plan) SpecSteps(config string, seed int64, steps int) (study.RunSpec, error) {
+	evalAt := p.Profile.EvalAt
+	if steps <= 0 || steps == p.Profile.Steps {
+		steps = p.Profile.Steps
+	} else {
+		evalAt = []int{steps / 2, steps}
+	}
 	c, ok := Configs[config]
 	if !ok {
 		return study.RunSpec{}, fmt.Errorf("unknown configuration %q", config)
@@ -60,8 +76,8 @@ func (p *Plan) Spec(config string, seed int64) (study.RunSpec, error) {
 	if c.FitBaseline {
 		args = append(args, "-beta", charlm.BetaFitPrefix+p.CheckpointDir(Baseline, p.Seeds[0]))
 	}
-	args = append(args, "-seed", strconv.FormatInt(seed, 10), "-steps", strconv.Itoa(p.Profile.Steps),
-		"-eval-at", evalAtArg(p.Profile.EvalAt))
+	args = append(args, "-seed", strconv.FormatInt(seed, 10), "-steps", strconv.Itoa(steps),
+		"-eval-at", evalAtArg(evalAt))
 	if p.Profile.ValWindows > 0 {
 		args = append(args, "-val-windows", strconv.Itoa(p.Profile.ValWindows))
 	}
@@ -75,7 +91,7 @@ func (p *Plan) CheckpointDir(config string, seed int64) string {
 
 // pending reports whether the run of n must be trained, and its spec.
 func (p *Plan) pending(n Need) (study.RunSpec, bool, error) {
-	spec, err := p.Spec(n.Config, n.Seed)
+	spec, err := p.SpecSteps(n.Config, n.Seed, n.Steps)
 	if err != nil {
 		return spec, false, err
 	}
@@ -134,7 +150,7 @@ func (p *Plan) ensure(n Need, wait bool) (*charlm.Results, error) {
 func (p *Plan) trainingSeconds(needs []Need) (seconds float64, runs int) {
 	seen := map[string]bool{}
 	for _, n := range needs {
-		spec, err := p.Spec(n.Config, n.Seed)
+		spec, err := p.SpecSteps(n.Config, n.Seed, n.Steps)
 		if err != nil || seen[spec.Name()] {
 			continue
 		}
@@ -252,13 +268,23 @@ func (p *Plan) Aggregate(configs []string) (*study.Summary, error) {
 // first seed, writing its results (and checkpoints, for runs that keep them)
 // where this command does.
 func (p *Plan) Commands(configs []string) []Command {
+	needs := make([]Need, len(configs))
+	for i, c := range configs {
+		needs[i] = Need{Config: c, Seed: p.Seeds[0]}
+	}
+	return p.commandsSteps(needs)
+}
+
+// commandsSteps returns the charlm command that re-runs each need (at its
+// own length), as Commands does.
+func (p *Plan) commandsSteps(needs []Need) []Command {
 	var out []Command
-	for _, c := range configs {
-		spec, err := p.Spec(c, p.Seeds[0])
+	for _, n := range needs {
+		spec, err := p.SpecSteps(n.Config, n.Seed, n.Steps)
 		if err != nil {
 			continue
 		}
-		out = append(out, Command{Row: c, Command: spec.Command(p.Runner.ResultsPath(spec), p.Runner.CheckpointPath(spec))})
+		out = append(out, Command{Row: n.Config, Command: spec.Command(p.Runner.ResultsPath(spec), p.Runner.CheckpointPath(spec))})
 	}
 	return out
 }

@@ -42,6 +42,12 @@ type Profile struct {
 	// checkpoint, after each of which activations and gradients are captured.
 	CaptureSteps int
 
+	// DPConfigs are the configurations of the dp stage (data-parallel
+	// training; see Configs), run at the first seed for DPSteps steps (0:
+	// Steps) beside the single-process baseline of the same length.
+	DPConfigs []string
+	DPSteps   int
+
 	// MNISTSteps is the length of the MNIST runs; MNISTConfigs their configurations (see MNISTConfigs).
 	MNISTSteps   int
 	MNISTConfigs []string
@@ -78,7 +84,7 @@ func (p *Profile) model() charlm.Config {
 	return p.Model()
 }
 
-// studyEvalAt are the evaluation steps of the full runs (as study/run_init_study.sh runs them).
+// studyEvalAt are the evaluation steps of the full runs (the full profile's).
 var studyEvalAt = []int{250, 500, 1000, 1500, 2000}
 
 // Profiles are the profiles -profile chooses from, by name.
@@ -91,14 +97,14 @@ var Profiles = map[string]*Profile{
 		ACTConfigs:     []string{"act-0.95"},
 		GCTConfigs:     []string{"gct-1.5bits", "gct-2bits", "topk-0.04"}, // Top-k at GCT's bits.
 		ArchConfigs:    []string{"llama-normal02", "llama-gg-beta1.4"},
+		DPConfigs:      []string{"w2-none", "w2-gct2"},
 		EvidenceSample: 20_000, EvidenceMinSize: 1024, CaptureSteps: 2,
 		MNISTSteps: 300, MNISTConfigs: []string{"he", "gg-beta1.4", "gg-beta1.4-act0.9", "gg-beta1.4-gct"},
 		SecPerStep: map[string]float64{charlm.ArchGPT: 0.3, charlm.ArchLlama: 0.6},
 		ValSeconds: map[string]float64{charlm.ArchGPT: 20, charlm.ArchLlama: 70},
 	},
 	// full: the claims as the paper states them: 2000 steps, 3 seeds, every
-	// configuration of the studies (the runs of study/run_init_study.sh
-	// among them).
+	// configuration of the studies (results/full).
 	"full": {
 		Name: "full", Steps: charlm.FullRunSteps, EvalAt: studyEvalAt, Seeds: []int64{1, 2, 3},
 		InitConfigs: []string{"normal02", "he", "gg-beta1.0", "gg-beta1.4", "gg-beta2.0", "gg-fit"},
@@ -106,7 +112,12 @@ var Profiles = map[string]*Profile{
 			"act-all-0.6"},
 		GCTConfigs: []string{"gct-1.5bits", "gct-2bits", "gct-3bits", "bf16", "int8", "topk-0.01", "topk-0.04",
 			"sign", "powersgd-4"},
-		ArchConfigs:    []string{"llama-normal02", "llama-gg-beta1.4"},
+		ArchConfigs: []string{"llama-normal02", "llama-gg-beta1.4"},
+		// The data-parallel runs are shorter (500 steps, one seed): they
+		// measure bytes and time per step more than the final loss.
+		DPConfigs: []string{"w2-none", "w2-gct2", "w2-topk0.01", "w2-powersgd4", "w4-none", "w4-gct2", "w4-topk0.01",
+			"w4-powersgd4"},
+		DPSteps:        500,
 		EvidenceSample: 200_000, EvidenceMinSize: 1024, CaptureSteps: 5,
 		MNISTSteps: 2000, MNISTConfigs: []string{"he", "gg-beta1.4", "gg-beta1.4-act0.9", "gg-beta1.4-gct"},
 		SecPerStep: map[string]float64{charlm.ArchGPT: 0.3, charlm.ArchLlama: 0.6},
@@ -125,6 +136,7 @@ var Profiles = map[string]*Profile{
 		ACTConfigs:     []string{"act-0.95", "act-0.95-fixed", "act-all"},
 		GCTConfigs:     []string{"gct-2bits", "sign"},
 		ArchConfigs:    []string{"llama-normal02", "llama-gg-beta1.4"},
+		DPConfigs:      []string{"w2-gct2"},
 		EvidenceSample: 2_000, EvidenceMinSize: 256, CaptureSteps: 1,
 		MNISTSteps: 10, MNISTConfigs: []string{"he", "gg-beta1.4"},
 		SecPerStep: map[string]float64{charlm.ArchGPT: 0.02, charlm.ArchLlama: 0.03},
@@ -147,7 +159,7 @@ func (p *Profile) validate() error {
 	if p.Steps <= 0 || len(p.Seeds) == 0 {
 		return fmt.Errorf("profile %s: steps (%d) must be > 0 and seeds (%v) not empty", p.Name, p.Steps, p.Seeds)
 	}
-	for _, list := range [][]string{p.InitConfigs, p.ACTConfigs, p.GCTConfigs, p.ArchConfigs} {
+	for _, list := range [][]string{p.InitConfigs, p.ACTConfigs, p.GCTConfigs, p.ArchConfigs, p.DPConfigs} {
 		for _, name := range list {
 			if _, ok := Configs[name]; !ok {
 				return fmt.Errorf("profile %s: unknown configuration %q", p.Name, name)

@@ -19,8 +19,15 @@ func writeReport(out string, rf *ResultsFile) error {
 	if rf.Notice != "" {
 		fmt.Fprintf(&b, "> **%s.**\n\n", rf.Notice)
 	}
-	fmt.Fprintf(&b, "Written by `go run ./examples/paper -profile %s -out %s` (pure-Go backend; data: Newton's Opticks from GOROOT). "+
-		"charlm runs of %d steps, seeds %s", rf.Profile, out, rf.Steps, study.JoinSeeds(rf.Seeds))
+	command := fmt.Sprintf("go run ./examples/paper -profile %s -out %s", rf.Profile, out)
+	if rf.Runs != filepath.Join(out, "runs") {
+		command += " -runs " + rf.Runs
+	}
+	if rf.Checkpoints != filepath.Join(out, "checkpoints") {
+		command += " -checkpoints " + rf.Checkpoints
+	}
+	fmt.Fprintf(&b, "Written by `%s` (pure-Go backend; data: Newton's Opticks from GOROOT). "+
+		"charlm runs of %d steps, seeds %s", command, rf.Steps, study.JoinSeeds(rf.Seeds))
 	if rf.ValWindows > 0 {
 		fmt.Fprintf(&b, "; validation loss on %d evenly spaced validation windows (of 886 for the benchmark's model), not all of them", rf.ValWindows)
 	}

@@ -1,7 +1,7 @@
 // Package study runs and aggregates studies of the charlm reference
 // experiment: sets of runs, one per (configuration, seed), each a charlm
 // command line whose results JSON is named "<config>-seed<S>-steps<N>.json"
-// (ResultsFileName), as study/run_init_study.sh and the charlm command write
+// (ResultsFileName), as the Runner and the charlm command write
 // them.
 //
 // It has four parts:

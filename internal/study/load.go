@@ -46,7 +46,7 @@ type Dir struct {
 	Runs []Run
 	// InProgress lists the runs started but without results: their results
 	// being written (".json.tmp"), or a log ("<run>.log", as
-	// study/run_init_study.sh writes) without results.
+	// a run in training writes) without results.
 	InProgress []string
 	// Ignored lists files that look like results but cannot be used, with why.
 	Ignored []string

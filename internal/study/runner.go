@@ -302,18 +302,16 @@ func (r *Runner) train(spec RunSpec) (*charlm.Results, error) {
 	if backend == nil {
 		backend = backends.Go()
 	}
-	exp, err := charlm.NewExperiment(backend, cfg, tc)
+	job, err := charlm.NewJob(backend, cfg, tc, nil, strings.Join(settings, ";"))
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", spec.Name(), err)
 	}
-	if _, err := charlm.ParseSettings(exp.Store, strings.Join(settings, ";")); err != nil {
-		return nil, fmt.Errorf("run %s: %w", spec.Name(), err)
-	}
+	exp := job.Lead()
 	exp.Progress = r.Progress
 	if r.Prepare != nil {
 		r.Prepare(spec, exp)
 	}
-	results, err := exp.Run()
+	results, err := job.Run()
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", spec.Name(), err)
 	}
@@ -379,7 +377,7 @@ func (r *Runner) Remove(spec RunSpec) error {
 // the given model (before -arch): architecture, length, seed, batch,
 // initialization (for a "fit:DIR" -beta: any GG shapes), evaluation steps,
 // validation windows, data, methods and their settings. Results of runs made
-// by other means (e.g. study/run_init_study.sh) with the same arguments pass.
+// by other means (e.g. the charlm command by hand) with the same arguments pass.
 func (s RunSpec) Check(results *charlm.Results, model charlm.Config) error {
 	cfg, tc, settings, err := s.flags.RunConfig(model)
 	if err != nil {
