@@ -22,14 +22,16 @@ const (
 	ParamSparsity = "act_sparsity"
 	// ParamLambda is the final weight of the rate term, >= 0 (default DefaultLambda).
 	ParamLambda = "act_lambda"
-	// ParamSchedule is the ramp of the constraint: "linear", "cosine" or "staged" (default "cosine").
+	// ParamSchedule is the ramp of the constraint, a Schedule or its name:
+	// "cosine" (the default), "linear" or "staged".
 	ParamSchedule = "act_schedule"
 	// ParamStart is the training step at which the ramp starts (default 0).
 	ParamStart = "act_start"
 	// ParamEnd is the training step at which the ramp reaches its final values (default 1000).
 	ParamEnd = "act_end"
-	// ParamThreshold selects where the threshold comes from: "gg" (the quantile
-	// of the fitted GG) or "batch" (the batch's own quantile, by bisection). Default "batch".
+	// ParamThreshold selects where the threshold comes from, a
+	// ThresholdSource or its name: "batch" (the batch's own quantile, by
+	// bisection; the default) or "gg" (the quantile of the fitted GG).
 	ParamThreshold = "act_threshold"
 	// ParamStraightThrough passes gradients through the mask unchanged (bool, default false: masked).
 	ParamStraightThrough = "act_straight_through"
@@ -52,7 +54,7 @@ const (
 	// bisectionSteps is the number of halvings of the batch-quantile search: the
 	// threshold is found to max|x| * 2^-24, float32 resolution.
 	bisectionSteps = 24
-	// stagedSteps is the number of stages of the "staged" schedule.
+	// stagedSteps is the number of stages of ScheduleStaged.
 	stagedSteps = 4
 )
 
@@ -62,9 +64,9 @@ type ACTConfig struct {
 	x               *Node
 	sparsity        float64
 	lambda          float64
-	schedule        string
+	schedule        Schedule
 	start, end      int
-	threshold       string
+	threshold       ThresholdSource
 	straightThrough bool
 	epsilon         float64
 	sampleSize      int
@@ -85,7 +87,7 @@ type ACTConfig struct {
 //     fitted to x in the graph (ggx.FitGraph), without gradient.
 //   - Threshold: values with |x| < tau_t are set to exactly zero, where tau_t is
 //     the level below which a fraction s_t = p_t * TargetSparsity of |x| falls:
-//     the quantile of the fitted GG ("gg") or of the batch ("batch", by a fixed
+//     the quantile of the fitted GG (ThresholdGG) or of the batch (ThresholdBatch, by a fixed
 //     number of bisection steps: there is no sort with gradient on every
 //     backend), smoothed by a running average kept in a non-trainable variable.
 //   - The gradient flows through the kept values (masked) or, with
@@ -110,10 +112,10 @@ func ACT(scope *model.Scope, x *Node) *ACTConfig {
 		x:               x,
 		sparsity:        model.GetParamOr(scope, ParamSparsity, DefaultSparsity),
 		lambda:          model.GetParamOr(scope, ParamLambda, DefaultLambda),
-		schedule:        model.GetParamOr(scope, ParamSchedule, "cosine"),
+		schedule:        modeParam(scope, ParamSchedule, ScheduleCosine, ParseSchedule),
 		start:           model.GetParamOr(scope, ParamStart, DefaultStart),
 		end:             model.GetParamOr(scope, ParamEnd, DefaultEnd),
-		threshold:       model.GetParamOr(scope, ParamThreshold, "batch"),
+		threshold:       modeParam(scope, ParamThreshold, ThresholdBatch, ParseThresholdSource),
 		straightThrough: model.GetParamOr(scope, ParamStraightThrough, false),
 		epsilon:         1e-6,
 		sampleSize:      model.GetParamOr(scope, ParamSampleSize, DefaultSampleSize),
@@ -126,16 +128,17 @@ func (c *ACTConfig) TargetSparsity(s float64) *ACTConfig { c.sparsity = s; retur
 // RateWeight sets the final weight lambda >= 0 of the rate term (0 turns it off).
 func (c *ACTConfig) RateWeight(lambda float64) *ACTConfig { c.lambda = lambda; return c }
 
-// Schedule sets the ramp: "linear", "cosine" (the default) or "staged"
-// (ProSparse-like: four sine-shaped steps).
-func (c *ACTConfig) Schedule(name string) *ACTConfig { c.schedule = name; return c }
+// Schedule sets the ramp: ScheduleCosine (the default), ScheduleLinear or
+// ScheduleStaged (ProSparse-like: four sine-shaped steps).
+func (c *ACTConfig) Schedule(s Schedule) *ACTConfig { c.schedule = s; return c }
 
 // Ramp sets the training steps at which the ramp starts and ends (0 <= start <= end;
 // start == end is a fixed, non-progressive constraint from that step on).
 func (c *ACTConfig) Ramp(start, end int) *ACTConfig { c.start, c.end = start, end; return c }
 
-// ThresholdFrom selects "gg" (fitted GG quantile) or "batch" (batch quantile).
-func (c *ACTConfig) ThresholdFrom(mode string) *ACTConfig { c.threshold = mode; return c }
+// ThresholdFrom selects ThresholdBatch (batch quantile, the default) or
+// ThresholdGG (fitted GG quantile).
+func (c *ACTConfig) ThresholdFrom(source ThresholdSource) *ACTConfig { c.threshold = source; return c }
 
 // StraightThrough passes gradients through the mask unchanged (default: masked).
 func (c *ACTConfig) StraightThrough(on bool) *ACTConfig { c.straightThrough = on; return c }
@@ -170,15 +173,11 @@ func (c *ACTConfig) validate() {
 	case c.sampleSize < 0:
 		exceptions.Panicf("layers.ACT: sample size %d, want >= 0 (0: all values)", c.sampleSize)
 	}
-	switch c.schedule {
-	case "linear", "cosine", "staged":
-	default:
-		exceptions.Panicf("layers.ACT: schedule %q, want \"linear\", \"cosine\" or \"staged\"", c.schedule)
+	if _, err := c.schedule.MarshalText(); err != nil {
+		exceptions.Panicf("layers.ACT: %v", err)
 	}
-	switch c.threshold {
-	case "gg", "batch":
-	default:
-		exceptions.Panicf("layers.ACT: threshold from %q, want \"gg\" or \"batch\"", c.threshold)
+	if _, err := c.threshold.MarshalText(); err != nil {
+		exceptions.Panicf("layers.ACT: %v", err)
 	}
 }
 
@@ -208,7 +207,7 @@ func (c *ACTConfig) Done() *Node {
 
 	var tauBatch *Node
 	switch c.threshold {
-	case "gg":
+	case ThresholdGG:
 		tauBatch = Mul(alpha32, magnitudeQuantile(beta32, sparsity))
 	default:
 		tauBatch = batchQuantile(ConvertDType(StopGradient(absSample), dtypes.Float32), sparsity)
@@ -291,7 +290,7 @@ func stateVar(scope *model.Scope, name string, shape shapes.Shape) *model.Variab
 // node, 1-based as the site's counter), as a Float32 scalar: 0 up to start, 1
 // from end on, and in between linear, cosine ((1-cos(pi p))/2), or staged
 // (stagedSteps cosine-shaped steps).
-func Progress(step *Node, start, end int, schedule string) *Node {
+func Progress(step *Node, start, end int, schedule Schedule) *Node {
 	g := step.Graph()
 	t := ConvertDType(step, dtypes.Float32)
 	if end == start {
@@ -300,9 +299,9 @@ func Progress(step *Node, start, end int, schedule string) *Node {
 	p := ClipScalar(MulScalar(AddScalar(t, -float64(start)), 1/float64(end-start)), 0, 1)
 	cosine := func(p *Node) *Node { return MulScalar(OneMinus(Cos(MulScalar(p, math.Pi))), 0.5) }
 	switch schedule {
-	case "cosine":
+	case ScheduleCosine:
 		return cosine(p)
-	case "staged":
+	case ScheduleStaged:
 		scaled := MulScalar(p, stagedSteps)
 		stage := MinScalar(Floor(scaled), stagedSteps-1)
 		return MulScalar(Add(stage, cosine(Sub(scaled, stage))), 1.0/stagedSteps)

@@ -60,23 +60,23 @@ func zeroFraction(xs []float32) float64 {
 // TestProgressSchedules checks the ramp at key steps.
 func TestProgressSchedules(t *testing.T) {
 	backend := testbackend.Get(t)
-	eval := func(step int64, start, end int, schedule string) float64 {
+	eval := func(step int64, start, end int, schedule Schedule) float64 {
 		out := MustExecOnce(backend, func(s *Node) *Node { return Progress(s, start, end, schedule) }, step)
 		return float64(tensors.ToScalar[float32](out))
 	}
 	for _, tc := range []struct {
 		step     int64
-		schedule string
+		schedule Schedule
 		want     float64
 	}{
-		{50, "linear", 0}, {100, "linear", 0}, {150, "linear", 0.5}, {200, "linear", 1}, {900, "linear", 1},
-		{150, "cosine", 0.5}, {125, "cosine", (1 - math.Cos(math.Pi/4)) / 2},
-		{125, "staged", 0.25}, {112, "staged", (1 - math.Cos(math.Pi*0.48)) / 2 / 4}, {200, "staged", 1},
+		{50, ScheduleLinear, 0}, {100, ScheduleLinear, 0}, {150, ScheduleLinear, 0.5}, {200, ScheduleLinear, 1}, {900, ScheduleLinear, 1},
+		{150, ScheduleCosine, 0.5}, {125, ScheduleCosine, (1 - math.Cos(math.Pi/4)) / 2},
+		{125, ScheduleStaged, 0.25}, {112, ScheduleStaged, (1 - math.Cos(math.Pi*0.48)) / 2 / 4}, {200, ScheduleStaged, 1},
 	} {
 		require.InDelta(t, tc.want, eval(tc.step, 100, 200, tc.schedule), 1e-6, "%s at %d", tc.schedule, tc.step)
 	}
-	require.Equal(t, 0.0, eval(9, 10, 10, "linear"))
-	require.Equal(t, 1.0, eval(10, 10, 10, "linear"))
+	require.Equal(t, 0.0, eval(9, 10, 10, ScheduleLinear))
+	require.Equal(t, 1.0, eval(10, 10, 10, ScheduleLinear))
 }
 
 // TestACTExactZerosAndTarget: with a fixed constraint and statistics of all
@@ -86,7 +86,7 @@ func TestProgressSchedules(t *testing.T) {
 func TestACTExactZerosAndTarget(t *testing.T) {
 	const n = 50_000
 	x := ggValues(n, 0.8, 1)
-	for _, mode := range []string{"batch", "gg"} {
+	for _, mode := range []ThresholdSource{ThresholdBatch, ThresholdGG} {
 		for _, target := range []float64{0.5, 0.9, 0.98} {
 			store := model.NewStore()
 			cfg := func(c *ACTConfig) *ACTConfig {
@@ -98,7 +98,7 @@ func TestACTExactZerosAndTarget(t *testing.T) {
 			// batch: exact up to one value; gg: the data are GG, so the fitted
 			// quantile is off only by the fit's sampling error (a few 1/sqrt(n)).
 			tol := 2.0 / n
-			if mode == "gg" {
+			if mode == ThresholdGG {
 				tol = 6 * math.Sqrt(target*(1-target)/n) * 3
 			}
 			require.InDelta(t, target, got, tol, "mode=%s target=%g", mode, target)
@@ -174,8 +174,8 @@ func TestACTBadHyperparameters(t *testing.T) {
 		"sparsity<0":    func(c *ACTConfig) *ACTConfig { return c.TargetSparsity(-0.1) },
 		"lambda<0":      func(c *ACTConfig) *ACTConfig { return c.RateWeight(-1) },
 		"end<start":     func(c *ACTConfig) *ACTConfig { return c.Ramp(10, 5) },
-		"schedule":      func(c *ACTConfig) *ACTConfig { return c.Schedule("exp") },
-		"threshold":     func(c *ACTConfig) *ACTConfig { return c.ThresholdFrom("median") },
+		"schedule":      func(c *ACTConfig) *ACTConfig { return c.Schedule(ScheduleStaged + 1) },
+		"threshold":     func(c *ACTConfig) *ACTConfig { return c.ThresholdFrom(-1) },
 		"epsilon":       func(c *ACTConfig) *ACTConfig { return c.Epsilon(0) },
 		"sparsity=NaN?": func(c *ACTConfig) *ACTConfig { return c.TargetSparsity(math.NaN()) },
 	} {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ggprior/ggprior/internal/charlm"
+	"github.com/ggprior/ggprior/layers"
 	"github.com/stretchr/testify/require"
 )
 
@@ -132,7 +133,7 @@ func TestCommandMethods(t *testing.T) {
 	require.NotNil(t, r.ACTResults)
 	require.Equal(t, charlm.ACTSettings{Sites: []string{charlm.SiteAttnIn, charlm.SiteMLPHidden},
 		Sparsity: map[string]float64{charlm.SiteAttnIn: 0.5, charlm.SiteMLPHidden: 0.8}, Lambda: 0.01,
-		Schedule: "linear", Start: 1, End: 2, Threshold: "gg", SampleSize: r.ACT.SampleSize}, r.ACT)
+		Schedule: layers.ScheduleLinear, Start: 1, End: 2, Threshold: layers.ThresholdGG, SampleSize: r.ACT.SampleSize}, r.ACT)
 	require.Len(t, r.ACTSparsityBySite, 2)
 	require.Greater(t, r.ACTSparsity, 0.0)
 

@@ -107,10 +107,10 @@ func setACTDefaults(store *model.Store, tc TrainConfig) {
 	start, end := DefaultACTRamp(tc.Steps)
 	scope.SetParam(layers.ParamSparsity, layers.DefaultSparsity)
 	scope.SetParam(layers.ParamLambda, layers.DefaultLambda)
-	scope.SetParam(layers.ParamSchedule, "cosine")
+	scope.SetParam(layers.ParamSchedule, layers.ScheduleCosine.String()) // By name, as the command line sets it.
 	scope.SetParam(layers.ParamStart, start)
 	scope.SetParam(layers.ParamEnd, end)
-	scope.SetParam(layers.ParamThreshold, "batch")
+	scope.SetParam(layers.ParamThreshold, layers.ThresholdBatch.String())
 	scope.SetParam(layers.ParamStraightThrough, false)
 	scope.SetParam(layers.ParamSampleSize, layers.DefaultSampleSize)
 }
@@ -164,13 +164,13 @@ type ACTSettings struct {
 	Sparsity map[string]float64 `json:"sparsity"`
 	// Lambda, Schedule, Start, End, Threshold, StraightThrough and
 	// SampleSize are the layers.ACT hyperparameters of the run.
-	Lambda          float64 `json:"lambda"`
-	Schedule        string  `json:"schedule"`
-	Start           int     `json:"start"`
-	End             int     `json:"end"`
-	Threshold       string  `json:"threshold"`
-	StraightThrough bool    `json:"straight_through"`
-	SampleSize      int     `json:"sample_size"`
+	Lambda          float64                `json:"lambda"`
+	Schedule        layers.Schedule        `json:"schedule"`
+	Start           int                    `json:"start"`
+	End             int                    `json:"end"`
+	Threshold       layers.ThresholdSource `json:"threshold"`
+	StraightThrough bool                   `json:"straight_through"`
+	SampleSize      int                    `json:"sample_size"`
 }
 
 // ACTResults are the ACT measurements of a run with ACT sites (fields inlined
@@ -228,10 +228,10 @@ func (e *Experiment) actResults() *ACTResults {
 			Sites:           slices.Clone(e.Train.ACTSites),
 			Sparsity:        map[string]float64{},
 			Lambda:          model.GetParamOr(scope, layers.ParamLambda, layers.DefaultLambda),
-			Schedule:        model.GetParamOr(scope, layers.ParamSchedule, "cosine"),
+			Schedule:        model.GetParamOr(scope, layers.ParamSchedule, layers.ScheduleCosine),
 			Start:           model.GetParamOr(scope, layers.ParamStart, layers.DefaultStart),
 			End:             model.GetParamOr(scope, layers.ParamEnd, layers.DefaultEnd),
-			Threshold:       model.GetParamOr(scope, layers.ParamThreshold, "batch"),
+			Threshold:       model.GetParamOr(scope, layers.ParamThreshold, layers.ThresholdBatch),
 			StraightThrough: model.GetParamOr(scope, layers.ParamStraightThrough, false),
 			SampleSize:      model.GetParamOr(scope, layers.ParamSampleSize, layers.DefaultSampleSize),
 		},

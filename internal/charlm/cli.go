@@ -51,10 +51,10 @@ type Flags struct {
 	ACTSites     string
 	ACTSparsity  string
 	ACTLambda    float64
-	ACTSchedule  string
+	ACTSchedule  layers.Schedule
 	ACTStart     int
 	ACTEnd       int
-	ACTThreshold string
+	ACTThreshold layers.ThresholdSource
 
 	Workers int
 
@@ -91,10 +91,12 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.ACTSites, "act-sites", "all", "ACT sites, comma-separated: "+strings.Join(ActivationSites, ", ")+", or all")
 	fs.StringVar(&f.ACTSparsity, "act-sparsity", "", fmt.Sprintf(`ACT's final target sparsity: one value ("0.9"), per site ("mlp_hidden=0.95,attn_in=0.5"), or both ("0.5,mlp_hidden=0.95"); default %g (hyperparameter %s)`, layers.DefaultSparsity, layers.ParamSparsity))
 	fs.Float64Var(&f.ACTLambda, "act-lambda", layers.DefaultLambda, "final weight of ACT's rate term (hyperparameter "+layers.ParamLambda+")")
-	fs.StringVar(&f.ACTSchedule, "act-schedule", "cosine", "ramp of ACT's constraint: linear, cosine or staged (hyperparameter "+layers.ParamSchedule+")")
+	fs.TextVar(&f.ACTSchedule, "act-schedule", layers.ScheduleCosine, fmt.Sprintf("ramp of ACT's constraint: %s, %s or %s (hyperparameter %s)",
+		layers.ScheduleLinear, layers.ScheduleCosine, layers.ScheduleStaged, layers.ParamSchedule))
 	fs.IntVar(&f.ACTStart, "act-start", -1, fmt.Sprintf("step at which ACT's ramp starts; -1: %g of -steps (hyperparameter %s)", DefaultACTStartFraction, layers.ParamStart))
 	fs.IntVar(&f.ACTEnd, "act-end", -1, fmt.Sprintf("step at which ACT's ramp reaches the target; -1: %g of -steps (hyperparameter %s)", DefaultACTEndFraction, layers.ParamEnd))
-	fs.StringVar(&f.ACTThreshold, "act-threshold", "batch", "where ACT's threshold comes from: batch (the batch quantile) or gg (the fitted GG's quantile) (hyperparameter "+layers.ParamThreshold+")")
+	fs.TextVar(&f.ACTThreshold, "act-threshold", layers.ThresholdBatch, fmt.Sprintf("where ACT's threshold comes from: %s (the batch quantile) or %s (the fitted GG's quantile) (hyperparameter %s)",
+		layers.ThresholdBatch, layers.ThresholdGG, layers.ParamThreshold))
 
 	fs.IntVar(&f.Workers, "workers", 1, "number of in-process data-parallel workers; with W >= 2 each takes batch/W windows of every batch and they exchange (-compress) gradients. "+
 		"Launched by mpirun (charlm built with -tags mpi), each process is one worker and W is the number of processes")

@@ -66,6 +66,25 @@ func TestFlagsRunConfig(t *testing.T) {
 	require.Empty(t, settings)
 }
 
+// TestFlagsACTModes: -act-schedule and -act-threshold take the names of
+// layers' Schedule and ThresholdSource, stand for the act_schedule and
+// act_threshold hyperparameters by those names, and reject other names.
+func TestFlagsACTModes(t *testing.T) {
+	f, err := ParseFlags([]string{"-act", "-act-schedule", "staged", "-act-threshold", "gg"})
+	require.NoError(t, err)
+	require.Equal(t, layers.ScheduleStaged, f.ACTSchedule)
+	require.Equal(t, layers.ThresholdGG, f.ACTThreshold)
+	_, _, settings, err := f.RunConfig(DefaultConfig())
+	require.NoError(t, err)
+	require.Subset(t, settings, []string{layers.ParamSchedule + "=staged", layers.ParamThreshold + "=gg"})
+	require.Subset(t, f.Args(), []string{"-act-schedule=staged", "-act-threshold=gg"})
+
+	_, err = ParseFlags([]string{"-act", "-act-schedule", "exp"})
+	require.ErrorContains(t, err, `schedule "exp": want "cosine", "linear" or "staged"`)
+	_, err = ParseFlags([]string{"-act", "-act-threshold", "median"})
+	require.ErrorContains(t, err, `threshold source "median": want "batch" or "gg"`)
+}
+
 func TestFlagsErrors(t *testing.T) {
 	_, err := ParseFlags([]string{"-no-such-flag"})
 	require.ErrorContains(t, err, "not defined")

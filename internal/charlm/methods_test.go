@@ -225,7 +225,7 @@ func TestACTReachesTarget(t *testing.T) {
 	require.InDelta(t, 0.9, r.ACTSparsityBySite["block_000/mlp_hidden"], 0.03)
 	require.Equal(t, r.ACTSparsity, r.ACTSkippableMACs, "one site: its sparsity is its consumer's skippable fraction")
 	require.Equal(t, ACTSettings{Sites: []string{SiteMLPHidden}, Sparsity: map[string]float64{SiteMLPHidden: 0.9},
-		Lambda: layers.DefaultLambda, Schedule: "cosine", Start: 1, End: 10, Threshold: "batch",
+		Lambda: layers.DefaultLambda, Schedule: layers.ScheduleCosine, Start: 1, End: 10, Threshold: layers.ThresholdBatch,
 		SampleSize: layers.DefaultSampleSize}, r.ACT)
 	require.Greater(t, r.ACTBitsPerActivation, 1.0)
 	curve := r.Outputs[OutputACTSparsity]
