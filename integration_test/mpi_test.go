@@ -148,14 +148,12 @@ func TestMPIWorker(t *testing.T) {
 
 	store := model.NewStore()
 	store.SetParam(model.ParamInitialSeed, int64(rank+1)) // Different: rank 0's weights are broadcast.
-	inner := optimizer.Adam().LearningRate(0.01).Done()
-	opt := optimizers.GCT(inner).BitsPerElement(2).Done()
+	opt := optimizers.GCT(optimizer.Adam().LearningRate(0.01).Done()).BitsPerElement(2).Done()
 	modelFn := func(scope *model.Scope, x *Node) *Node {
 		h := Tanh(layers.Dense(scope.In("hidden"), x, true, 32))
 		return layers.Dense(scope.In("out"), h, true, 1)
 	}
-	tr, err := dataparallel.NewTrainer(backends.Go(), store, modelFn, loss.MeanSquaredError, opt, comm).
-		InnerOptimizer(inner).VerifyEvery(4).Done()
+	tr, err := dataparallel.NewTrainer(backends.Go(), store, modelFn, loss.MeanSquaredError, opt, comm).VerifyEvery(4).Done()
 	require.NoError(t, err)
 
 	rng := rand.New(rand.NewPCG(uint64(rank), 5)) // Each rank its own shard.

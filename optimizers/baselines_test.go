@@ -13,7 +13,7 @@ import (
 )
 
 func baselineStep(t *testing.T, store *model.Store, c Compressor, grad []float32) compressOut {
-	w := gctWrapper(GCT(optimizer.StochasticGradientDescent()).Compressor(c).ErrorFeedback(false))
+	w := GCT(optimizer.StochasticGradientDescent()).Compressor(c).ErrorFeedback(false).Done()
 	return compressStep(t, store, w, grad)
 }
 

@@ -130,8 +130,10 @@ func (c *GCTConfig) Compressor(comp Compressor) *GCTConfig {
 	return c
 }
 
-// Done validates the configuration and returns the wrapped optimizer (a *Wrapper).
-func (c *GCTConfig) Done() optimizer.Interface {
+// Done validates the configuration and returns the wrapped optimizer: an
+// optimizer.Interface (and a train.OptimizeWithGradients) that also
+// compresses gradients for a data-parallel trainer (Wrapper.CompressGradients).
+func (c *GCTConfig) Done() *Wrapper {
 	if _, ok := c.inner.(train.OptimizeWithGradients); !ok {
 		exceptions.Panicf("optimizers.GCT: the inner optimizer %T does not implement train.OptimizeWithGradients "+
 			"(UpdateGraphWithGradients), which GCT needs to hand it the compressed gradients", c.inner)
@@ -155,6 +157,11 @@ func checkLambda(lambda float64) {
 type Wrapper struct {
 	config GCTConfig
 }
+
+var (
+	_ optimizer.Interface         = (*Wrapper)(nil)
+	_ train.OptimizeWithGradients = (*Wrapper)(nil)
+)
 
 // Inner returns the optimizer GCT wraps (the one that applies the updates).
 func (o *Wrapper) Inner() optimizer.Interface { return o.config.inner }

@@ -69,8 +69,6 @@ func compressStep(t *testing.T, store *model.Store, w *Wrapper, grad []float32) 
 	return out
 }
 
-func gctWrapper(cfg *GCTConfig) *Wrapper { return cfg.Done().(*Wrapper) }
-
 // TestGCTQuantization: |decoded - x| <= delta/2, decoded = q*delta, the bit
 // count is the exact Exp-Golomb length (+32 for delta), and the realized rate
 // is near the target on GG gradients.
@@ -79,7 +77,7 @@ func TestGCTQuantization(t *testing.T) {
 	for _, beta := range []float64{0.3, 0.7, 1.5} {
 		for _, target := range []float64{1.5, 2, 4} {
 			store := newStore(n)
-			w := gctWrapper(GCT(optimizer.StochasticGradientDescent()).BitsPerElement(target).ErrorFeedback(false))
+			w := GCT(optimizer.StochasticGradientDescent()).BitsPerElement(target).ErrorFeedback(false).Done()
 			grad := ggGradient(n, beta, 1e-3, uint64(beta*10+target))
 			out := compressStep(t, store, w, grad)
 			var sum, sum2 float64
@@ -111,7 +109,7 @@ func TestGCTErrorFeedbackUnbiased(t *testing.T) {
 	grad := ggGradient(n, 0.5, 1e-2, 3)
 	for _, ef := range []bool{true, false} {
 		store := newStore(n)
-		w := gctWrapper(GCT(optimizer.StochasticGradientDescent()).BitsPerElement(1.3).ErrorFeedback(ef))
+		w := GCT(optimizer.StochasticGradientDescent()).BitsPerElement(1.3).ErrorFeedback(ef).Done()
 		sum := make([]float64, n)
 		maxStep := 0.0
 		for range steps {
@@ -138,7 +136,7 @@ func TestGCTWarmup(t *testing.T) {
 	const n = 1000
 	grad := ggGradient(n, 0.7, 1, 5)
 	store := newStore(n)
-	w := gctWrapper(GCT(optimizer.StochasticGradientDescent()).WarmupSteps(2))
+	w := GCT(optimizer.StochasticGradientDescent()).WarmupSteps(2).Done()
 	for step := 1; step <= 3; step++ {
 		out := compressStep(t, store, w, grad)
 		if step <= 2 {
@@ -156,7 +154,7 @@ func TestGCTHyperparametersFromScope(t *testing.T) {
 	const n = 50_000
 	store := newStore(n)
 	store.SetParam(ParamBits, 3.0)
-	w := gctWrapper(GCT(optimizer.StochasticGradientDescent()))
+	w := GCT(optimizer.StochasticGradientDescent()).Done()
 	require.Equal(t, "gct:3bits", w.CompressorName(store.RootScope()))
 	out := compressStep(t, store, w, ggGradient(n, 1, 1, 9))
 	require.InDelta(t, 3.0, float64(out.bits)/n, 0.1)
@@ -173,7 +171,7 @@ func TestGCTHyperparametersFromScope(t *testing.T) {
 func TestGCTRateConstraint(t *testing.T) {
 	const n = 256
 	store := newStore(n)
-	w := gctWrapper(GCT(optimizer.StochasticGradientDescent()).Compressor(FP32()).ErrorFeedback(false).RateWeight(0.5))
+	w := GCT(optimizer.StochasticGradientDescent()).Compressor(FP32()).ErrorFeedback(false).RateWeight(0.5).Done()
 	g1 := ggGradient(n, 1, 1, 1)
 	out := compressStep(t, store, w, g1)
 	require.Equal(t, g1, out.decoded, "step 1: no curvature estimate yet")

@@ -86,7 +86,7 @@ func setGCTDefaults(store *model.Store, c compression) {
 // hyperparameters and the warmup + cosine schedule, wrapped in GCT when
 // Compress asks for it, or when the run is data-parallel (whose trainer
 // exchanges what GCT's wrapper produces: with Compress "none", plain fp32
-// gradients without error feedback).
+// gradients without error feedback). It keeps the wrapper in e.gct.
 func (e *Experiment) newOptimizer() optimizer.Interface {
 	scope := e.Store.RootScope()
 	adamw := AdamW().FromScope(scope).Schedule(ScheduleFromScope(scope, e.Train.Steps).Graph).Done()
@@ -98,12 +98,13 @@ func (e *Experiment) newOptimizer() optimizer.Interface {
 	case !c.enabled && e.parallel == nil:
 		return adamw
 	case !c.enabled:
-		return optimizers.GCT(adamw).Compressor(optimizers.FP32()).ErrorFeedback(false).RateWeight(0).WarmupSteps(0).Done()
+		e.gct = optimizers.GCT(adamw).Compressor(optimizers.FP32()).ErrorFeedback(false).RateWeight(0).WarmupSteps(0).Done()
 	case c.gg:
-		return optimizers.GCT(adamw).Done() // The GG quantizer at gct_bits.
+		e.gct = optimizers.GCT(adamw).Done() // The GG quantizer at gct_bits.
 	default:
-		return optimizers.GCT(adamw).Compressor(c.comp).Done()
+		e.gct = optimizers.GCT(adamw).Compressor(c.comp).Done()
 	}
+	return e.gct
 }
 
 // gctStepOutputs returns the StepOutputs of GCT's metrics: the coded bits per
@@ -236,10 +237,10 @@ func (e *Experiment) gradientResults() *GradientResults {
 		r.Compress.Bits = model.GetParamOr(scope, optimizers.ParamBits, c.ggBits)
 	}
 	r.Compress.Name = strings.TrimSpace(e.Train.Compress)
-	if w, ok := e.Optimizer.(*optimizers.Wrapper); ok {
+	if e.gct != nil {
 		// The name of the compressor the wrapper uses with the Store's
 		// hyperparameters (it panics on invalid ones, which training reports).
-		_ = exceptions.TryCatch[error](func() { r.Compress.Name = w.CompressorName(scope) })
+		_ = exceptions.TryCatch[error](func() { r.Compress.Name = e.gct.CompressorName(scope) })
 	}
 	t := e.history.Gradient
 	if t == nil || t.Steps == 0 {

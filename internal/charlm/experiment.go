@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ggprior/ggprior/optimizers"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -41,9 +42,12 @@ type Experiment struct {
 	Batches *Batches
 
 	// Optimizer, if nil when the training graph is first built, is AdamW with the
-	// Store's hyperparameters and the warmup + cosine schedule (ScheduleFromScope).
-	// A replacement (e.g. a gradient-compression wrapper) must keep the global
-	// step counter (optimizer.IncrementGlobalStep) once per step.
+	// Store's hyperparameters and the warmup + cosine schedule (ScheduleFromScope),
+	// wrapped in optimizers.GCT as Train.Compress and Train.Workers ask.
+	// A replacement must keep the global step counter
+	// (optimizer.IncrementGlobalStep) once per step; it is used as it is (the
+	// results report no GCT compressor for it), and a data-parallel run
+	// needs the one built here.
 	Optimizer optimizer.Interface
 
 	// StepOutputs are extra scalars computed in the training graph, recorded
@@ -80,6 +84,9 @@ type Experiment struct {
 
 	// parallel is set for the workers of a data-parallel run (NewDataParallel).
 	parallel *parallelRank
+
+	// gct is the GCT wrapper that newOptimizer built as Optimizer (nil without GCT).
+	gct *optimizers.Wrapper
 }
 
 // StepOutputFn returns a named scalar computed in the training graph (e.g. an

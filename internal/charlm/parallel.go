@@ -295,7 +295,10 @@ func (e *Experiment) buildParallelTrainer() error {
 		mainLoss := train.GetMainLoss(g)
 		return append([]*Node{mainLoss}, e.stepOutputNodes(scope, g, mainLoss.DType())...)
 	}
-	tr, err := dataparallel.NewTrainer(e.Backend, e.Store, modelFn, nil, e.Optimizer, e.parallel.comm).Outputs(outputs).Done()
+	if e.gct == nil {
+		return errors.New("a data-parallel run trains with the GCT wrapper charlm builds: leave Experiment.Optimizer unset")
+	}
+	tr, err := dataparallel.NewTrainer(e.Backend, e.Store, modelFn, nil, e.gct, e.parallel.comm).Outputs(outputs).Done()
 	if err != nil {
 		return errors.WithMessage(err, "failed to create the data-parallel trainer")
 	}

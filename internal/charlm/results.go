@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ggprior/ggprior/optimizers"
 	"github.com/ggprior/ggprior/optimizers/dataparallel"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
@@ -95,10 +94,10 @@ func (e *Experiment) Results() *Results {
 	if e.Optimizer != nil {
 		optName = fmt.Sprintf("%v", e.Optimizer)
 	}
-	if w, ok := e.Optimizer.(*optimizers.Wrapper); ok {
+	if e.gct != nil {
 		compressor := "?" // Invalid hyperparameters, which training reports.
-		_ = exceptions.TryCatch[error](func() { compressor = w.CompressorName(e.Store.RootScope()) })
-		optName = fmt.Sprintf("GCT(%s) of %v", compressor, w.Inner())
+		_ = exceptions.TryCatch[error](func() { compressor = e.gct.CompressorName(e.Store.RootScope()) })
+		optName = fmt.Sprintf("GCT(%s) of %v", compressor, e.gct.Inner())
 	}
 	windows, evaluated := e.Corpus.NumValWindows(e.Config.Block), e.NumValWindowsEvaluated()
 	r := &Results{

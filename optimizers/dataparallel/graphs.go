@@ -221,6 +221,6 @@ func (t *Trainer) updateGraph(scope *model.Scope, inputs []*Node) []*Node {
 		}
 		normSq = Add(normSq, ReduceAllSum(Square(ConvertDType(sums[i], dtypes.Float64))))
 	}
-	t.cfg.inner.(train.OptimizeWithGradients).UpdateGraphWithGradients(scope, sums, t.layout.lossDType)
+	t.cfg.gct.Inner().(train.OptimizeWithGradients).UpdateGraphWithGradients(scope, sums, t.layout.lossDType)
 	return []*Node{normSq}
 }

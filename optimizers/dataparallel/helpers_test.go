@@ -60,7 +60,7 @@ func batch(xs, ys [][]float32, from, to int) (*tensors.Tensor, *tensors.Tensor) 
 }
 
 // newOpt returns the inner optimizer by name, and the GCT wrapper around it.
-func newOpt(t testing.TB, inner string, comp optimizers.Compressor) (optimizer.Interface, optimizer.Interface) {
+func newOpt(t testing.TB, inner string, comp optimizers.Compressor) (optimizer.Interface, *optimizers.Wrapper) {
 	var in optimizer.Interface
 	switch inner {
 	case "sgd":
@@ -96,9 +96,9 @@ func newWorkers(t testing.TB, w int, inner string, comp optimizers.Compressor, c
 	workers := make([]*worker, w)
 	for r := range workers {
 		store := newStore()
-		in, opt := newOpt(t, inner, comp)
+		_, opt := newOpt(t, inner, comp)
 		tr, err := NewTrainer(testbackend.Get(t), store, mlp, loss.MeanSquaredError, opt, comms[r]).
-			InnerOptimizer(in).VerifyEvery(verifyEvery).Done()
+			VerifyEvery(verifyEvery).Done()
 		require.NoError(t, err)
 		workers[r] = &worker{store: store, trainer: tr, comm: comms[r]}
 	}

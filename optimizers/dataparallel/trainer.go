@@ -13,7 +13,6 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/train"
-	"github.com/gomlx/gomlx/ml/train/optimizer"
 )
 
 // TrainerConfig configures a Trainer; create it with NewTrainer, finish with Done.
@@ -23,7 +22,6 @@ type TrainerConfig struct {
 	modelFn     train.ModelFn
 	lossFn      train.LossFn
 	gct         *optimizers.Wrapper
-	inner       optimizer.Interface
 	comm        Communicator
 	verifyEvery int
 	outputsFn   OutputsFn
@@ -40,10 +38,11 @@ type OutputsFn func(scope *model.Scope, g *Graph) []*Node
 // NewTrainer configures the data-parallel training of one worker: the model
 // (modelFn, predictions from inputs, as train.NewTrainer takes it) and its loss
 // (lossFn, e.g. loss.MeanSquaredError; nil if the model adds its loss with
-// train.AddMainLoss), whose variables live in store; the optimizer, which must
-// be GCT's wrapper (optimizers.GCT(inner)...Done(); with
-// Compressor(optimizers.FP32()) for uncompressed fp32 exchange); and comm, the
-// link to the other workers.
+// train.AddMainLoss), whose variables live in store; the optimizer, GCT's
+// wrapper (optimizers.GCT(inner)...Done(); with Compressor(optimizers.FP32())
+// for uncompressed fp32 exchange), which compresses the gradients and whose
+// inner optimizer applies the averaged ones; and comm, the link to the other
+// workers.
 //
 // Each worker of the job runs the same program with its own store and its own
 // shard of every batch, and calls Trainer.Step in lockstep with the others:
@@ -59,35 +58,10 @@ type OutputsFn func(scope *model.Scope, g *Graph) []*Node
 // The loss should be a mean over the shard's examples (as GoMLX's losses are)
 // so that the average of the workers' gradients is the gradient of the mean
 // loss over the whole batch.
-//
-// The inner optimizer (the one GCT wraps) is read from the wrapper if it
-// exposes it (an Inner() method); otherwise pass the same value with
-// InnerOptimizer.
 func NewTrainer[M train.ModelFnCompatible](backend compute.Backend, store *model.Store, modelFn M,
-	lossFn train.LossFn, opt optimizer.Interface, comm Communicator) *TrainerConfig {
-	c := &TrainerConfig{backend: backend, store: store, lossFn: lossFn, comm: comm}
+	lossFn train.LossFn, gct *optimizers.Wrapper, comm Communicator) *TrainerConfig {
+	c := &TrainerConfig{backend: backend, store: store, lossFn: lossFn, gct: gct, comm: comm}
 	c.modelFn, c.err = toModelFn(modelFn)
-	if c.err != nil {
-		return c
-	}
-	wrapper, ok := opt.(*optimizers.Wrapper)
-	if !ok {
-		c.err = fmt.Errorf("dataparallel.NewTrainer: the optimizer is a %T, want GCT's *optimizers.Wrapper "+
-			"(optimizers.GCT(inner)...Done(), with .Compressor(optimizers.FP32()) for no compression)", opt)
-		return c
-	}
-	c.gct = wrapper
-	if x, ok := opt.(interface{ Inner() optimizer.Interface }); ok {
-		c.inner = x.Inner()
-	}
-	return c
-}
-
-// InnerOptimizer gives the optimizer that the GCT wrapper wraps (the same
-// value passed to optimizers.GCT): the Trainer applies the averaged gradient
-// with it. Needed only if the wrapper does not expose it.
-func (c *TrainerConfig) InnerOptimizer(inner optimizer.Interface) *TrainerConfig {
-	c.inner = inner
 	return c
 }
 
@@ -119,6 +93,9 @@ func (c *TrainerConfig) Done() (*Trainer, error) {
 		return nil, errors.New("dataparallel.NewTrainer: backend is nil")
 	case c.store == nil:
 		return nil, errors.New("dataparallel.NewTrainer: store is nil")
+	case c.gct == nil:
+		return nil, errors.New("dataparallel.NewTrainer: the optimizer is nil, want GCT's wrapper " +
+			"(optimizers.GCT(inner)...Done(), with .Compressor(optimizers.FP32()) for no compression)")
 	case c.comm == nil:
 		return nil, errors.New("dataparallel.NewTrainer: communicator is nil")
 	case c.comm.Size() < 1 || c.comm.Rank() < 0 || c.comm.Rank() >= c.comm.Size():
@@ -127,14 +104,6 @@ func (c *TrainerConfig) Done() (*Trainer, error) {
 		return nil, fmt.Errorf("dataparallel.NewTrainer: VerifyEvery(%d), want >= 0", c.verifyEvery)
 	case binary.NativeEndian.Uint16([]byte{1, 0}) != 1:
 		return nil, errors.New("dataparallel.NewTrainer: the wire format sends raw little-endian tensors; this host is big-endian")
-	}
-	if c.inner == nil {
-		return nil, errors.New("dataparallel.NewTrainer: the GCT wrapper does not expose its inner optimizer: " +
-			"pass the optimizer given to optimizers.GCT with InnerOptimizer")
-	}
-	if _, ok := c.inner.(train.OptimizeWithGradients); !ok {
-		return nil, fmt.Errorf("dataparallel.NewTrainer: the inner optimizer %T does not implement "+
-			"train.OptimizeWithGradients", c.inner)
 	}
 	return &Trainer{cfg: *c, rank: c.comm.Rank(), size: c.comm.Size()}, nil
 }

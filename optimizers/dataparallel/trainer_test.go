@@ -305,7 +305,7 @@ func TestCompressorsConsistent(t *testing.T) {
 		store := newStore()
 		in, _ := newOpt(t, "sgd", nil)
 		opt := optimizers.GCT(in).BitsPerElement(2).WarmupSteps(2).Done()
-		tr, err := NewTrainer(testbackend.Get(t), store, mlp, loss.MeanSquaredError, opt, group[r]).InnerOptimizer(in).Done()
+		tr, err := NewTrainer(testbackend.Get(t), store, mlp, loss.MeanSquaredError, opt, group[r]).Done()
 		require.NoError(t, err)
 		workers[r] = &worker{store: store, trainer: tr, comm: group[r]}
 	}
@@ -327,20 +327,16 @@ func TestCompressorsConsistent(t *testing.T) {
 func TestNewTrainerErrors(t *testing.T) {
 	group, err := NewInProcess(1, time.Second)
 	require.NoError(t, err)
-	in, opt := newOpt(t, "sgd", nil)
-	_, err = NewTrainer(testbackend.Get(t), newStore(), mlp, loss.MeanSquaredError, in, group[0]).Done()
-	require.ErrorContains(t, err, "want GCT's *optimizers.Wrapper")
-	// The wrapper hands back its inner optimizer: InnerOptimizer is optional.
-	tr0, err := NewTrainer(testbackend.Get(t), newStore(), mlp, loss.MeanSquaredError, opt, group[0]).Done()
-	require.NoError(t, err)
-	tr0.Finalize()
-	_, err = NewTrainer(testbackend.Get(t), newStore(), mlp, loss.MeanSquaredError, opt, nil).InnerOptimizer(in).Done()
+	_, opt := newOpt(t, "sgd", nil)
+	_, err = NewTrainer(testbackend.Get(t), newStore(), mlp, loss.MeanSquaredError, nil, group[0]).Done()
+	require.ErrorContains(t, err, "want GCT's wrapper")
+	_, err = NewTrainer(testbackend.Get(t), newStore(), mlp, loss.MeanSquaredError, opt, nil).Done()
 	require.ErrorContains(t, err, "communicator is nil")
-	_, err = NewTrainer(testbackend.Get(t), newStore(), mlp, loss.MeanSquaredError, opt, group[0]).InnerOptimizer(in).VerifyEvery(-1).Done()
+	_, err = NewTrainer(testbackend.Get(t), newStore(), mlp, loss.MeanSquaredError, opt, group[0]).VerifyEvery(-1).Done()
 	require.ErrorContains(t, err, "VerifyEvery")
 
 	// One worker is a valid (if pointless) job.
-	tr, err := NewTrainer(testbackend.Get(t), newStore(), mlp, loss.MeanSquaredError, opt, group[0]).InnerOptimizer(in).Done()
+	tr, err := NewTrainer(testbackend.Get(t), newStore(), mlp, loss.MeanSquaredError, opt, group[0]).Done()
 	require.NoError(t, err)
 	xs, ys := dataset(8, 7)
 	x, y := batch(xs, ys, 0, 8)
@@ -361,8 +357,8 @@ func TestNewTrainerErrors(t *testing.T) {
 func TestOutputs(t *testing.T) {
 	group, err := NewInProcess(1, 20*time.Second)
 	require.NoError(t, err)
-	in, opt := newOpt(t, "sgd", optimizers.FP32())
-	tr, err := NewTrainer(testbackend.Get(t), newStore(), mlp, loss.MeanSquaredError, opt, group[0]).InnerOptimizer(in).
+	_, opt := newOpt(t, "sgd", optimizers.FP32())
+	tr, err := NewTrainer(testbackend.Get(t), newStore(), mlp, loss.MeanSquaredError, opt, group[0]).
 		Outputs(func(_ *model.Scope, g *graph.Graph) []*graph.Node {
 			return []*graph.Node{train.GetMainLoss(g), graph.Const(g, int32(7))}
 		}).Done()
@@ -386,10 +382,10 @@ func TestOutputs(t *testing.T) {
 func TestResumedStateKept(t *testing.T) {
 	group, err := NewInProcess(1, 20*time.Second)
 	require.NoError(t, err)
-	in, opt := newOpt(t, "sgd", optimizers.GGQuantizer(2, 0))
+	_, opt := newOpt(t, "sgd", optimizers.GGQuantizer(2, 0))
 	store := newStore()
 	store.VariableWithValue("/gct/step", int64(4)).SetTrainable(false)
-	tr, err := NewTrainer(testbackend.Get(t), store, mlp, loss.MeanSquaredError, opt, group[0]).InnerOptimizer(in).Done()
+	tr, err := NewTrainer(testbackend.Get(t), store, mlp, loss.MeanSquaredError, opt, group[0]).Done()
 	require.NoError(t, err)
 	defer tr.Finalize()
 	xs, ys := dataset(8, 7)
