@@ -100,7 +100,7 @@ func TestCheckpointWritten(t *testing.T) {
 	require.Equal(t, "/dense/biases", r.Tensors[0].Name)
 	require.Equal(t, "/dense/weights", r.Tensors[1].Name)
 	require.Equal(t, []int{20, 30}, r.Tensors[1].Shape)
-	want, err := Tensor(w)
+	want, err := tensor(w)
 	require.NoError(t, err)
 	require.Equal(t, want, r.Tensors[1].Result)
 	require.Equal(t, 603, r.Params)

@@ -20,7 +20,7 @@
 //	k     = expgolomb.BestK(q)           (the order in [0, expgolomb.MaxK] with the fewest bits)
 //	bits  = HeaderBits + expgolomb.BitLen(q, k)
 //
-// HeaderBits (40) stores what a decoder needs besides the codes: the scale as
+// headerBits (40) stores what a decoder needs besides the codes: the scale as
 // float32 (32 bits) and k in one byte (8 bits). The tensor's name, shape and
 // element count are part of the model's architecture and are not counted, nor
 // is the padding of the bitstream to a whole byte (at most 7 bits per tensor,
@@ -48,14 +48,14 @@ import (
 	"github.com/ggprior/ggprior/optimizers/expgolomb"
 )
 
-// HeaderBits is the size of the per-tensor header counted in Result.Bits: the
+// headerBits is the size of the per-tensor header counted in Result.Bits: the
 // quantization scale as a float32 (32 bits) and the Exp-Golomb order k in one
 // byte (8 bits).
-const HeaderBits = 32 + 8
+const headerBits = 32 + 8
 
-// MaxInt8 is the largest magnitude of the quantized values: symmetric int8
+// maxInt8 is the largest magnitude of the quantized values: symmetric int8
 // quantization uses [-127, 127], so that 0 is exact and the range is symmetric.
-const MaxInt8 = 127
+const maxInt8 = 127
 
 // Result is the coded size of one tensor.
 type Result struct {
@@ -88,12 +88,12 @@ type Result struct {
 // padded to a byte boundary, ceil(Bits/8).
 func (r Result) Bytes() int64 { return (r.Bits + 7) / 8 }
 
-// Quantize returns the symmetric int8 quantization of values with one scale,
+// quantize returns the symmetric int8 quantization of values with one scale,
 // as int32 (the type expgolomb codes): scale = float32(max|w|/127) and
 // q[i] = round(values[i]/scale) (half away from zero), clamped to [-127, 127].
 // An all-zero input gives scale 0 and all q zero. It returns an error for an
 // empty input and for NaN or infinite values.
-func Quantize(values []float32) (q []int32, scale float32, err error) {
+func quantize(values []float32) (q []int32, scale float32, err error) {
 	if err := checkValues(values); err != nil {
 		return nil, 0, fmt.Errorf("codedsize: %w", err)
 	}
@@ -105,14 +105,14 @@ func Quantize(values []float32) (q []int32, scale float32, err error) {
 	if maxAbs == 0 {
 		return q, 0, nil
 	}
-	scale = float32(maxAbs / MaxInt8)
+	scale = float32(maxAbs / maxInt8)
 	if scale == 0 { // max|w| below float32's smallest step times 127: code everything as 0.
 		return q, 0, nil
 	}
 	inv := 1 / float64(scale)
 	for i, w := range values {
 		v := math.Round(float64(w) * inv)
-		q[i] = int32(max(-MaxInt8, min(MaxInt8, v)))
+		q[i] = int32(max(-maxInt8, min(maxInt8, v)))
 	}
 	return q, scale, nil
 }
@@ -130,12 +130,12 @@ func checkValues(values []float32) error {
 	return nil
 }
 
-// Tensor returns the coded size of one weight tensor (any shape, flattened):
+// tensor returns the coded size of one weight tensor (any shape, flattened):
 // its int8 quantization (Quantize) coded with Exp-Golomb at the best order (see
 // the package documentation). It returns an error for an empty input and for
 // NaN or infinite values.
-func Tensor(values []float32) (Result, error) {
-	q, scale, err := Quantize(values)
+func tensor(values []float32) (Result, error) {
+	q, scale, err := quantize(values)
 	if err != nil {
 		return Result{}, err
 	}
@@ -146,7 +146,7 @@ func Tensor(values []float32) (Result, error) {
 		Scale:       scale,
 		K:           k,
 		PayloadBits: payload,
-		Bits:        HeaderBits + payload,
+		Bits:        headerBits + payload,
 		Int8Bits:    8 * int64(n),
 		FP32Bits:    32 * int64(n),
 	}

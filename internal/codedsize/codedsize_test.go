@@ -27,7 +27,7 @@ func TestShapeLowersBits(t *testing.T) {
 	prev := 0.0
 	for i, beta := range []float64{2, 1.5, 1, 0.5} {
 		w := ggWeights(n, 0.02, beta, uint64(i+1))
-		r, err := Tensor(w)
+		r, err := tensor(w)
 		require.NoError(t, err)
 		t.Logf("beta=%.1f: k=%d, %.3f bits/weight, %.1f%% zeros", beta, r.K, r.BitsPerWeight, 100*r.ZeroFraction)
 		require.Less(t, r.BitsPerWeight, 8.0, "beta=%g", beta)
@@ -43,7 +43,7 @@ func TestShapeLowersBits(t *testing.T) {
 		for j, x := range w {
 			scaled[j] = 8 * x
 		}
-		r8, err := Tensor(scaled)
+		r8, err := tensor(scaled)
 		require.NoError(t, err)
 		require.Equal(t, r.Bits, r8.Bits)
 		require.InDelta(t, 8*float64(r.Scale), float64(r8.Scale), 1e-6*float64(r8.Scale))
@@ -65,12 +65,12 @@ func TestExactAgreement(t *testing.T) {
 		{"one", []float32{-0.25}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := Tensor(tc.w)
+			r, err := tensor(tc.w)
 			require.NoError(t, err)
-			q, scale, err := Quantize(tc.w)
+			q, scale, err := quantize(tc.w)
 			require.NoError(t, err)
 			require.Equal(t, r.Scale, scale)
-			require.Equal(t, HeaderBits+r.PayloadBits, r.Bits)
+			require.Equal(t, headerBits+r.PayloadBits, r.Bits)
 			require.Equal(t, float64(r.Bits)/float64(len(tc.w)), r.BitsPerWeight)
 
 			stream := expgolomb.AppendEncode(nil, q, r.K)
@@ -113,7 +113,7 @@ func TestConstantAndZero(t *testing.T) {
 		for i := range w {
 			w[i] = c
 		}
-		r, err := Tensor(w)
+		r, err := tensor(w)
 		require.NoError(t, err)
 		q := int32(127)
 		if c < 0 {
@@ -127,33 +127,33 @@ func TestConstantAndZero(t *testing.T) {
 		}
 		require.Equal(t, 8, wantK)
 		require.Equal(t, wantK, r.K)
-		require.Equal(t, int64(HeaderBits+n*wantBits), r.Bits)
+		require.Equal(t, int64(headerBits+n*wantBits), r.Bits)
 		require.Equal(t, 0.0, r.ZeroFraction)
 		require.InDelta(t, 0, r.RMSError, 1e-6*math.Abs(float64(c)))
 	}
-	r, err := Tensor(make([]float32, n))
+	r, err := tensor(make([]float32, n))
 	require.NoError(t, err)
 	require.Equal(t, float32(0), r.Scale)
 	require.Equal(t, 0, r.K)
-	require.Equal(t, int64(HeaderBits+n), r.Bits)
+	require.Equal(t, int64(headerBits+n), r.Bits)
 	require.Equal(t, 1.0, r.ZeroFraction)
-	require.Equal(t, int64((HeaderBits+n+7)/8), r.Bytes())
+	require.Equal(t, int64((headerBits+n+7)/8), r.Bytes())
 }
 
 // TestErrors checks empty and non-finite inputs.
 func TestErrors(t *testing.T) {
-	_, err := Tensor(nil)
+	_, err := tensor(nil)
 	require.ErrorContains(t, err, "empty tensor")
 	for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
-		_, err := Tensor([]float32{1, 2, float32(bad), 3})
+		_, err := tensor([]float32{1, 2, float32(bad), 3})
 		require.ErrorContains(t, err, "value 2 of 4")
 		require.ErrorContains(t, err, "must be finite")
 	}
-	_, err = FromTensors(map[string][]float32{"/a/weights": {1, 2}, "/b/weights": {float32(math.NaN())}})
+	_, err = fromTensors(map[string][]float32{"/a/weights": {1, 2}, "/b/weights": {float32(math.NaN())}})
 	require.ErrorContains(t, err, `tensor "/b/weights": value 0 of 1 is NaN`)
-	_, err = FromTensors(map[string][]float32{"/a/weights": {}})
+	_, err = fromTensors(map[string][]float32{"/a/weights": {}})
 	require.ErrorContains(t, err, `tensor "/a/weights": empty tensor`)
-	_, err = FromTensors(nil)
+	_, err = fromTensors(nil)
 	require.ErrorContains(t, err, "no weight tensors")
 }
 
@@ -164,13 +164,13 @@ func TestFromTensors(t *testing.T) {
 		"/a/weights": ggWeights(3001, 0.05, 1.6, 2),
 		"/a/biases":  ggWeights(17, 0.01, 2, 3),
 	}
-	r, err := FromTensors(tensors)
+	r, err := fromTensors(tensors)
 	require.NoError(t, err)
 	require.Len(t, r.Tensors, 3)
 	require.Equal(t, []string{"/a/biases", "/a/weights", "/b/weights"}, []string{r.Tensors[0].Name, r.Tensors[1].Name, r.Tensors[2].Name})
 	var coded int64
 	for _, tr := range r.Tensors {
-		one, err := Tensor(tensors[tr.Name])
+		one, err := tensor(tensors[tr.Name])
 		require.NoError(t, err)
 		require.Equal(t, one, tr.Result)
 		coded += (one.Bits + 7) / 8

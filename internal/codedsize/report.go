@@ -51,7 +51,7 @@ func (r *Report) add(name string, shape []int, values []float32) error {
 	if err := checkValues(values); err != nil {
 		return fmt.Errorf("codedsize: tensor %q: %w", name, err)
 	}
-	res, err := Tensor(values)
+	res, err := tensor(values)
 	if err != nil {
 		return err
 	}
@@ -78,10 +78,10 @@ func (r *Report) finish() (Report, error) {
 	return *r, nil
 }
 
-// FromTensors returns the coded size of in-memory weight tensors, by name
+// fromTensors returns the coded size of in-memory weight tensors, by name
 // (shapes unknown: each tensor is coded flattened). It returns an error for no
 // tensors, an empty tensor, or non-finite values.
-func FromTensors(tensors map[string][]float32) (Report, error) {
+func fromTensors(tensors map[string][]float32) (Report, error) {
 	r := &Report{Source: fmt.Sprintf("%d in-memory tensors", len(tensors))}
 	for name, values := range tensors {
 		if err := r.add(name, nil, values); err != nil {

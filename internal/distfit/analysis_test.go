@@ -81,18 +81,18 @@ func TestAnalyzeErrors(t *testing.T) {
 
 func TestSampleIndices(t *testing.T) {
 	for _, c := range []struct{ n, k int }{{10, 3}, {1000, 999}, {100_000, 1000}, {64, 63}, {65, 1}} {
-		idx := SampleIndices(c.n, c.k, 42)
+		idx := sampleIndices(c.n, c.k, 42)
 		require.Len(t, idx, c.k)
 		require.True(t, slices.IsSorted(idx))
 		require.Equal(t, c.k, len(slices.Compact(slices.Clone(idx))), "distinct")
 		require.GreaterOrEqual(t, idx[0], 0)
 		require.Less(t, idx[len(idx)-1], c.n)
-		require.Equal(t, idx, SampleIndices(c.n, c.k, 42), "deterministic")
+		require.Equal(t, idx, sampleIndices(c.n, c.k, 42), "deterministic")
 	}
-	require.Nil(t, SampleIndices(10, 10, 1))
-	require.Nil(t, SampleIndices(10, 11, 1))
-	require.Nil(t, SampleIndices(10, 0, 1))
-	require.NotEqual(t, SampleIndices(1000, 10, 1), SampleIndices(1000, 10, 2))
+	require.Nil(t, sampleIndices(10, 10, 1))
+	require.Nil(t, sampleIndices(10, 11, 1))
+	require.Nil(t, sampleIndices(10, 0, 1))
+	require.NotEqual(t, sampleIndices(1000, 10, 1), sampleIndices(1000, 10, 2))
 
 	// Uniformity: over many seeds each tenth of [0, n) gets k/10 of the draws on
 	// average. Per seed the count in a tenth is hypergeometric with variance
@@ -101,7 +101,7 @@ func TestSampleIndices(t *testing.T) {
 	const n, k, seeds = 1000, 100, 200
 	counts := make([]int, 10)
 	for s := range seeds {
-		for _, i := range SampleIndices(n, k, uint64(s)) {
+		for _, i := range sampleIndices(n, k, uint64(s)) {
 			counts[i/100]++
 		}
 	}
@@ -157,25 +157,25 @@ func TestLayerKind(t *testing.T) {
 		"model.layers.3.mlp.gate_proj.weight":               LayerMLP,
 		"encoder.layer.0.intermediate.dense.weight":         LayerMLP,
 		"/block_001/mlp/down/weights":                       LayerMLP,
-		"h.0.ln_1.weight":                                   LayerNorm,
-		"ln_f.bias":                                         LayerNorm,
-		"model.layers.0.input_layernorm.weight":             LayerNorm,
-		"encoder.layer.0.attention.output.LayerNorm.weight": LayerNorm,
-		"/block_000/ln1/gain":                               LayerNorm,
-		"/final_norm/scale":                                 LayerNorm,
+		"h.0.ln_1.weight":                                   layerNorm,
+		"ln_f.bias":                                         layerNorm,
+		"model.layers.0.input_layernorm.weight":             layerNorm,
+		"encoder.layer.0.attention.output.LayerNorm.weight": layerNorm,
+		"/block_000/ln1/gain":                               layerNorm,
+		"/final_norm/scale":                                 layerNorm,
 		"lm_head.weight":                                    LayerHead,
 		"/head/weights":                                     LayerHead,
 		"classifier.weight":                                 LayerHead,
-		"/hidden/dense/weights":                             LayerOther,
+		"/hidden/dense/weights":                             layerOther,
 	} {
-		require.Equal(t, want, LayerKind(name), name)
+		require.Equal(t, want, layerKind(name), name)
 	}
 }
 
 // fakeReport returns a report with just what Summarize and the table use.
 func fakeReport(name, kind string, best string, betaMLE, betaMoment, ksGG float64) TensorReport {
 	return TensorReport{
-		Name: name, Kind: kind, Layer: LayerKind(name), N: 1000, Sampled: 1000,
+		Name: name, Kind: kind, Layer: layerKind(name), N: 1000, Sampled: 1000,
 		KS:         map[string]float64{ModelGG: ksGG, ModelGaussian: 0.1, ModelLaplacian: 0.05},
 		KSCritical: 0.0515, Best: best,
 		MLE: distOf(betaMLE), Moment: distOf(betaMoment),
@@ -252,14 +252,14 @@ func TestTable(t *testing.T) {
 	}
 	reports[0].Shape = []int{768, 2304}
 	var buf bytes.Buffer
-	require.NoError(t, WriteTable(&buf, reports))
+	require.NoError(t, writeTable(&buf, reports))
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	require.Len(t, lines, 3)
 	require.Regexp(t, `^tensor\s+shape\s+size\s+layer\s+beta_mom\s+beta_mle\s+KS_gg\s+KS_gauss\s+KS_lapl\s+best$`, lines[0])
 	require.Regexp(t, `^h\.0\.attn\.c_attn\.weight\s+768x2304\s+1000\s+attention\s+1\.250\s+1\.200\s+0\.0100\s+0\.1000\s+0\.0500\s+gg$`, lines[1])
 	require.Contains(t, lines[2], "gaussian (GG rejected at 1%)")
-	require.Equal(t, "scalar", FormatShape([]int{}))
-	require.Equal(t, "?", FormatShape(nil))
+	require.Equal(t, "scalar", formatShape([]int{}))
+	require.Equal(t, "?", formatShape(nil))
 }
 
 func TestPlots(t *testing.T) {

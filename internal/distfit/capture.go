@@ -95,7 +95,7 @@ func (a *Accumulator) Observe(kind, name string, values []float64) error {
 	k := key{kind, name}
 	res, ok := a.pools[k]
 	if !ok {
-		res = &reservoir{rng: rand.New(rand.NewPCG(TensorSeed(a.opts.Seed, kind+"/"+name), 0x2545f4914f6cdd1d))}
+		res = &reservoir{rng: rand.New(rand.NewPCG(tensorSeed(a.opts.Seed, kind+"/"+name), 0x2545f4914f6cdd1d))}
 		a.pools[k] = res
 		a.order = append(a.order, k)
 	}

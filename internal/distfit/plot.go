@@ -99,7 +99,7 @@ func PlotTensor(path string, sample []float64, r TensorReport) error {
 	p.Legend.Top = true
 	p.Legend.Add(fmt.Sprintf("data (%d of %d values)", r.Sampled, r.N), hist)
 
-	for _, m := range Models {
+	for _, m := range models {
 		d := map[string]ggx.Dist{ModelGG: r.MLE, ModelGaussian: r.Gaussian, ModelLaplacian: r.Laplacian}[m]
 		var pts plotter.XYs
 		for i := range curvePoints + 1 {

@@ -16,8 +16,8 @@ const (
 	ModelLaplacian = "laplacian"
 )
 
-// Models lists the model names in the order tables and summaries use.
-var Models = []string{ModelGG, ModelGaussian, ModelLaplacian}
+// models lists the model names in the order tables and summaries use.
+var models = []string{ModelGG, ModelGaussian, ModelLaplacian}
 
 // modelNames maps ggx's model names to ours.
 var modelNames = map[string]string{
@@ -26,8 +26,8 @@ var modelNames = map[string]string{
 	ggx.ModelLaplacian: ModelLaplacian,
 }
 
-// DefaultMinDistinct is the default of Options.MinDistinct.
-const DefaultMinDistinct = 32
+// defaultMinDistinct is the default of Options.MinDistinct.
+const defaultMinDistinct = 32
 
 // Options configures Analyze and AnalyzeSample.
 type Options struct {
@@ -45,7 +45,7 @@ type Options struct {
 	// hold to be fitted: tensors with fewer are discrete (masks, quantized or
 	// constant tensors), for which neither the fits nor the KS distance (which
 	// assumes a continuous distribution) mean anything. 0 means
-	// DefaultMinDistinct.
+	// defaultMinDistinct.
 	MinDistinct int `json:"min_distinct,omitempty"`
 }
 
@@ -78,7 +78,7 @@ func (o Options) Indices(name string, n int) []int {
 	if k == 0 {
 		return nil
 	}
-	return SampleIndices(n, k, TensorSeed(o.Seed, name))
+	return sampleIndices(n, k, tensorSeed(o.Seed, name))
 }
 
 // TensorReport is the evidence for the GG claim on one tensor: the GG fitted
@@ -142,10 +142,10 @@ func Analyze(name string, values []float64, opts Options) (TensorReport, error) 
 // fitted values of a tensor of n values in total. Readers that fetch only the
 // sampled elements of a large tensor (with opts.Indices) call it directly.
 func AnalyzeSample(name string, sample []float64, n int, opts Options) (TensorReport, error) {
-	r := TensorReport{Name: name, Kind: opts.kind(), Layer: LayerKind(name), N: n, Sampled: len(sample)}
+	r := TensorReport{Name: name, Kind: opts.kind(), Layer: layerKind(name), N: n, Sampled: len(sample)}
 	minDistinct := opts.MinDistinct
 	if minDistinct <= 0 {
-		minDistinct = DefaultMinDistinct
+		minDistinct = defaultMinDistinct
 	}
 	var zeros int
 	for i, x := range sample {

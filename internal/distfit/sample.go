@@ -12,23 +12,23 @@ import (
 // between layers, and the 1% critical value of the KS distance is 0.0036.
 const DefaultSampleSize = 200_000
 
-// TensorSeed returns the seed of the subsample of the tensor called name, derived
+// tensorSeed returns the seed of the subsample of the tensor called name, derived
 // from the run's seed and the name (FNV-1a), so that a tensor's subsample does not
 // depend on which other tensors are analyzed or in what order.
-func TensorSeed(seed uint64, name string) uint64 {
+func tensorSeed(seed uint64, name string) uint64 {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(name))
 	return seed ^ h.Sum64()
 }
 
-// SampleIndices returns k distinct indices drawn uniformly without replacement
+// sampleIndices returns k distinct indices drawn uniformly without replacement
 // from [0, n), in increasing order, with a generator (PCG) seeded by seed: the
 // same arguments always give the same indices. It returns nil when k <= 0 or
 // k >= n, meaning "all values".
 //
 // It uses Floyd's algorithm (k random draws) with a bitmap of n bits, so its
 // cost is O(k + n/64) time and n/8 bytes of memory, whatever the ratio k/n.
-func SampleIndices(n, k int, seed uint64) []int {
+func sampleIndices(n, k int, seed uint64) []int {
 	if k <= 0 || k >= n {
 		return nil
 	}

@@ -107,7 +107,7 @@ func (s Summary) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "GG fits best for %d/%d tensors", s.All.Best[ModelGG], s.All.Tensors)
 	var others []string
-	for _, m := range Models[1:] {
+	for _, m := range models[1:] {
 		if n := s.All.Best[m]; n > 0 {
 			others = append(others, fmt.Sprintf("%s %d", m, n))
 		}

@@ -40,7 +40,7 @@ func (t *Table) Row(r TensorReport) error {
 		best += " (GG rejected at 1%)"
 	}
 	return t.printf("%-*s %-14s %10d %-9s %8.3f %8.3f %8.4f %8.4f %8.4f  %s\n", t.nameWidth, t.shorten(r.Name),
-		FormatShape(r.Shape), r.N, r.Layer, r.Moment.Beta, r.MLE.Beta,
+		formatShape(r.Shape), r.N, r.Layer, r.Moment.Beta, r.MLE.Beta,
 		r.KS[ModelGG], r.KS[ModelGaussian], r.KS[ModelLaplacian], best)
 }
 
@@ -65,9 +65,9 @@ func (t *Table) shorten(name string) string {
 	return "..." + name[len(name)-t.nameWidth+3:]
 }
 
-// FormatShape returns a shape as "768x2304" ("scalar" for no dimensions, "?" for
+// formatShape returns a shape as "768x2304" ("scalar" for no dimensions, "?" for
 // an unknown shape).
-func FormatShape(shape []int) string {
+func formatShape(shape []int) string {
 	if shape == nil {
 		return "?"
 	}
@@ -81,8 +81,8 @@ func FormatShape(shape []int) string {
 	return strings.Join(parts, "x")
 }
 
-// WriteTable writes reports as a table (header and one row each) to w.
-func WriteTable(w io.Writer, reports []TensorReport) error {
+// writeTable writes reports as a table (header and one row each) to w.
+func writeTable(w io.Writer, reports []TensorReport) error {
 	names := make([]string, len(reports))
 	for i, r := range reports {
 		names[i] = r.Name

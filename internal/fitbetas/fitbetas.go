@@ -129,7 +129,7 @@ func (r *Result) Betas() charlm.Betas {
 	return b
 }
 
-// Spec returns the shapes per kind as charlm's -beta specification, in the
+// spec returns the shapes per kind as charlm's -beta specification, in the
 // order of charlm.Kinds, with 2 decimals: "embed=1.12,pos=1.37,attn_qkv=1.31,...".
 func (r *Result) Spec() string {
 	parts := make([]string, len(r.Kinds))
@@ -139,7 +139,7 @@ func (r *Result) Spec() string {
 	return strings.Join(parts, ",")
 }
 
-// Spec fits the latest checkpoint in dir (see FromCheckpoint) and returns its
+// spec fits the latest checkpoint in dir (see FromCheckpoint) and returns its
 // -beta specification (see Result.Spec).
 func Spec(dir string) (string, error) {
 	r, err := FromCheckpoint(dir)

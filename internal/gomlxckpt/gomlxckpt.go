@@ -64,10 +64,10 @@ type Checkpoint struct {
 var optimizerStatePath = regexp.MustCompile(`^/(optimizers|\w*Optimizer|` + regexp.QuoteMeta(optimizers.StateScope) +
 	`)(/|$)|_(1st|2nd)_moment$|(^|/)(global_step|step)$|(^|/)#|/act/[^/]+$`)
 
-// IsOptimizerState reports whether the variable at path looks like optimizer
+// isOptimizerState reports whether the variable at path looks like optimizer
 // state, a counter or random-generator state rather than a model weight (see the
 // package documentation for the conventions recognized).
-func IsOptimizerState(path string) bool { return optimizerStatePath.MatchString(path) }
+func isOptimizerState(path string) bool { return optimizerStatePath.MatchString(path) }
 
 // Open loads the latest checkpoint in dir (the directory given to GoMLX's
 // checkpoint.Build(...).Dir) into a new model.Store, with every variable loaded
@@ -99,7 +99,7 @@ func Open(dir string) (c *Checkpoint, err error) {
 			DType:          shape.DType,
 			Shape:          append([]int{}, shape.Dimensions...),
 			Size:           shape.Size(),
-			OptimizerState: IsOptimizerState(v.Path()),
+			OptimizerState: isOptimizerState(v.Path()),
 		})
 	}
 	sort.Slice(c.Variables, func(i, j int) bool { return c.Variables[i].Path < c.Variables[j].Path })

@@ -128,7 +128,7 @@ func TestIsOptimizerState(t *testing.T) {
 		"/gctx/weights":                           false,
 		"/act/weights/kernel":                     false,
 	} {
-		require.Equal(t, want, IsOptimizerState(path), path)
+		require.Equal(t, want, isOptimizerState(path), path)
 	}
 }
 

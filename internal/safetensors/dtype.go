@@ -39,16 +39,16 @@ var elementSizes = map[string]int{
 	"F8_E4M3": 1, "F8_E5M2": 1, "F8_E8M0": 1,
 }
 
-// ElementSize returns the size in bytes of one element of dtype, and false if the
+// elementSize returns the size in bytes of one element of dtype, and false if the
 // data type is not one this package knows (sub-byte formats, future additions).
-func ElementSize(dtype string) (int, bool) {
+func elementSize(dtype string) (int, bool) {
 	n, ok := elementSizes[dtype]
 	return n, ok
 }
 
-// IsFloat reports whether dtype is one of the floating-point types this package
+// isFloat reports whether dtype is one of the floating-point types this package
 // decodes to float64: F64, F32, F16 or BF16.
-func IsFloat(dtype string) bool {
+func isFloat(dtype string) bool {
 	switch dtype {
 	case F64, F32, F16, BF16:
 		return true

@@ -9,10 +9,10 @@ import (
 	"sort"
 )
 
-// MaxHeaderSize is the largest JSON header this package accepts (100 MB, the
+// maxHeaderSize is the largest JSON header this package accepts (100 MB, the
 // limit of the reference implementation): a larger header length in the first 8
 // bytes means the file is not a safetensors file or is corrupt.
-const MaxHeaderSize = 100 << 20
+const maxHeaderSize = 100 << 20
 
 // metadataKey is the header entry holding free-form string metadata instead of a
 // tensor.
@@ -175,12 +175,12 @@ func parseEntry(name string, raw json.RawMessage) (Tensor, error) {
 		elements *= d
 		t.Shape[i] = int(d)
 	}
-	size, known := ElementSize(t.DType)
+	size, known := elementSize(t.DType)
 	switch {
 	case !known:
 		t.Note = fmt.Sprintf("unknown dtype %q", t.DType)
 		return t, nil // Size unknown: only the offsets can be checked.
-	case !IsFloat(t.DType):
+	case !isFloat(t.DType):
 		t.Note = fmt.Sprintf("dtype %s is not a floating-point type", t.DType)
 	}
 	if want := elements * int64(size); t.End-t.Begin != want {

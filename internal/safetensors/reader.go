@@ -59,7 +59,7 @@ func Open(path string) (*File, error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
-	st, err := NewReader(f, info.Size())
+	st, err := newReader(f, info.Size())
 	if err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("%w (file %s)", err, path)
@@ -68,10 +68,10 @@ func Open(path string) (*File, error) {
 	return st, nil
 }
 
-// NewReader reads and validates the header of the safetensors data of size bytes
+// newReader reads and validates the header of the safetensors data of size bytes
 // in r (e.g. a bytes.Reader or an open file). The File reads tensor data from r
 // when asked; closing it does not close r.
-func NewReader(r io.ReaderAt, size int64) (*File, error) {
+func newReader(r io.ReaderAt, size int64) (*File, error) {
 	if size < 8 {
 		return nil, fmt.Errorf("safetensors: file too short: %d bytes, the header length alone takes 8", size)
 	}
@@ -83,8 +83,8 @@ func NewReader(r io.ReaderAt, size int64) (*File, error) {
 	switch {
 	case n > uint64(size-8):
 		return nil, fmt.Errorf("safetensors: header length %d exceeds the %d bytes that follow it (truncated or not a safetensors file)", n, size-8)
-	case n > MaxHeaderSize:
-		return nil, fmt.Errorf("safetensors: header length %d exceeds the limit of %d bytes", n, MaxHeaderSize)
+	case n > maxHeaderSize:
+		return nil, fmt.Errorf("safetensors: header length %d exceeds the limit of %d bytes", n, maxHeaderSize)
 	case n < 2:
 		return nil, fmt.Errorf("safetensors: header length %d is too short for a JSON object", n)
 	}
@@ -146,7 +146,7 @@ func (f *File) Values(name string) ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	es, _ := ElementSize(t.DType)
+	es, _ := elementSize(t.DType)
 	out := make([]float64, t.Size())
 	buf := make([]byte, min(chunkSize, t.End-t.Begin))
 	perChunk := len(buf) / es
@@ -179,7 +179,7 @@ func (f *File) ValuesAt(name string, indices []int) ([]float64, error) {
 			return nil, fmt.Errorf("safetensors: tensor %q: indices must be strictly increasing, got %d after %d", name, idx, indices[i-1])
 		}
 	}
-	es, _ := ElementSize(t.DType)
+	es, _ := elementSize(t.DType)
 	perChunk := chunkSize / es
 	buf := make([]byte, chunkSize)
 	out := make([]float64, len(indices))

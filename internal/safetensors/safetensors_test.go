@@ -122,8 +122,8 @@ func TestChunkedReads(t *testing.T) {
 	n := chunkSize/4*2 + 1001 // F32: a bit over two chunks.
 	xs := rounded(F32, randomValues(n, 7))
 	var buf bytes.Buffer
-	require.NoError(t, Write(&buf, []WriteTensor{{Name: "big", DType: F32, Shape: []int{n}, Values: xs}}, nil))
-	f, err := NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	require.NoError(t, write(&buf, []WriteTensor{{Name: "big", DType: F32, Shape: []int{n}, Values: xs}}, nil))
+	f, err := newReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 	require.NoError(t, err)
 	got, err := f.Values("big")
 	require.NoError(t, err)
@@ -184,7 +184,7 @@ func TestBadFiles(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			require.NotPanics(t, func() {
-				_, err := NewReader(bytes.NewReader(c.file), int64(len(c.file)))
+				_, err := newReader(bytes.NewReader(c.file), int64(len(c.file)))
 				require.Error(t, err)
 				require.ErrorContains(t, err, c.want)
 			})
@@ -205,7 +205,7 @@ func TestBadFiles(t *testing.T) {
 // a note rather than rejected.
 func TestUnknownDType(t *testing.T) {
 	file := rawFile(-1, `{"a": {"dtype": "F4", "shape": [4], "data_offsets": [0, 2]}}`, []byte{0, 0})
-	f, err := NewReader(bytes.NewReader(file), int64(len(file)))
+	f, err := newReader(bytes.NewReader(file), int64(len(file)))
 	require.NoError(t, err)
 	require.Contains(t, f.Tensors[0].Note, `unknown dtype "F4"`)
 	_, err = f.Values("a")
@@ -217,13 +217,13 @@ func TestUnknownDType(t *testing.T) {
 // panic.
 func TestTruncatedAndCorrupted(t *testing.T) {
 	var buf bytes.Buffer
-	require.NoError(t, Write(&buf, []WriteTensor{
+	require.NoError(t, write(&buf, []WriteTensor{
 		{Name: "w", DType: F16, Shape: []int{2, 3}, Values: randomValues(6, 3)},
 		{Name: "b", DType: F32, Shape: []int{3}, Values: randomValues(3, 4)},
 	}, map[string]string{"k": "v"}))
 	full := buf.Bytes()
 	readAll := func(file []byte) error {
-		f, err := NewReader(bytes.NewReader(file), int64(len(file)))
+		f, err := newReader(bytes.NewReader(file), int64(len(file)))
 		if err != nil {
 			return err
 		}
@@ -255,11 +255,11 @@ func TestTruncatedAndCorrupted(t *testing.T) {
 // FuzzNewReader checks that no input makes the reader panic.
 func FuzzNewReader(f *testing.F) {
 	var buf bytes.Buffer
-	_ = Write(&buf, []WriteTensor{{Name: "w", DType: BF16, Shape: []int{2}, Values: []float64{1, -2}}}, nil)
+	_ = write(&buf, []WriteTensor{{Name: "w", DType: BF16, Shape: []int{2}, Values: []float64{1, -2}}}, nil)
 	f.Add(buf.Bytes())
 	f.Add(rawFile(-1, `{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}`, make([]byte, 8)))
 	f.Fuzz(func(t *testing.T, file []byte) {
-		st, err := NewReader(bytes.NewReader(file), int64(len(file)))
+		st, err := newReader(bytes.NewReader(file), int64(len(file)))
 		if err != nil {
 			return
 		}

@@ -23,13 +23,13 @@ type WriteTensor struct {
 	Values []float64
 }
 
-// Write writes tensors, in the given order and contiguously, with the given
+// write writes tensors, in the given order and contiguously, with the given
 // metadata (nil for none) to w in the safetensors format. The header is padded
 // with spaces to a multiple of 8 bytes, as the reference implementation does.
 //
 // It is a small writer meant for tests and tools: it holds the whole encoded
 // data in memory.
-func Write(w io.Writer, tensors []WriteTensor, metadata map[string]string) error {
+func write(w io.Writer, tensors []WriteTensor, metadata map[string]string) error {
 	header := make(map[string]any, len(tensors)+1)
 	if len(metadata) > 0 {
 		header[metadataKey] = metadata
@@ -88,7 +88,7 @@ func WriteFile(path string, tensors []WriteTensor, metadata map[string]string) e
 	if err != nil {
 		return fmt.Errorf("safetensors: %w", err)
 	}
-	if err := Write(f, tensors, metadata); err != nil {
+	if err := write(f, tensors, metadata); err != nil {
 		_ = f.Close()
 		return err
 	}

@@ -129,7 +129,7 @@ type AggregateOptions struct {
 
 // Aggregate summarizes the runs of ld (loaded from dir) as opts says.
 func Aggregate(dir string, ld *Dir, opts AggregateOptions) (*Summary, error) {
-	steps := ChooseSteps(ld.Runs, opts.Steps)
+	steps := chooseSteps(ld.Runs, opts.Steps)
 	s := &Summary{Dir: dir, Steps: steps, Baseline: opts.Baseline, InProgress: ld.InProgress, Ignored: slices.Clone(ld.Ignored)}
 	if steps < charlm.FullRunSteps {
 		s.Note = fmt.Sprintf("quick profile: %d steps (the full run is %d)", steps, charlm.FullRunSteps)
@@ -177,7 +177,7 @@ func Aggregate(dir string, ld *Dir, opts AggregateOptions) (*Summary, error) {
 		if len(runs) == 0 {
 			continue
 		}
-		c := SummarizeConfig(name, runs)
+		c := summarizeConfig(name, runs)
 		for _, e := range c.ValLoss {
 			evalSet[e.Step] = true
 		}
@@ -188,10 +188,10 @@ func Aggregate(dir string, ld *Dir, opts AggregateOptions) (*Summary, error) {
 	return s, nil
 }
 
-// SummarizeConfig aggregates the runs of one configuration (all of the same
+// summarizeConfig aggregates the runs of one configuration (all of the same
 // length): validation losses, final loss, step time and training curve over
 // seeds, with notes on runs whose configuration differs from the first's.
-func SummarizeConfig(name string, runs []Run) *ConfigSummary {
+func summarizeConfig(name string, runs []Run) *ConfigSummary {
 	first := runs[0].Results.Config
 	c := &ConfigSummary{Name: name, Init: first.Train.Init, Beta: first.Train.Beta, Runs: runs, finalBySeed: map[int64]float64{}}
 	losses := map[int][]float64{}
@@ -241,7 +241,7 @@ func compareToBaseline(s *Summary) {
 	base := b.Final
 	s.BaselineFinal = &base
 	for _, c := range s.Configs {
-		if step, first, ok := Crossing(c.ValLoss, base.Mean); ok {
+		if step, first, ok := crossing(c.ValLoss, base.Mean); ok {
 			c.StepsToBaseline, c.AtFirstEval = &step, first
 		}
 		diff := 100 * (c.Final.Mean - base.Mean) / base.Mean
@@ -262,11 +262,11 @@ func compareToBaseline(s *Summary) {
 	}
 }
 
-// Crossing returns the step at which the mean curve first reaches target or
+// crossing returns the step at which the mean curve first reaches target or
 // below, linearly interpolated between the evaluation steps around the
 // crossing. first reports a curve already there at its first evaluation (the
 // step returned is then that evaluation's); ok is false if it never gets there.
-func Crossing(curve []EvalLoss, target float64) (step float64, first, ok bool) {
+func crossing(curve []EvalLoss, target float64) (step float64, first, ok bool) {
 	for i, p := range curve {
 		if p.Mean > target {
 			continue

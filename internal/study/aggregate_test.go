@@ -12,17 +12,17 @@ import (
 
 func TestCrossing(t *testing.T) {
 	curve := []EvalLoss{{250, MeanStd{Mean: 3}}, {500, MeanStd{Mean: 2}}, {1000, MeanStd{Mean: 1.5}}}
-	step, first, ok := Crossing(curve, 1.75)
+	step, first, ok := crossing(curve, 1.75)
 	require.True(t, ok)
 	require.False(t, first)
 	require.InDelta(t, 750, step, 1e-9)
-	step, first, ok = Crossing(curve, 2)
+	step, first, ok = crossing(curve, 2)
 	require.True(t, ok && !first)
 	require.Equal(t, 500.0, step, "reached exactly at an evaluation")
-	step, first, ok = Crossing(curve, 3.5)
+	step, first, ok = crossing(curve, 3.5)
 	require.True(t, ok && first)
 	require.Equal(t, 250.0, step)
-	_, _, ok = Crossing(curve, 1)
+	_, _, ok = crossing(curve, 1)
 	require.False(t, ok)
 }
 

@@ -124,9 +124,9 @@ func ReadResults(path string) (*charlm.Results, error) {
 	return &r, nil
 }
 
-// ChooseSteps returns the run length to aggregate: want if > 0, otherwise the
+// chooseSteps returns the run length to aggregate: want if > 0, otherwise the
 // length with the most runs (the longest of those tied).
-func ChooseSteps(runs []Run, want int) int {
+func chooseSteps(runs []Run, want int) int {
 	if want > 0 {
 		return want
 	}

@@ -54,9 +54,9 @@ func LossTable(s *Summary) *Table {
 	}
 	t.Header = append(t.Header, "steps to "+baselineTarget(s), "final vs "+s.Baseline, "paired Δ final (t)")
 	for _, c := range s.Configs {
-		row := []string{c.Name, FormatInit(c), FormatSeeds(c.Seeds)}
+		row := []string{c.Name, formatInit(c), FormatSeeds(c.Seeds)}
 		for _, step := range s.EvalSteps {
-			row = append(row, FormatLoss(c, step))
+			row = append(row, formatLoss(c, step))
 		}
 		t.AddRow(append(row, FormatStepsTo(c, s), FormatDiff(c, s), FormatPaired(c))...)
 	}
@@ -71,10 +71,10 @@ func baselineTarget(s *Summary) string {
 	return fmt.Sprintf("%s final (%.4f)", s.Baseline, s.BaselineFinal.Mean)
 }
 
-// WriteMarkdown writes the study as markdown: the title (a "# " heading, if
+// writeMarkdown writes the study as markdown: the title (a "# " heading, if
 // not empty), a paragraph saying what the numbers are, the LossTable, the
 // plot (plotFile, linked if not empty), then the Notes.
-func WriteMarkdown(w io.Writer, s *Summary, title, plotFile string) error {
+func writeMarkdown(w io.Writer, s *Summary, title, plotFile string) error {
 	var b strings.Builder
 	if title != "" {
 		fmt.Fprintf(&b, "# %s\n\n", title)
@@ -132,8 +132,8 @@ func Notes(s *Summary) []string {
 	return notes
 }
 
-// FormatInit describes a configuration's initialization, e.g. "gg β=1.4".
-func FormatInit(c *ConfigSummary) string {
+// formatInit describes a configuration's initialization, e.g. "gg β=1.4".
+func formatInit(c *ConfigSummary) string {
 	if c.Beta == "" {
 		return c.Init
 	}
@@ -166,10 +166,10 @@ func FormatMeanStd(m MeanStd, decimals int) string {
 	return fmt.Sprintf("%.*f ± %.*f", decimals, m.Mean, decimals, m.Std)
 }
 
-// FormatLoss gives the validation loss of c at step: "1.2345 ± 0.0123",
+// formatLoss gives the validation loss of c at step: "1.2345 ± 0.0123",
 // without spread for one seed, with the count when fewer seeds than c's have
 // it, "—" when none has.
-func FormatLoss(c *ConfigSummary, step int) string {
+func formatLoss(c *ConfigSummary, step int) string {
 	for _, e := range c.ValLoss {
 		if e.Step != step {
 			continue

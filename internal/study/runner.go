@@ -75,20 +75,20 @@ func (s RunSpec) Flags() *charlm.Flags { return s.flags }
 func (s RunSpec) Command(results, checkpoint string) string {
 	parts := []string{"GOEXPERIMENT=simd", "go", "run", "./examples/charlm"}
 	for _, a := range s.Args {
-		parts = append(parts, ShellQuote(a))
+		parts = append(parts, shellQuote(a))
 	}
 	if checkpoint != "" {
-		parts = append(parts, "-checkpoint", ShellQuote(checkpoint))
+		parts = append(parts, "-checkpoint", shellQuote(checkpoint))
 	}
 	if results != "" {
-		parts = append(parts, "-results", ShellQuote(results))
+		parts = append(parts, "-results", shellQuote(results))
 	}
 	return strings.Join(parts, " ")
 }
 
-// ShellQuote quotes s for a POSIX shell if it holds anything but letters,
+// shellQuote quotes s for a POSIX shell if it holds anything but letters,
 // digits and -_.,:=/+@%.
-func ShellQuote(s string) string {
+func shellQuote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,:=/+@%") == "" {
 		return s
 	}

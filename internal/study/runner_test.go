@@ -34,8 +34,8 @@ func TestRunSpec(t *testing.T) {
 	require.Equal(t, 300, spec.Steps)
 	require.Equal(t, "GOEXPERIMENT=simd go run ./examples/charlm -init gg -beta 1.4 -steps 300 -seed 2 -set 'a=1;b=2' -results 'my dir/r.json'",
 		spec.Command("my dir/r.json", ""))
-	require.Equal(t, `'it'\''s'`, ShellQuote("it's"))
-	require.Equal(t, `''`, ShellQuote(""))
+	require.Equal(t, `'it'\''s'`, shellQuote("it's"))
+	require.Equal(t, `''`, shellQuote(""))
 
 	for _, c := range []struct {
 		config string
