@@ -26,7 +26,7 @@
 //	-compress C      "none" (Adam) or "gct" (Adam in optimizers.GCT)
 //	-gct-bits B      GCT's target bits per gradient element (default optimizers.DefaultBits)
 //	-results FILE    write the results as JSON
-//	-quiet           no progress lines
+//	-quiet           no progress (lines, and a bar on a terminal)
 package main
 
 import (
@@ -72,7 +72,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Compress, "compress", cfg.Compress, "gradient compression: none or gct")
 	fs.Float64Var(&cfg.GCTBits, "gct-bits", 0, "GCT's target `bits` per gradient element (0: the default)")
 	fs.StringVar(&resultsPath, "results", "", "write the results as JSON to this `file`")
-	fs.BoolVar(&quiet, "quiet", false, "no progress lines")
+	fs.BoolVar(&quiet, "quiet", false, "no progress (lines, and a bar on a terminal)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -3,75 +3,43 @@ package charlm
 import (
 	"fmt"
 	"io"
-	"os"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
+	"github.com/ggprior/ggprior/internal/progress"
 )
 
-// plainProgressPeriod is how often a non-terminal writer gets a progress line.
-const plainProgressPeriod = 15 * time.Second
-
-// progressBar shows the training progress with the loss and the step time: an
-// animated bar on a terminal, a line every plainProgressPeriod otherwise (logs).
+// progressBar shows the training progress with the loss and the step time
+// (progress.Bar): an animated bar on a terminal; in a log, the evaluation
+// lines, and the current step's line after progress.DefaultHeartbeat of
+// silence (evaluations can be far apart).
 type progressBar struct {
-	w         io.Writer
-	bar       *progressbar.ProgressBar // nil when w is not a terminal.
-	to        int
-	lastPrint time.Time
+	bar *progress.Bar
 }
 
 // newProgressBar starts a bar for steps [from, to) of a run of total steps.
 func newProgressBar(w io.Writer, from, to, total int) *progressBar {
-	p := &progressBar{w: w, to: to, lastPrint: time.Now()}
-	if f, ok := w.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
-		return p
-	}
-	p.bar = progressbar.NewOptions(to-from,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription(fmt.Sprintf("steps %d-%d of %d", from+1, to, total)),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("steps"),
-		progressbar.OptionSetWidth(20),
-		progressbar.OptionThrottle(250*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)
-	return p
+	bar := progress.New(w, to-from, fmt.Sprintf("steps %d-%d of %d", from+1, to, total)).Heartbeat(progress.DefaultHeartbeat)
+	return &progressBar{bar: bar}
 }
 
 // update advances the bar by one step and shows its loss, and `extra` (e.g.
 // the gradient bits) if not empty.
 func (p *progressBar) update(info StepInfo, median time.Duration, extra string) {
-	desc := fmt.Sprintf("step %d loss %.4f |g| %.3f", info.Step, info.MainLoss, info.GradNorm)
-	if extra != "" {
-		desc += " " + extra
-	}
-	desc += fmt.Sprintf(" %s/step", median.Round(100*time.Microsecond))
-	if p.bar == nil {
-		if time.Since(p.lastPrint) >= plainProgressPeriod || info.Step == p.to {
-			_, _ = fmt.Fprintln(p.w, desc)
-			p.lastPrint = time.Now()
+	p.bar.Add(1, func() string {
+		desc := fmt.Sprintf("step %d loss %.4f |g| %.3f", info.Step, info.MainLoss, info.GradNorm)
+		if extra != "" {
+			desc += " " + extra
 		}
-		return
-	}
-	p.bar.Describe(desc)
-	_ = p.bar.Add(1)
+		return desc + fmt.Sprintf(" %s/step", median.Round(100*time.Microsecond))
+	})
 }
 
-// println prints a line above the bar.
+// println prints a line (above the bar on a terminal).
 func (p *progressBar) println(line string) {
-	if p.bar != nil {
-		_ = p.bar.Clear()
-	}
-	_, _ = fmt.Fprintln(p.w, line)
+	p.bar.Println(line)
 }
 
 // finish closes the bar.
 func (p *progressBar) finish() {
-	if p.bar != nil {
-		_ = p.bar.Finish()
-		_ = p.bar.Exit()
-	}
+	p.bar.Finish()
 }

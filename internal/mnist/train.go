@@ -14,6 +14,7 @@ import (
 	"github.com/ggprior/ggprior/ggx"
 	"github.com/ggprior/ggprior/internal/charlm"
 	"github.com/ggprior/ggprior/internal/codedsize"
+	"github.com/ggprior/ggprior/internal/progress"
 	ggpriorlayers "github.com/ggprior/ggprior/layers"
 	"github.com/ggprior/ggprior/optimizers"
 	"github.com/gomlx/compute"
@@ -234,23 +235,21 @@ type Results struct {
 }
 
 // Run trains the MLP classifier of cfg on data's training split with backend
-// and evaluates it on the test split. It writes a progress line to progress
-// (nil: none) about ten times per run. Errors: an invalid cfg, an empty split,
-// a failing step, a diverging loss.
+// and evaluates it on the test split. Its progress goes to out (nil: none): a
+// line about ten times per run and one with the test results, and, while it
+// trains, a bar below them when out is a terminal (progress.Bar). Errors: an
+// invalid cfg, an empty split, a failing step, a diverging loss.
 //
 // The model: the image's pixels, normalized (PixelMean, PixelStd), go through
 // Dense + ReLU layers of widths cfg.Hidden (each followed by layers.ACT when
 // cfg.ACT > 0) and a Dense layer of NumClasses logits, trained with Adam (in
 // optimizers.GCT with CompressGCT) on the softmax cross-entropy.
-func Run(backend compute.Backend, data *Dataset, cfg Config, progress io.Writer) (*Results, error) {
+func Run(backend compute.Backend, data *Dataset, cfg Config, out io.Writer) (*Results, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if data == nil || data.Train.N == 0 || data.Test.N == 0 || data.Pixels() == 0 {
 		return nil, fmt.Errorf("mnist: empty dataset")
-	}
-	if progress == nil {
-		progress = io.Discard
 	}
 	cfg.Hidden = slices.Clone(cfg.Hidden)
 	store := model.NewStore()
@@ -267,6 +266,8 @@ func Run(backend compute.Backend, data *Dataset, cfg Config, progress io.Writer)
 	r := &Results{Config: cfg, Label: cfg.Label(), Store: store}
 	batches := newBatcher(data, cfg.Batch, cfg.Seed)
 	every := max(cfg.LogEvery, cfg.Steps/10)
+	bar := progress.New(out, cfg.Steps, "mnist "+r.Label)
+	defer bar.Finish()
 	var lossSum, gbitsSum, gzerosSum float64
 	var lossCount int
 	start := time.Now()
@@ -295,11 +296,13 @@ func Run(backend compute.Backend, data *Dataset, cfg Config, progress io.Writer)
 		}
 		if step%every == 0 || step == cfg.Steps {
 			elapsed := time.Since(start)
-			fmt.Fprintf(progress, "mnist %s: step %d/%d, train loss %.4f, %.1f ms/step\n", r.Label, step, cfg.Steps,
+			bar.Printf("mnist %s: step %d/%d, train loss %.4f, %.1f ms/step", r.Label, step, cfg.Steps,
 				r.TrainLoss[len(r.TrainLoss)-1].Loss, 1e3*elapsed.Seconds()/float64(step))
 		}
+		bar.Add(1, func() string { return fmt.Sprintf("mnist %s: batch loss %.4f", r.Label, batchLoss) })
 	}
 	end := time.Now()
+	bar.Finish()
 	r.Steps = cfg.Steps
 	r.TrainSeconds = end.Sub(start).Seconds()
 	r.SecondsPerStep = r.TrainSeconds
@@ -334,7 +337,7 @@ func Run(backend compute.Backend, data *Dataset, cfg Config, progress io.Writer)
 		return nil, fmt.Errorf("mnist: %s: %w", r.Label, err)
 	}
 	r.Params = r.CodedSize.Params
-	fmt.Fprintf(progress, "mnist %s: test accuracy %.2f%%, test loss %.4f, weights %.3f bits/weight coded\n",
+	bar.Printf("mnist %s: test accuracy %.2f%%, test loss %.4f, weights %.3f bits/weight coded",
 		r.Label, 100*r.TestAccuracy, r.TestLoss, r.CodedSize.BitsPerWeight)
 	return r, nil
 }

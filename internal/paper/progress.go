@@ -4,19 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"sort"
 	"time"
 
 	"github.com/ggprior/ggprior/internal/charlm"
+	pbar "github.com/ggprior/ggprior/internal/progress"
 	"github.com/ggprior/ggprior/internal/study"
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 )
-
-// plainProgressPeriod is how often a writer that is not a terminal gets a progress line.
-const plainProgressPeriod = 15 * time.Second
 
 // runOverheadSeconds estimates the time of a run besides its steps and
 // validations (reading the corpus, compiling the graphs).
@@ -33,17 +28,19 @@ type pendingRun struct {
 	steps, evals      int
 }
 
-// progress shows one progress bar per stage (a line every
-// plainProgressPeriod when the output is not a terminal) with the stage's
-// ETA and the overall ETA: the remaining steps times the measured median
-// step time of their architecture, plus the remaining validations times
-// their measured time (profile estimates until measured), plus the stages'
-// own work.
+// progress shows the stages' progress with the stage's ETA and the overall
+// ETA: the remaining steps times the measured median step time of their
+// architecture, plus the remaining validations times their measured time
+// (profile estimates until measured), plus the stages' own work.
+//
+// Its lines mark the stage events: a stage's start and end, a run's start,
+// each of its evaluations and its end, each with the ETAs. Between them, a
+// terminal shows one bar per stage (pbar.Bar), and a log (an output that is
+// not a terminal) a line only after pbar.DefaultHeartbeat of silence.
 type progress struct {
-	w        io.Writer
-	quiet    bool
-	terminal bool
-	profile  *Profile
+	w       io.Writer
+	quiet   bool
+	profile *Profile
 
 	pending []pendingRun
 	// extra is the estimated time of each stage's own work (fits, captures, MNIST), in seconds.
@@ -56,8 +53,7 @@ type progress struct {
 	stage, stageTitle string
 	stageIndex        int
 	stages            int
-	bar               *progressbar.ProgressBar
-	lastPrint         time.Time
+	bar               *pbar.Bar // The stage's bar; nil for a stage without runs to train or when quiet.
 
 	run        *pendingRun
 	runStep    int
@@ -69,12 +65,8 @@ type progress struct {
 
 // newProgress returns a progress display writing to w.
 func newProgress(w io.Writer, quiet bool, profile *Profile) *progress {
-	p := &progress{w: w, quiet: quiet, profile: profile, extra: map[string]float64{},
+	return &progress{w: w, quiet: quiet, profile: profile, extra: map[string]float64{},
 		stepTimes: map[string][]float64{}, valTimes: map[string][]float64{}}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.terminal = true
-	}
-	return p
 }
 
 // plan adds a run to train to the ETA (once per name).
@@ -168,15 +160,8 @@ func (p *progress) startStage(name, title string, index, count int) {
 	}
 	fmt.Fprintf(p.w, "== stage %d/%d: %s (%s): %s to train, ETA %s (overall %s)\n", index, count, name, title,
 		study.Plural(p.runsOf(name), "run"), formatSeconds(p.eta(name)), formatSeconds(p.eta("")))
-	if p.terminal && steps > 0 {
-		p.bar = progressbar.NewOptions(steps,
-			progressbar.OptionSetWriter(p.w),
-			progressbar.OptionSetDescription(name),
-			progressbar.OptionShowCount(),
-			progressbar.OptionSetWidth(20),
-			progressbar.OptionThrottle(250*time.Millisecond),
-			progressbar.OptionClearOnFinish(),
-		)
+	if steps > 0 {
+		p.bar = pbar.New(p.w, steps, name).Heartbeat(pbar.DefaultHeartbeat)
 	}
 }
 
@@ -195,8 +180,7 @@ func (p *progress) runsOf(stage string) int {
 func (p *progress) endStage(name string, elapsed time.Duration, err error) {
 	delete(p.extra, name)
 	if p.bar != nil {
-		_ = p.bar.Finish()
-		_ = p.bar.Exit()
+		p.bar.Finish()
 		p.bar = nil
 	}
 	if p.quiet {
@@ -243,13 +227,13 @@ func (p *progress) step(info charlm.StepInfo) {
 		p.evalAt = now
 	}
 	if p.bar != nil {
-		p.bar.Describe(fmt.Sprintf("%s: %s step %d loss %.3f, ETA stage %s, overall %s", p.stage, p.run.name, info.Step,
-			info.MainLoss, formatSeconds(p.eta(p.stage)), formatSeconds(p.eta(""))))
-		_ = p.bar.Add(1)
-		return
+		p.bar.Add(1, func() string {
+			return fmt.Sprintf("%s: %s step %d loss %.3f, ETA stage %s, overall %s", p.stage, p.run.name, info.Step,
+				info.MainLoss, formatSeconds(p.eta(p.stage)), formatSeconds(p.eta("")))
+		})
 	}
-	if !p.quiet && (now.Sub(p.lastPrint) >= plainProgressPeriod || info.Step == p.run.steps) {
-		p.println(fmt.Sprintf("%s step %d/%d loss %.4f", p.run.name, info.Step, p.run.steps, info.MainLoss))
+	if !p.evalAt.IsZero() {
+		p.println(fmt.Sprintf("%s step %d/%d loss %.4f, evaluating", p.run.name, info.Step, p.run.steps, info.MainLoss))
 	}
 }
 
@@ -273,12 +257,13 @@ func (p *progress) println(line string) {
 	if p.quiet {
 		return
 	}
-	if p.bar != nil {
-		_ = p.bar.Clear()
-	}
-	fmt.Fprintf(p.w, "[%d/%d %s] %s — ETA stage %s, overall %s\n", p.stageIndex, p.stages, p.stage, line,
+	line = fmt.Sprintf("[%d/%d %s] %s — ETA stage %s, overall %s", p.stageIndex, p.stages, p.stage, line,
 		formatSeconds(p.eta(p.stage)), formatSeconds(p.eta("")))
-	p.lastPrint = time.Now()
+	if p.bar != nil {
+		p.bar.Println(line)
+		return
+	}
+	fmt.Fprintln(p.w, line)
 }
 
 // formatSeconds formats a duration in seconds as "1h02m", "3m05s" or "12s".
