@@ -3,6 +3,7 @@ package layers
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/ggprior/ggprior/ggx"
@@ -118,20 +119,46 @@ func TestACTExactZerosAndTarget(t *testing.T) {
 	}
 }
 
-// TestACTRunningThresholdAndInference: the threshold is a running average; at
-// inference it is frozen: deterministic and batch-independent.
+// TestACTRunningThresholdAndInference: the threshold is a running average,
+// tau_1 = b_1 and tau_t = 0.9 tau_{t-1} + 0.1 b_t, b_t the batch's level
+// below which a fraction 0.8 of |x| falls; at inference it is frozen:
+// deterministic and batch-independent.
+//
+// b_t is found by bisection on [0, max|x|] to max|x| 2^-24, so it lies in
+// (a_(k), a_(k) + max|x| 2^-24], a_(k) the k-th smallest |x|, k = ceil(0.8 n)
+// (k - 1 to k + 1 here: 0.8 is not exact in float32). The batches have
+// different scales, so that a wrong weight of the past moves tau by far more
+// than these bounds.
 func TestACTRunningThresholdAndInference(t *testing.T) {
 	const n = 20_000
 	store := model.NewStore()
-	cfg := func(c *ACTConfig) *ACTConfig { return c.TargetSparsity(0.8).Ramp(0, 0).RateWeight(0) }
+	cfg := func(c *ACTConfig) *ACTConfig { return c.TargetSparsity(0.8).Ramp(0, 0).RateWeight(0).SampleSize(0) }
 	var taus []float64
-	for step := range 3 {
-		runSite(t, store, true, cfg, ggValues(n, 1, uint64(10+step)))
+	var lo, hi float64 // Bounds of the expected tau.
+	for step, scale := range []float32{1, 3, 0.5} {
+		x := ggValues(n, 1, uint64(10+step))
+		abs := make([]float64, n)
+		for i := range x {
+			x[i] *= scale
+			abs[i] = math.Abs(float64(x[i]))
+		}
+		runSite(t, store, true, cfg, x)
 		sites, err := ReadMetrics(store)
 		require.NoError(t, err)
 		taus = append(taus, sites[0].Threshold)
+
+		slices.Sort(abs)
+		k := int(math.Ceil(0.8 * n))
+		bLo, bHi := abs[k-2], abs[k]+abs[n-1]*math.Ldexp(1, -24)
+		if step == 0 {
+			lo, hi = bLo, bHi
+		} else {
+			lo, hi = 0.9*lo+0.1*bLo, 0.9*hi+0.1*bHi
+		}
+		eps := 1e-6 * hi // float32 rounding of the average.
+		require.True(t, taus[step] >= lo-eps && taus[step] <= hi+eps,
+			"step %d: threshold %.7g, want it in [%.7g, %.7g]", step+1, taus[step], lo, hi)
 	}
-	require.Greater(t, taus[0], 0.0)
 	tau := float32(taus[2])
 	// Inference on a different batch: exactly the frozen threshold.
 	x := ggValues(n, 1, 99)

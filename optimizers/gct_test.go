@@ -166,20 +166,40 @@ func TestGCTHyperparametersFromScope(t *testing.T) {
 	require.InDelta(t, 1.0, m.Beta, 0.1)
 }
 
-// TestGCTRateConstraint: with lambda > 0 the second step adds lambda*h*sign(g),
-// h >= 0 the secant curvature; the first step has no curvature yet.
+// TestGCTRateConstraint: with RateWeight(lambda), each step's gradient g
+// becomes g + lambda*h*sign(g), h = 0.9*h_prev + 0.1*clip(dg/dw, 0, 1e4) the
+// smoothed secant curvature (dg, dw the changes of the gradient and the
+// weight since the previous step; no secant where the weight did not move),
+// and h = 0 at the first step. The weight moves between the steps as an
+// optimizer would move it; the expected values are derived by hand, per
+// element, for lambda = 0.5:
+//
+//	0: w 0.25, 0.75, 1.25;  g 1, 2, 2.25:   secants 2, 0.5;      h 0.2, 0.23
+//	1: w 0.5, -0.5, -1.5;   g 0, -3, -4:    secants 3, 1;        h 0.3, 0.37 (g < 0: subtracted)
+//	2: w 0.5, 1.5, 2.5;     g 1, 0.5, 0.25: secants < 0, clipped to 0: g unchanged
+//	3: w 0, 1e-6, 2e-6;     g 0, 1, 1.5:    secants >= 5e5, clipped to 1e4: h 1000, 1900
+//	4: w 0.3, 0.3, 0.3;     g 1, 5, -2:     h 0 at the first step (a secant against the zero memory
+//	                                        would be 3.3), and the weight never moves: g unchanged
+//	5: w 0.25, 0.75, 0.75;  g -1, 0, 1:     secant 2 (h 0.2, but sign(0) = 0), then none: h 0.18
 func TestGCTRateConstraint(t *testing.T) {
-	const n = 256
+	const n = 6
 	store := newStore(n)
 	w := GCT(optimizer.StochasticGradientDescent()).Compressor(FP32()).ErrorFeedback(false).RateWeight(0.5).Done()
-	g1 := ggGradient(n, 1, 1, 1)
-	out := compressStep(t, store, w, g1)
-	require.Equal(t, g1, out.decoded, "step 1: no curvature estimate yet")
-	// The weight did not move in this test (no optimizer step applied), so the
-	// secant is undefined (dw = 0) and h stays 0: the gradient passes unchanged.
-	g2 := ggGradient(n, 1, 1, 2)
-	out = compressStep(t, store, w, g2)
-	require.Equal(t, g2, out.decoded)
+	steps := []struct{ w, g, want []float32 }{
+		{w: []float32{0.25, 0.5, 0.5, 0, 0.3, 0.25}, g: []float32{1, 0, 1, 0, 1, -1},
+			want: []float32{1, 0, 1, 0, 1, -1}},
+		{w: []float32{0.75, -0.5, 1.5, 1e-6, 0.3, 0.75}, g: []float32{2, -3, 0.5, 1, 5, 0},
+			want: []float32{2 + 0.5*0.2, -3 - 0.5*0.3, 0.5, 1 + 0.5*1000, 5, 0}},
+		{w: []float32{1.25, -1.5, 2.5, 2e-6, 0.3, 0.75}, g: []float32{2.25, -4, 0.25, 1.5, -2, 1},
+			want: []float32{2.25 + 0.5*0.23, -4 - 0.5*0.37, 0.25, 1.5 + 0.5*1900, -2, 1 + 0.5*0.18}},
+	}
+	for i, st := range steps {
+		require.NoError(t, store.GetVariable("/w").SetValue(tensors.FromValue(st.w)))
+		out := compressStep(t, store, w, st.g)
+		for j, want := range st.want {
+			require.InDelta(t, want, out.decoded[j], 1e-5*max(1, math.Abs(float64(want))), "step %d, element %d", i+1, j)
+		}
+	}
 }
 
 func TestGCTBadConfig(t *testing.T) {
