@@ -3,7 +3,8 @@
 //
 //	go run ./examples/charlm -steps 300 -results r.json
 //
-// It prints the backend it uses, a progress bar with the loss and step time, the
+// It prints the backend it uses, the progress with the loss and step time (a
+// bar on a terminal, a line per evaluation when the output is a log), the
 // validation loss at the -eval-at steps, and writes the run's results as JSON
 // with -results. With -checkpoint DIR it saves at every evaluation step and at
 // the end, and resumes from DIR's latest checkpoint bit for bit.

@@ -43,7 +43,8 @@
 // vs bits). The charlm runs' results go to -runs (default OUT/runs) and the
 // checkpoints of the runs whose weights are analyzed to OUT/checkpoints.
 //
-// One progress bar per stage shows the stage's and the overall ETA. The
+// On a terminal, one progress bar per stage shows the stage's and the
+// overall ETA; in a log, plain lines tell the same events. The
 // command resumes: a stage in results.json is skipped (unless -force), a
 // run with results is not trained again, and an interrupted run resumes from
 // its last evaluation step (every run checkpoints to OUT/checkpoints while it

