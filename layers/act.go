@@ -1,10 +1,11 @@
 package layers
 
 import (
-	"github.com/ggprior/ggprior/internal/bisect"
 	"math"
 
 	"github.com/ggprior/ggprior/ggx"
+	"github.com/ggprior/ggprior/internal/bisect"
+	"github.com/ggprior/ggprior/internal/storevars"
 	"github.com/ggprior/ggprior/optimizers/expgolomb"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
@@ -187,8 +188,8 @@ func (c *ACTConfig) Done() *Node {
 	x := c.x
 	g := x.Graph()
 	scope := c.scope.In("act").WithInitializer(initializer.Zero)
-	stepVar := stateVar(scope, "step", shapes.Make(dtypes.Int64))
-	tauVar := stateVar(scope, "threshold", shapes.Make(dtypes.Float32))
+	stepVar := storevars.State(scope, "step", shapes.Make(dtypes.Int64))
+	tauVar := storevars.State(scope, "threshold", shapes.Make(dtypes.Float32))
 	absX := Abs(x)
 	if !scope.IsTraining(g) {
 		tau := ConvertDType(tauVar.NodeValue(g), x.DType())
@@ -279,13 +280,6 @@ func gcd(a, b int) int {
 	return a
 }
 
-// stateVar returns a non-trainable variable of scope, zero-initialized.
-func stateVar(scope *model.Scope, name string, shape shapes.Shape) *model.Variable {
-	v := scope.VariableWithShape(name, shape)
-	v.SetTrainable(false)
-	return v
-}
-
 // Progress returns the ramp's progress in [0, 1] at step (an Int64 scalar
 // node, 1-based as the site's counter), as a Float32 scalar: 0 up to start, 1
 // from end on, and in between linear, cosine ((1-cos(pi p))/2), or staged
@@ -321,16 +315,16 @@ func batchQuantile(a, s *Node) *Node {
 // sampleOut, the sampled values of the output.
 func (c *ACTConfig) recordMetrics(scope *model.Scope, sampleOut, beta, tau *Node) {
 	zeros := ReduceAllMean(ConvertDType(Equal(sampleOut, ZerosLike(sampleOut)), dtypes.Float32))
-	setMetric(scope, MetricSparsity, zeros)
-	setMetric(scope, MetricThreshold, tau)
-	setMetric(scope, MetricBeta, beta)
+	storevars.SetMetric(scope, MetricSparsity, zeros)
+	storevars.SetMetric(scope, MetricThreshold, tau)
+	storevars.SetMetric(scope, MetricBeta, beta)
 	// Coded size: int8 quantization (scale max|out|/127, the sample's), then the
 	// shorter of the two Exp-Golomb codes: per value (order 0), or zero runs.
 	out32 := ConvertDType(sampleOut, dtypes.Float32)
 	scale := Max(DivScalar(ReduceAllMax(Abs(out32)), 127), ConstAs(out32, 1e-30))
 	q := ConvertDType(ClipScalar(Round(Div(out32, scale)), -127, 127), dtypes.Int32)
 	bits := ConvertDType(Min(expgolomb.BitLenGraph(q, 0), expgolomb.BestRunBitLenGraph(q)), dtypes.Float32)
-	setMetric(scope, MetricBitsPerActivation, DivScalar(bits, float64(sampleOut.Shape().Size())))
+	storevars.SetMetric(scope, MetricBitsPerActivation, DivScalar(bits, float64(sampleOut.Shape().Size())))
 }
 
 // Names of a site's metric variables (Float32 scalars, under the site's "act" scope).
@@ -355,8 +349,3 @@ const (
 	// not counted.
 	MetricBitsPerActivation = "bits_per_activation"
 )
-
-func setMetric(scope *model.Scope, name string, value *Node) {
-	v := stateVar(scope, name, shapes.Make(dtypes.Float32))
-	v.SetNodeValue(ConvertDType(value, dtypes.Float32))
-}

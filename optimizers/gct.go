@@ -3,8 +3,8 @@ package optimizers
 import (
 	"math"
 
+	"github.com/ggprior/ggprior/internal/storevars"
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
@@ -232,18 +232,6 @@ func (o *Wrapper) UpdateGraphWithGradients(scope *model.Scope, grads []*Node, lo
 	o.config.inner.(train.OptimizeWithGradients).UpdateGraphWithGradients(scope, decoded, lossDType)
 }
 
-// trainableInGraph returns the trainable variables used in g, in the order
-// Scope.BuildTrainableVariablesGradientsGraph returns their gradients.
-func trainableInGraph(scope *model.Scope, g *Graph) []*model.Variable {
-	var vars []*model.Variable
-	for v := range scope.IterVariables() {
-		if v.Trainable && v.InUseByGraph(g) {
-			vars = append(vars, v)
-		}
-	}
-	return vars
-}
-
 // CompressGradients builds steps 1-3 of GCT for the given gradients (in the
 // order of Scope.BuildTrainableVariablesGradientsGraph) and returns, for each
 // variable, its compressed gradient: the wire form that a data-parallel trainer
@@ -255,7 +243,7 @@ func (o *Wrapper) CompressGradients(scope *model.Scope, grads []*Node) []Variabl
 		exceptions.Panicf("optimizers.GCT: no gradients (are there trainable variables?)")
 	}
 	g := grads[0].Graph()
-	vars := trainableInGraph(scope, g)
+	vars := storevars.Trainable(scope, g)
 	if len(vars) != len(grads) {
 		exceptions.Panicf("optimizers.GCT: %d gradients for %d trainable variables", len(grads), len(vars))
 	}
@@ -275,7 +263,7 @@ func (o *Wrapper) CompressGradients(scope *model.Scope, grads []*Node) []Variabl
 		}
 		var residual *model.Variable
 		if r.errorFeedback {
-			residual = stateVariable(vState, "residual", grad)
+			residual = storevars.State(vState, "residual", grad.Shape())
 			x = Add(x, residual.NodeValue(g))
 		}
 		c := r.compressor.Compress(vState, v, x)
@@ -288,7 +276,7 @@ func (o *Wrapper) CompressGradients(scope *model.Scope, grads []*Node) []Variabl
 			residual.SetNodeValue(Sub(x, c.Decoded))
 		}
 		out[i] = VariableGradient{Variable: v, Compressed: c}
-		setMetric(vState, "bits_per_element", DivScalar(c.Bits, n))
+		storevars.SetMetric(vState, "bits_per_element", DivScalar(c.Bits, n))
 		totalBits = addOrSet(totalBits, c.Bits)
 		numElements += n
 		if c.ZeroFraction != nil {
@@ -299,12 +287,12 @@ func (o *Wrapper) CompressGradients(scope *model.Scope, grads []*Node) []Variabl
 			numBeta += n
 		}
 	}
-	setMetric(state, MetricBitsPerElement, DivScalar(totalBits, numElements))
+	storevars.SetMetric(state, MetricBitsPerElement, DivScalar(totalBits, numElements))
 	if totalZeros != nil {
-		setMetric(state, MetricZeroFraction, DivScalar(totalZeros, numElements))
+		storevars.SetMetric(state, MetricZeroFraction, DivScalar(totalZeros, numElements))
 	}
 	if totalBeta != nil {
-		setMetric(state, MetricBeta, DivScalar(totalBeta, numBeta))
+		storevars.SetMetric(state, MetricBeta, DivScalar(totalBeta, numBeta))
 	}
 	return out
 }
@@ -313,9 +301,9 @@ func (o *Wrapper) CompressGradients(scope *model.Scope, grads []*Node) []Variabl
 // secant estimate of the Hessian diagonal, and updates the secant memory.
 func rateConstraint(vState *model.Scope, v *model.Variable, grad, step *Node, lambda float64) *Node {
 	g := grad.Graph()
-	prevGradVar := stateVariable(vState, "prev_grad", grad)
-	prevWeightVar := stateVariable(vState, "prev_weight", grad)
-	curvatureVar := stateVariable(vState, "curvature", grad)
+	prevGradVar := storevars.State(vState, "prev_grad", grad.Shape())
+	prevWeightVar := storevars.State(vState, "prev_weight", grad.Shape())
+	curvatureVar := storevars.State(vState, "curvature", grad.Shape())
 	w := v.NodeValue(g)
 	if w.DType() != grad.DType() {
 		w = ConvertDType(w, grad.DType())
@@ -334,13 +322,6 @@ func rateConstraint(vState *model.Scope, v *model.Variable, grad, step *Node, la
 	return Add(grad, MulScalar(Mul(h, Sign(grad)), lambda))
 }
 
-// stateVariable returns a non-trainable, zero-initialized variable shaped as like.
-func stateVariable(scope *model.Scope, name string, like *Node) *model.Variable {
-	v := scope.VariableWithShape(name, like.Shape())
-	v.SetTrainable(false)
-	return v
-}
-
 // Names of the metric variables under the "gct" scope (Float32 scalars, the
 // value of the last training step).
 const (
@@ -348,12 +329,6 @@ const (
 	MetricZeroFraction   = "zero_fraction"
 	MetricBeta           = "beta"
 )
-
-func setMetric(scope *model.Scope, name string, value *Node) {
-	v := scope.VariableWithShape(name, shapes.Make(dtypes.Float32))
-	v.SetTrainable(false)
-	v.SetNodeValue(ConvertDType(value, dtypes.Float32))
-}
 
 func addOrSet(sum, x *Node) *Node {
 	if sum == nil {

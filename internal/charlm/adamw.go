@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ggprior/ggprior/internal/storevars"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
@@ -155,7 +156,7 @@ type AdamWOptimizer struct {
 // can compute, transform and hand over the gradients.
 type GradientsApplier interface {
 	// UpdateGraphWithGradients applies one optimizer step with the given
-	// gradients, one per TrainableVariables(scope, g), in that order.
+	// gradients, one per storevars.Trainable(scope, g), in that order.
 	UpdateGraphWithGradients(scope *model.Scope, gradients []*Node, lossDType dtypes.DType)
 }
 
@@ -186,22 +187,9 @@ func (o *AdamWOptimizer) UpdateGraph(scope *model.Scope, _ *Graph, loss *Node) {
 	o.UpdateGraphWithGradients(scope, grads, loss.DType())
 }
 
-// TrainableVariables returns the trainable variables used in graph g, in the
-// order of scope.BuildTrainableVariablesGradientsGraph: the i-th gradient it
-// returns (and the i-th gradient UpdateGraphWithGradients takes) is for the i-th
-// variable.
-func TrainableVariables(scope *model.Scope, g *Graph) []*model.Variable {
-	var vars []*model.Variable
-	for v := range scope.IterVariables() {
-		if v.Trainable && v.InUseByGraph(g) {
-			vars = append(vars, v)
-		}
-	}
-	return vars
-}
-
 // UpdateGraphWithGradients applies one AdamW step with the given gradients, one
-// per variable of TrainableVariables(scope, g), in that order: it clips them by
+// per variable of storevars.Trainable(scope, g) (the order of
+// scope.BuildTrainableVariablesGradientsGraph): it clips them by
 // their global norm, then updates the variables and moments.
 // It implements GradientsApplier (GoMLX's train.OptimizeWithGradients).
 func (o *AdamWOptimizer) UpdateGraphWithGradients(scope *model.Scope, grads []*Node, lossDType dtypes.DType) {
@@ -210,7 +198,7 @@ func (o *AdamWOptimizer) UpdateGraphWithGradients(scope *model.Scope, grads []*N
 	}
 	c := o.config
 	g := grads[0].Graph()
-	vars := TrainableVariables(scope, g)
+	vars := storevars.Trainable(scope, g)
 	if len(vars) != len(grads) {
 		Panicf("AdamW: %d gradients given for %d trainable variables", len(grads), len(vars))
 	}

@@ -1,6 +1,7 @@
 package charlm
 
 import (
+	"github.com/ggprior/ggprior/internal/storevars"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 )
@@ -36,7 +37,7 @@ func (c *Capturer) graph(scope *model.Scope, tokens, targets *Node) []*Node {
 		}
 	}
 	if c.wants(CaptureGradients) {
-		vars := TrainableVariables(scope, g)
+		vars := storevars.Trainable(scope, g)
 		nodes := make([]*Node, len(vars))
 		for i, v := range vars {
 			nodes[i] = v.NodeValue(g)

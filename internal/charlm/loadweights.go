@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ggprior/ggprior/internal/storevars"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -110,7 +111,7 @@ func (e *Experiment) modelVariables() ([]*model.Variable, error) {
 	var vars []*model.Variable
 	exec, err := model.NewExec(e.Backend, e.Store, func(scope *model.Scope, tokens *Node) *Node {
 		logits := e.Model.Logits(scope, tokens)
-		vars = TrainableVariables(scope, tokens.Graph())
+		vars = storevars.Trainable(scope, tokens.Graph())
 		return ReduceAllSum(logits)
 	})
 	if err != nil {
