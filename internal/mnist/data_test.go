@@ -323,6 +323,16 @@ func TestGoModuleFake(t *testing.T) {
 	require.Equal(t, want, got)
 	require.Equal(t, 2, goCalls(t, log))
 
+	// Failing to write the directory is not "unavailable", and the mirrors
+	// are not tried (a non-empty directory in the place of a file).
+	dir = t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, TrainImagesFile, "sub"), 0o755))
+	err = Download(dir)
+	require.Error(t, err)
+	require.NotErrorIs(t, err, ErrUnavailable)
+	require.True(t, strings.HasPrefix(err.Error(), "mnist: "), err.Error())
+	require.Zero(t, never.requests.Load())
+
 	// A file the module lacks comes from the mirrors, only that one.
 	good := newMirror(t, func(w http.ResponseWriter, r *http.Request) { http.FileServer(http.Dir(src)).ServeHTTP(w, r) })
 	setBaseURLs(t, good.URL)

@@ -175,8 +175,8 @@ func Download(dir string) error {
 	var moduleErr error
 	if GoCommand != "" {
 		moduleErr = copyFromGoModule(dir, missing)
-		if errors.Is(moduleErr, errWriting) {
-			return moduleErr
+		if writeErr, ok := errors.AsType[*writingError](moduleErr); ok {
+			return writeErr.err
 		}
 		if missing = missingFiles(dir); len(missing) == 0 {
 			return nil
@@ -205,9 +205,11 @@ func missingFiles(dir string) []string {
 	return missing
 }
 
-// errWriting marks the errors of copyFromGoModule that come from writing dir,
-// which Download returns as they are.
-var errWriting = errors.New("writing the data directory")
+// writingError marks an error of copyFromGoModule that comes from writing
+// the data directory, which Download returns as it is.
+type writingError struct{ err error }
+
+func (e *writingError) Error() string { return e.err.Error() }
 
 // GoModuleError is the error of getting the Go module of the files
 // (GoModulePath) with the go command: the command could not run or failed, or
@@ -229,7 +231,7 @@ func (e *GoModuleError) Unwrap() error { return e.Err }
 
 // copyFromGoModule copies the files of missing from the Go module of the
 // files (see GoModuleDir) into dir, each checked first. Errors writing dir
-// match errWriting; the others are *GoModuleError.
+// are *writingError; the others *GoModuleError.
 func copyFromGoModule(dir string, missing []string) error {
 	modDir, err := GoModuleDir()
 	if err != nil {
@@ -245,7 +247,7 @@ func copyFromGoModule(dir string, missing []string) error {
 			return &GoModuleError{Command: goModuleCommandLine(), Err: fmt.Errorf("module file %s: %w", path, err)}
 		}
 		if err := writeAtomic(filepath.Join(dir, file), raw); err != nil {
-			return fmt.Errorf("%w: %w", errWriting, err)
+			return &writingError{err}
 		}
 	}
 	return nil
