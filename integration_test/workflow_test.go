@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ggprior/ggprior/internal/distfit"
+	"github.com/ggprior/ggprior/internal/tensorkind"
 	"github.com/stretchr/testify/require"
 )
 
@@ -171,7 +172,7 @@ func TestWorkflowTrainCrashResumeAnalyse(t *testing.T) {
 		require.True(t, found, "no %s tensor analysed", kind)
 	}
 	for _, r := range stats.Reports {
-		require.Equal(t, distfit.KindWeights, r.Kind, r.Name)
+		require.Equal(t, tensorkind.Weights, r.Kind, r.Name)
 		require.Greater(t, r.MLE.Beta, 0.0, r.Name)
 		require.Contains(t, r.KS, distfit.ModelGG, r.Name)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ggprior/ggprior/internal/charlm"
 	"github.com/ggprior/ggprior/internal/distfit"
+	"github.com/ggprior/ggprior/internal/tensorkind"
 	"github.com/ggprior/ggprior/internal/testbackend"
 	"github.com/stretchr/testify/require"
 )
@@ -52,7 +53,7 @@ func TestCaptureCharlm(t *testing.T) {
 	result, err := distfit.ReadJSON(f)
 	require.NoError(t, f.Close())
 	require.NoError(t, err)
-	for _, kind := range distfit.Kinds {
+	for _, kind := range tensorkind.All {
 		require.Greater(t, result.Summary.ByKind[kind].Tensors, 0, kind)
 	}
 	pngtest.Require(t, filepath.Join(plots, "activations_block_000_mlp_mlp_hidden.png"))
@@ -91,9 +92,4 @@ func TestFitBetasAndCaptureFromCheckpoint(t *testing.T) {
 
 	err = runMain([]string{"-fit-betas", filepath.Join(t.TempDir(), "none")}, &stdout, &stderr)
 	require.ErrorContains(t, err, "checkpoint directory")
-}
-
-// TestCaptureKindNames checks that charlm sends the kinds analysis knows.
-func TestCaptureKindNames(t *testing.T) {
-	require.Equal(t, distfit.Kinds, charlm.CaptureKinds)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ggprior/ggprior/internal/distfit"
+	"github.com/ggprior/ggprior/internal/tensorkind"
 )
 
 // config holds the command's settings, from the command line.
@@ -106,7 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		for _, k := range strings.Split(capture, ",") {
 			k = strings.TrimSpace(k)
 			if !isKind(k) {
-				return config{}, fmt.Errorf("-capture: unknown kind %q: use a comma-separated list of %s", k, strings.Join(distfit.Kinds, ", "))
+				return config{}, fmt.Errorf("-capture: unknown kind %q: use a comma-separated list of %s", k, strings.Join(tensorkind.All, ", "))
 			}
 			cfg.capture = append(cfg.capture, k)
 		}
@@ -129,9 +130,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	return cfg, nil
 }
 
-// isKind reports whether k is one of distfit.Kinds.
+// isKind reports whether k is one of tensorkind.All.
 func isKind(k string) bool {
-	for _, kind := range distfit.Kinds {
+	for _, kind := range tensorkind.All {
 		if k == kind {
 			return true
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/ggprior/ggprior/ggx"
 	"github.com/ggprior/ggprior/internal/distfit"
 	"github.com/ggprior/ggprior/internal/safetensors"
+	"github.com/ggprior/ggprior/internal/tensorkind"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/checkpoint"
@@ -189,7 +190,7 @@ func TestCheckpointEndToEnd(t *testing.T) {
 	require.NoError(t, f.Close())
 	require.NoError(t, err)
 	require.Len(t, result.Reports, 2)
-	require.Equal(t, 2, result.Summary.ByKind[distfit.KindWeights].Tensors)
+	require.Equal(t, 2, result.Summary.ByKind[tensorkind.Weights].Tensors)
 	require.InDelta(t, 0.8, result.Reports[0].MLE.Beta, 0.15) // 4608 values: se ~0.015.
 
 	// -all-vars includes the optimizer's moments.
@@ -250,14 +251,14 @@ func TestCaptureWired(t *testing.T) {
 	saved := liveCapture
 	defer func() { liveCapture = saved }()
 	liveCapture = func(opts distfit.CaptureOptions, sink distfit.Sink) (string, error) {
-		require.Equal(t, []string{distfit.KindActivations, distfit.KindGradients}, opts.Kinds)
+		require.Equal(t, []string{tensorkind.Activations, tensorkind.Gradients}, opts.Kinds)
 		require.Equal(t, distfit.CaptureOptions{Kinds: opts.Kinds, Steps: 4, Every: 1, Seed: 7, Arch: "x", Init: "y", Beta: "z", Progress: opts.Progress}, opts)
 		for step := range opts.Steps {
 			seed := uint64(step)
-			if err := sink.Observe(distfit.KindGradients, "/block_000/mlp/in/weights", ggValues(3000, 1e-3, 0.4, seed+100)); err != nil {
+			if err := sink.Observe(tensorkind.Gradients, "/block_000/mlp/in/weights", ggValues(3000, 1e-3, 0.4, seed+100)); err != nil {
 				return "", err
 			}
-			if err := sink.Observe(distfit.KindActivations, "/block_000/mlp/act", ggValues(2000, 1, 0.9, seed)); err != nil {
+			if err := sink.Observe(tensorkind.Activations, "/block_000/mlp/act", ggValues(2000, 1, 0.9, seed)); err != nil {
 				return "", err
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ggprior/ggprior/internal/distfit"
+	"github.com/ggprior/ggprior/internal/tensorkind"
 )
 
 // run reads the tensors cfg names, analyzes them, and writes the table and
@@ -145,10 +146,10 @@ func run(cfg config, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// sortByKind sorts items by kind, in the order of distfit.Kinds, keeping the
+// sortByKind sorts items by kind, in the order of tensorkind.All, keeping the
 // order within a kind, and reports whether there is more than one kind.
 func sortByKind(items []item) bool {
-	rank := func(kind string) int { return slices.Index(distfit.Kinds, kind) }
+	rank := func(kind string) int { return slices.Index(tensorkind.All, kind) }
 	slices.SortStableFunc(items, func(a, b item) int { return rank(a.kind) - rank(b.kind) })
 	return len(items) > 0 && items[0].kind != items[len(items)-1].kind
 }
@@ -202,7 +203,7 @@ func newPlotNamer(dir string) *plotNamer {
 // path returns the plot path of a tensor: its sanitized name (prefixed by its
 // kind unless weights), with a numeric suffix if already taken.
 func (p *plotNamer) path(kind, name string) string {
-	if kind != distfit.KindWeights {
+	if kind != tensorkind.Weights {
 		name = kind + "_" + strings.TrimLeft(name, "/")
 	}
 	file := distfit.PlotFileName(name, ".png")

@@ -6,6 +6,7 @@ import (
 	"github.com/ggprior/ggprior/internal/distfit"
 	"github.com/ggprior/ggprior/internal/gomlxckpt"
 	"github.com/ggprior/ggprior/internal/safetensors"
+	"github.com/ggprior/ggprior/internal/tensorkind"
 )
 
 // item is one tensor to analyze, from whatever source.
@@ -33,7 +34,7 @@ func safetensorsItems(path string) ([]item, func() error, error) {
 	for _, t := range f.Tensors {
 		name := t.Name
 		items = append(items, item{
-			kind: distfit.KindWeights, name: name, shape: t.Shape, size: t.Size(), skip: t.Note,
+			kind: tensorkind.Weights, name: name, shape: t.Shape, size: t.Size(), skip: t.Note,
 			fetch: func(indices []int) ([]float64, error) {
 				if indices == nil {
 					return f.Values(name)
@@ -55,7 +56,7 @@ func checkpointItems(dir string, allVars bool) ([]item, error) {
 	}
 	items := make([]item, 0, len(c.Variables))
 	for _, v := range c.Variables {
-		it := item{kind: distfit.KindWeights, name: v.Path, shape: v.Shape, size: v.Size}
+		it := item{kind: tensorkind.Weights, name: v.Path, shape: v.Shape, size: v.Size}
 		switch {
 		case !v.DType.IsFloat():
 			it.skip = fmt.Sprintf("dtype %s is not a floating-point type", v.DType)

@@ -3,36 +3,28 @@ package charlm
 import (
 	"slices"
 
+	"github.com/ggprior/ggprior/internal/tensorkind"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
 	"github.com/pkg/errors"
 )
 
-// Kinds of captured tensors: what a Capturer hands its CaptureSink. The names
-// are those of the GG evidence tool (internal/distfit).
-const (
-	// CaptureWeights are the values of the trainable variables (weights,
-	// embeddings, biases, normalization parameters), named by their path.
-	CaptureWeights = "weights"
-	// CaptureActivations are the activations of a forward pass at every site
-	// the model hands its ActivationFn (Model.Activation; e.g. the MLP hidden
-	// activation after GELU, SiteMLPHidden), as the rest of the model sees
-	// them (after the model's own ActivationFn, if any), named
-	// "<scope>/<site>", e.g. "/block_000/mlp/mlp_hidden".
-	CaptureActivations = "activations"
-	// CaptureGradients are the gradients of the mean cross-entropy of a batch
-	// with respect to each trainable variable, named by the variable's path:
-	// raw gradients, before the optimizer's clipping or any compression.
-	CaptureGradients = "gradients"
-)
-
-// CaptureKinds lists the kinds of captured tensors, in the order a Capturer
-// sends them.
-var CaptureKinds = []string{CaptureWeights, CaptureActivations, CaptureGradients}
-
-// CaptureSink receives the tensors a Capturer takes: kind is one of
-// CaptureKinds, name identifies the tensor within its kind, and values is a host
+// CaptureSink receives the tensors a Capturer takes, of the kinds of package
+// tensorkind (those of the GG evidence tool, internal/distfit):
+//
+//   - tensorkind.Weights: the values of the trainable variables (weights,
+//     embeddings, biases, normalization parameters), named by their path.
+//   - tensorkind.Activations: the activations of a forward pass at every site
+//     the model hands its ActivationFn (Model.Activation; e.g. the MLP hidden
+//     activation after GELU, SiteMLPHidden), as the rest of the model sees
+//     them (after the model's own ActivationFn, if any), named
+//     "<scope>/<site>", e.g. "/block_000/mlp/mlp_hidden".
+//   - tensorkind.Gradients: the gradients of the mean cross-entropy of a
+//     batch with respect to each trainable variable, named by the variable's
+//     path: raw gradients, before the optimizer's clipping or any compression.
+//
+// kind is one of tensorkind.All, name identifies the tensor within its kind, and values is a host
 // copy of its elements that the sink must not keep (the Capturer reuses it).
 // The GG evidence tool's distfit.Sink has this method.
 type CaptureSink interface {
@@ -72,23 +64,23 @@ type Capturer struct {
 type capturedOutput struct{ kind, name string }
 
 // NewCapturer returns a Capturer of exp's model that sends the given kinds
-// (a non-empty subset of CaptureKinds) to sink.
+// (a non-empty subset of tensorkind.All) to sink.
 func NewCapturer(exp *Experiment, kinds []string, sink CaptureSink) (*Capturer, error) {
 	if exp == nil || sink == nil {
 		return nil, errors.New("charlm: NewCapturer needs an experiment and a sink")
 	}
 	if len(kinds) == 0 {
-		return nil, errors.Errorf("charlm: nothing to capture: give one or more of %q", CaptureKinds)
+		return nil, errors.Errorf("charlm: nothing to capture: give one or more of %q", tensorkind.All)
 	}
 	c := &Capturer{exp: exp, sink: sink, counts: map[string]int{}}
-	for _, kind := range CaptureKinds { // Sending order.
+	for _, kind := range tensorkind.All { // Sending order.
 		if slices.Contains(kinds, kind) {
 			c.kinds = append(c.kinds, kind)
 		}
 	}
 	for _, kind := range kinds {
-		if !slices.Contains(CaptureKinds, kind) {
-			return nil, errors.Errorf("charlm: unknown capture kind %q: valid kinds are %q", kind, CaptureKinds)
+		if !slices.Contains(tensorkind.All, kind) {
+			return nil, errors.Errorf("charlm: unknown capture kind %q: valid kinds are %q", kind, tensorkind.All)
 		}
 	}
 	batches, err := NewBatches(exp.Corpus.Train, exp.Train.Batch, exp.Config.Block, exp.Train.Seed^captureSeedMix)
@@ -128,7 +120,7 @@ func (c *Capturer) OnStep(exp *Experiment, info StepInfo) error {
 // gradients; within a kind, in the order the model creates them.
 func (c *Capturer) CaptureNow() error {
 	step := c.exp.GlobalStep()
-	if c.wants(CaptureWeights) {
+	if c.wants(tensorkind.Weights) {
 		if step == 0 { // Before training: the variables may not exist yet.
 			if _, err := c.exp.modelVariables(); err != nil {
 				return errors.WithMessagef(err, "capture at step %d", step)
@@ -143,14 +135,14 @@ func (c *Capturer) CaptureNow() error {
 			if err != nil {
 				return errors.WithMessagef(err, "capture at step %d: variable %q", step, v.Path())
 			}
-			if err := c.send(CaptureWeights, v.Path(), value); err != nil {
+			if err := c.send(tensorkind.Weights, v.Path(), value); err != nil {
 				return errors.WithMessagef(err, "capture at step %d", step)
 			}
 			n++
 		}
-		c.counts[CaptureWeights] = n
+		c.counts[tensorkind.Weights] = n
 	}
-	if c.wants(CaptureActivations) || c.wants(CaptureGradients) {
+	if c.wants(tensorkind.Activations) || c.wants(tensorkind.Gradients) {
 		if err := c.captureGraphOutputs(); err != nil {
 			return errors.WithMessagef(err, "capture at step %d", step)
 		}
@@ -196,7 +188,7 @@ func (c *Capturer) captureGraphOutputs() error {
 		}
 		counts[out.kind]++
 	}
-	for _, kind := range []string{CaptureActivations, CaptureGradients} {
+	for _, kind := range []string{tensorkind.Activations, tensorkind.Gradients} {
 		if c.wants(kind) {
 			c.counts[kind] = counts[kind]
 		}

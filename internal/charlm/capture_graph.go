@@ -2,6 +2,7 @@ package charlm
 
 import (
 	"github.com/ggprior/ggprior/internal/storevars"
+	"github.com/ggprior/ggprior/internal/tensorkind"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 )
@@ -30,18 +31,18 @@ func (c *Capturer) graph(scope *model.Scope, tokens, targets *Node) []*Node {
 
 	c.outputs = nil
 	outputs := []*Node{loss}
-	if c.wants(CaptureActivations) {
+	if c.wants(tensorkind.Activations) {
 		for i, x := range sites {
-			c.outputs = append(c.outputs, capturedOutput{CaptureActivations, names[i]})
+			c.outputs = append(c.outputs, capturedOutput{tensorkind.Activations, names[i]})
 			outputs = append(outputs, x)
 		}
 	}
-	if c.wants(CaptureGradients) {
+	if c.wants(tensorkind.Gradients) {
 		vars := storevars.Trainable(scope, g)
 		nodes := make([]*Node, len(vars))
 		for i, v := range vars {
 			nodes[i] = v.NodeValue(g)
-			c.outputs = append(c.outputs, capturedOutput{CaptureGradients, v.Path()})
+			c.outputs = append(c.outputs, capturedOutput{tensorkind.Gradients, v.Path()})
 		}
 		outputs = append(outputs, Gradient(loss, nodes...)...)
 	}

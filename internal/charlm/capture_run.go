@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ggprior/ggprior/backends"
+	"github.com/ggprior/ggprior/internal/tensorkind"
 	"github.com/gomlx/compute"
 	"github.com/pkg/errors"
 )
@@ -21,7 +22,7 @@ type CaptureConfig struct {
 	// Checkpoint and EvalAt are ignored: a capture run neither saves
 	// checkpoints nor measures the validation loss.
 	Train TrainConfig
-	// Kinds lists what to capture: a non-empty subset of CaptureKinds.
+	// Kinds lists what to capture: a non-empty subset of tensorkind.All.
 	Kinds []string
 	// Every, if > 0, captures after every Every-th step as well as after the last.
 	Every int
@@ -77,7 +78,7 @@ func (s CaptureSummary) String() string {
 	b.WriteString(" ")
 	b.WriteString(formatSteps(s.Steps))
 	var counts []string
-	for _, kind := range CaptureKinds {
+	for _, kind := range tensorkind.All {
 		if n, ok := s.Tensors[kind]; ok {
 			counts = append(counts, fmt.Sprintf("%s %d", kind, n))
 		}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ggprior/ggprior/internal/tensorkind"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/stretchr/testify/require"
@@ -54,7 +55,7 @@ func cutPrefix(s, prefix string) (string, bool) {
 func tinyCaptureConfig(t *testing.T, steps int) CaptureConfig {
 	tc := DefaultTrainConfig()
 	tc.Steps, tc.Data, tc.LogEvery, tc.EvalBatch = steps, tinyCorpusFile(t, pangram, 40), 1, 8
-	return CaptureConfig{Model: tinyConfig(ArchGPT), Train: tc, Kinds: CaptureKinds, Backend: backend(t)}
+	return CaptureConfig{Model: tinyConfig(ArchGPT), Train: tc, Kinds: tensorkind.All, Backend: backend(t)}
 }
 
 // TestCapture captures weights, activations and gradients of the tiny gpt
@@ -92,7 +93,7 @@ func TestCapture(t *testing.T) {
 	for v := range plain.Store.IterVariables() {
 		if v.Trainable {
 			weights = append(weights, v.Path())
-			got := sink.values[CaptureWeights+" "+v.Path()]
+			got := sink.values[tensorkind.Weights+" "+v.Path()]
 			require.Len(t, got, 2, v.Path())
 			want := flatFloat32(t, v.MustValue())
 			require.Len(t, got[1], len(want))
@@ -101,18 +102,18 @@ func TestCapture(t *testing.T) {
 			}
 		}
 	}
-	require.Equal(t, weights, sink.names(CaptureWeights))
-	require.ElementsMatch(t, weights, sink.names(CaptureGradients))
-	require.Equal(t, sites, sink.names(CaptureActivations), "every site of the forward pass, in order")
+	require.Equal(t, weights, sink.names(tensorkind.Weights))
+	require.ElementsMatch(t, weights, sink.names(tensorkind.Gradients))
+	require.Equal(t, sites, sink.names(tensorkind.Activations), "every site of the forward pass, in order")
 	require.Contains(t, sites, "/block_000/mlp/mlp_hidden")
-	require.Equal(t, map[string]int{CaptureWeights: len(weights), CaptureActivations: len(sites), CaptureGradients: len(weights)}, summary.Tensors)
+	require.Equal(t, map[string]int{tensorkind.Weights: len(weights), tensorkind.Activations: len(sites), tensorkind.Gradients: len(weights)}, summary.Tensors)
 
-	hidden := sink.values[CaptureActivations+" /block_000/mlp/mlp_hidden"]
+	hidden := sink.values[tensorkind.Activations+" /block_000/mlp/mlp_hidden"]
 	require.Len(t, hidden, 2)
 	require.Len(t, hidden[0], cfg.Train.Batch*cfg.Model.Block*cfg.Model.Hidden())
 	require.GreaterOrEqual(t, slices.Min(hidden[1]), -0.1701, "GELU's minimum is -0.16997")
 
-	head := sink.values[CaptureGradients+" /head/weights"]
+	head := sink.values[tensorkind.Gradients+" /head/weights"]
 	require.Len(t, head, 2)
 	vocab := cfg.Model.Vocab
 	var norm float64
@@ -152,18 +153,18 @@ func TestCaptureFromCheckpoint(t *testing.T) {
 	}
 	require.Equal(t, 0, fresh.GlobalStep())
 
-	cfg.Model, cfg.Kinds, cfg.FromCheckpoint = Config{}, []string{CaptureWeights}, dir
+	cfg.Model, cfg.Kinds, cfg.FromCheckpoint = Config{}, []string{tensorkind.Weights}, dir
 	sink := &recordingSink{}
 	summary, err := Capture(cfg, sink)
 	require.NoError(t, err)
 	t.Logf("summary: %s", summary)
 	require.Equal(t, tinyConfig(ArchGPT), summary.Model, "the checkpoint's architecture")
 	require.Contains(t, summary.Checkpoint, name)
-	require.Len(t, sink.names(CaptureWeights), n)
+	require.Len(t, sink.names(tensorkind.Weights), n)
 	for v := range trained.Store.IterVariables() {
 		if v.Trainable {
 			want := flatFloat32(t, v.MustValue())
-			got := sink.values[CaptureWeights+" "+v.Path()][0]
+			got := sink.values[tensorkind.Weights+" "+v.Path()][0]
 			for i := range want {
 				require.InDelta(t, float64(want[i]), got[i], 1e-4, "%s[%d]", v.Path(), i)
 			}
@@ -188,9 +189,9 @@ func TestCaptureLlama(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("summary: %s", summary)
 	require.Equal(t, []int{2}, summary.Steps)
-	require.Contains(t, sink.names(CaptureActivations), "/block_000/mlp/mlp_hidden")
-	require.ElementsMatch(t, sink.names(CaptureWeights), sink.names(CaptureGradients))
-	require.Len(t, sink.values[CaptureGradients+" /block_000/mlp/gate/weights"][0], cfg.Model.Width*cfg.Model.Hidden())
+	require.Contains(t, sink.names(tensorkind.Activations), "/block_000/mlp/mlp_hidden")
+	require.ElementsMatch(t, sink.names(tensorkind.Weights), sink.names(tensorkind.Gradients))
+	require.Len(t, sink.values[tensorkind.Gradients+" /block_000/mlp/gate/weights"][0], cfg.Model.Width*cfg.Model.Hidden())
 }
 
 // TestCaptureNowBeforeTraining captures the initial weights of a fresh
@@ -201,11 +202,11 @@ func TestCaptureNowBeforeTraining(t *testing.T) {
 	exp, err := NewExperiment(backend(t), cfg.Model, cfg.Train)
 	require.NoError(t, err)
 	sink := &recordingSink{}
-	c, err := NewCapturer(exp, []string{CaptureWeights, CaptureGradients}, sink)
+	c, err := NewCapturer(exp, []string{tensorkind.Weights, tensorkind.Gradients}, sink)
 	require.NoError(t, err)
 	require.NoError(t, c.CaptureNow())
 	require.Equal(t, []int{0}, c.Steps())
-	embed := sink.values[CaptureWeights+" /token_embed/embeddings"]
+	embed := sink.values[tensorkind.Weights+" /token_embed/embeddings"]
 	require.Len(t, embed, 1)
 	values := make([]float32, len(embed[0]))
 	for i, x := range embed[0] {
@@ -213,7 +214,7 @@ func TestCaptureNowBeforeTraining(t *testing.T) {
 	}
 	_, std := meanStd(values)
 	require.InDelta(t, BaselineStdDev, std, 0.002)
-	require.ElementsMatch(t, sink.names(CaptureWeights), sink.names(CaptureGradients))
+	require.ElementsMatch(t, sink.names(tensorkind.Weights), sink.names(tensorkind.Gradients))
 
 	_, err = NewCapturer(exp, []string{"biases"}, sink)
 	require.ErrorContains(t, err, `unknown capture kind "biases"`)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ggprior/ggprior/internal/tensorkind"
 	"github.com/stretchr/testify/require"
 )
 
@@ -19,7 +20,7 @@ func TestAnalyzeGG(t *testing.T) {
 	xs := ggSamples(n, 0.1, 0.02, beta, 1)
 	r, err := Analyze("h.0.mlp.c_fc.weight", xs, Options{Seed: 1})
 	require.NoError(t, err)
-	require.Equal(t, KindWeights, r.Kind)
+	require.Equal(t, tensorkind.Weights, r.Kind)
 	require.Equal(t, LayerMLP, r.Layer)
 	require.Equal(t, n, r.N)
 	require.Equal(t, n, r.Sampled) // Below the default sample size: all values.
@@ -184,11 +185,11 @@ func fakeReport(name, kind string, best string, betaMLE, betaMoment, ksGG float6
 
 func TestSummarize(t *testing.T) {
 	reports := []TensorReport{
-		fakeReport("h.0.attn.c_attn.weight", KindWeights, ModelGG, 1.2, 1.25, 0.01),
-		fakeReport("h.0.mlp.c_fc.weight", KindWeights, ModelGG, 1.4, 1.3, 0.06),
-		fakeReport("h.1.mlp.c_fc.weight", KindWeights, ModelGaussian, 1.9, 2.0, 0.02),
-		fakeReport("h.0.mlp.act", KindActivations, ModelGG, 0.9, 0.8, 0.03),
-		fakeReport("h.0.mlp.c_fc.weight", KindGradients, ModelLaplacian, 0.4, 0.5, 0.2),
+		fakeReport("h.0.attn.c_attn.weight", tensorkind.Weights, ModelGG, 1.2, 1.25, 0.01),
+		fakeReport("h.0.mlp.c_fc.weight", tensorkind.Weights, ModelGG, 1.4, 1.3, 0.06),
+		fakeReport("h.1.mlp.c_fc.weight", tensorkind.Weights, ModelGaussian, 1.9, 2.0, 0.02),
+		fakeReport("h.0.mlp.act", tensorkind.Activations, ModelGG, 0.9, 0.8, 0.03),
+		fakeReport("h.0.mlp.c_fc.weight", tensorkind.Gradients, ModelLaplacian, 0.4, 0.5, 0.2),
 	}
 	s := Summarize(reports)
 	require.Equal(t, 5, s.All.Tensors)
@@ -197,12 +198,12 @@ func TestSummarize(t *testing.T) {
 	require.Equal(t, 1.2, s.All.MedianBetaMLE)
 	require.Equal(t, 0.4, s.All.MinBetaMLE)
 	require.Equal(t, 1.9, s.All.MaxBetaMLE)
-	require.Equal(t, 3, s.ByKind[KindWeights].Tensors)
-	require.Equal(t, 1.4, s.ByKind[KindWeights].MedianBetaMLE)
-	require.Equal(t, 1.3, s.ByKind[KindWeights].MedianBetaMoment)
-	require.Equal(t, 2, s.ByKind[KindWeights].Best[ModelGG])
-	require.Equal(t, 0.9, s.ByKind[KindActivations].MedianBetaMLE)
-	require.Equal(t, 0.4, s.ByKind[KindGradients].MedianBetaMLE)
+	require.Equal(t, 3, s.ByKind[tensorkind.Weights].Tensors)
+	require.Equal(t, 1.4, s.ByKind[tensorkind.Weights].MedianBetaMLE)
+	require.Equal(t, 1.3, s.ByKind[tensorkind.Weights].MedianBetaMoment)
+	require.Equal(t, 2, s.ByKind[tensorkind.Weights].Best[ModelGG])
+	require.Equal(t, 0.9, s.ByKind[tensorkind.Activations].MedianBetaMLE)
+	require.Equal(t, 0.4, s.ByKind[tensorkind.Gradients].MedianBetaMLE)
 	require.Equal(t, 2, s.ByLayer["weights/mlp"].Tensors)
 	require.InDelta(t, 1.65, s.ByLayer["weights/mlp"].MedianBetaMLE, 1e-12)
 	require.Equal(t, 1, s.ByLayer["weights/attention"].Tensors)
@@ -247,8 +248,8 @@ func TestJSONRoundTrip(t *testing.T) {
 
 func TestTable(t *testing.T) {
 	reports := []TensorReport{
-		fakeReport("h.0.attn.c_attn.weight", KindWeights, ModelGG, 1.2, 1.25, 0.01),
-		fakeReport("h.0.mlp.c_fc.weight", KindWeights, ModelGaussian, 1.9, 2.0, 0.06),
+		fakeReport("h.0.attn.c_attn.weight", tensorkind.Weights, ModelGG, 1.2, 1.25, 0.01),
+		fakeReport("h.0.mlp.c_fc.weight", tensorkind.Weights, ModelGaussian, 1.9, 2.0, 0.06),
 	}
 	reports[0].Shape = []int{768, 2304}
 	var buf bytes.Buffer
@@ -292,9 +293,9 @@ func TestAccumulator(t *testing.T) {
 			for i := range ranks {
 				ranks[i] = float64(step*perStep + i)
 			}
-			require.NoError(t, acc.Observe(KindWeights, "ranks", ranks))
-			require.NoError(t, acc.Observe(KindActivations, "/block_000/mlp/act", ggSamples(perStep, 0, 1, 0.9, uint64(step))))
-			require.NoError(t, acc.Observe(KindGradients, "/block_000/mlp/in/weights", ggSamples(100, 0, 1, 0.5, uint64(step))))
+			require.NoError(t, acc.Observe(tensorkind.Weights, "ranks", ranks))
+			require.NoError(t, acc.Observe(tensorkind.Activations, "/block_000/mlp/act", ggSamples(perStep, 0, 1, 0.9, uint64(step))))
+			require.NoError(t, acc.Observe(tensorkind.Gradients, "/block_000/mlp/in/weights", ggSamples(100, 0, 1, 0.5, uint64(step))))
 		}
 		return acc
 	}
@@ -303,7 +304,7 @@ func TestAccumulator(t *testing.T) {
 	require.NoError(t, acc.Each(func(kind, name string, total int, sample []float64) error {
 		samples = append(samples, sample)
 		switch kind {
-		case KindWeights:
+		case tensorkind.Weights:
 			require.Equal(t, steps*perStep, total)
 			require.Len(t, sample, size)
 			// A uniform sample without replacement of the ranks 0..N-1: its mean
@@ -316,10 +317,10 @@ func TestAccumulator(t *testing.T) {
 			sd := math.Sqrt(n * n / 12.0 / size * (1 - float64(size)/n))
 			require.InDelta(t, (n-1)/2.0, mean, 5*sd)
 			require.Equal(t, size, len(slices.Compact(slices.Sorted(slices.Values(sample)))), "distinct values")
-		case KindActivations:
+		case tensorkind.Activations:
 			require.Equal(t, steps*perStep, total)
 			require.Len(t, sample, size)
-		case KindGradients:
+		case tensorkind.Gradients:
 			require.Equal(t, steps*100, total)
 			require.Len(t, sample, steps*100)
 		}
@@ -342,8 +343,8 @@ func TestAccumulator(t *testing.T) {
 	require.Equal(t, "ranks", skipped[0].Name)
 	require.Contains(t, skipped[0].Reason, "outside the supported range")
 	require.Len(t, reports, 2)
-	require.Equal(t, KindActivations, reports[0].Kind)
-	require.Equal(t, KindGradients, reports[1].Kind)
+	require.Equal(t, tensorkind.Activations, reports[0].Kind)
+	require.Equal(t, tensorkind.Gradients, reports[1].Kind)
 	require.Equal(t, steps*perStep, reports[0].N)
 	require.Equal(t, size, reports[0].Sampled)
 

@@ -6,11 +6,13 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+
+	"github.com/ggprior/ggprior/internal/tensorkind"
 )
 
 // Sink receives tensors observed during a live run of a model: activations
 // after a forward pass, gradients after a backward pass, weights at some step.
-// kind is KindWeights, KindActivations or KindGradients; name identifies the
+// kind is tensorkind.Weights, tensorkind.Activations or tensorkind.Gradients; name identifies the
 // tensor within its kind (e.g. the scope of the layer, "/block_000/mlp/act");
 // values is a host copy of the tensor's elements, which the Sink does not keep
 // (it copies what it needs), so the caller may reuse the slice.
@@ -23,8 +25,8 @@ type Sink interface {
 
 // CaptureOptions configures a live run for CaptureFunc.
 type CaptureOptions struct {
-	// Kinds lists what to capture: a non-empty subset of KindWeights,
-	// KindActivations, KindGradients.
+	// Kinds lists what to capture: a non-empty subset of tensorkind.Weights,
+	// tensorkind.Activations, tensorkind.Gradients.
 	Kinds []string
 	// Steps is the number of training steps of the run (> 0).
 	Steps int
@@ -85,10 +87,10 @@ func NewAccumulator(opts Options) *Accumulator {
 }
 
 // Observe implements Sink: it adds values to the pool of (kind, name). kind must
-// be one of Kinds.
+// be one of tensorkind.All.
 func (a *Accumulator) Observe(kind, name string, values []float64) error {
-	if !slices.Contains(Kinds, kind) {
-		return fmt.Errorf("analysis: Observe(%q, %q): kind must be one of %v", kind, name, Kinds)
+	if !slices.Contains(tensorkind.All, kind) {
+		return fmt.Errorf("analysis: Observe(%q, %q): kind must be one of %v", kind, name, tensorkind.All)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

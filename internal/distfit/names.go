@@ -5,18 +5,6 @@ import (
 	"strings"
 )
 
-// Kinds of tensors: what a tensor is in the training of a model. The GG claim is
-// made for each, with different typical shapes (weights around 1-1.5,
-// activations lower, gradients lower still).
-const (
-	KindWeights     = "weights"
-	KindActivations = "activations"
-	KindGradients   = "gradients"
-)
-
-// Kinds lists the kinds of tensors, in the order reports and summaries use.
-var Kinds = []string{KindWeights, KindActivations, KindGradients}
-
 // Layer kinds returned by LayerKind.
 const (
 	LayerEmbedding = "embedding"

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ggprior/ggprior/ggx"
+	"github.com/ggprior/ggprior/internal/tensorkind"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
@@ -154,7 +155,7 @@ func PlotBetas(path string, reports []TensorReport, title string) error {
 	groups := map[string]plotter.XYs{}
 	for i, r := range reports {
 		key := r.Layer
-		if r.Kind != KindWeights {
+		if r.Kind != tensorkind.Weights {
 			key = r.Kind + "/" + r.Layer
 		}
 		groups[key] = append(groups[key], plotter.XY{X: float64(i), Y: r.MLE.Beta})
@@ -169,9 +170,9 @@ func PlotBetas(path string, reports []TensorReport, title string) error {
 		p.Add(line)
 	}
 	var order []string
-	for _, kind := range Kinds {
+	for _, kind := range tensorkind.All {
 		for _, l := range LayerKinds {
-			if kind == KindWeights {
+			if kind == tensorkind.Weights {
 				order = append(order, l)
 			} else {
 				order = append(order, kind+"/"+l)

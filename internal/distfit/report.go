@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/ggprior/ggprior/ggx"
+	"github.com/ggprior/ggprior/internal/tensorkind"
 )
 
 // Model names used as keys of TensorReport.KS and TensorReport.LogLik and as
@@ -38,8 +39,8 @@ type Options struct {
 	SampleSize int `json:"sample_size"`
 	// Seed of the subsampling.
 	Seed uint64 `json:"seed"`
-	// Kind is the kind of the tensors analyzed: KindWeights (the default when
-	// empty), KindActivations or KindGradients.
+	// Kind is the kind of the tensors analyzed: tensorkind.Weights (the default when
+	// empty), tensorkind.Activations or tensorkind.Gradients.
 	Kind string `json:"kind,omitempty"`
 	// MinDistinct is the least number of distinct values a (sampled) tensor must
 	// hold to be fitted: tensors with fewer are discrete (masks, quantized or
@@ -63,7 +64,7 @@ func (o Options) sampleSize() int {
 // kind returns the effective kind.
 func (o Options) kind() string {
 	if o.Kind == "" {
-		return KindWeights
+		return tensorkind.Weights
 	}
 	return o.Kind
 }
@@ -87,7 +88,7 @@ func (o Options) Indices(name string, n int) []int {
 type TensorReport struct {
 	// Name of the tensor, as in its file or model.
 	Name string `json:"name"`
-	// Kind is KindWeights, KindActivations or KindGradients.
+	// Kind is tensorkind.Weights, tensorkind.Activations or tensorkind.Gradients.
 	Kind string `json:"kind"`
 	// Layer is the kind of layer guessed from the name (see LayerKind).
 	Layer string `json:"layer"`

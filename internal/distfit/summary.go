@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/ggprior/ggprior/internal/tensorkind"
 )
 
 // Group summarizes the reports of a group of tensors (all, one kind, or one
@@ -32,7 +34,7 @@ type Group struct {
 type Summary struct {
 	// All is the summary over every report.
 	All Group `json:"all"`
-	// ByKind holds a Group per kind present, keyed by KindWeights, ...
+	// ByKind holds a Group per kind present, keyed by tensorkind.Weights, ...
 	ByKind map[string]Group `json:"by_kind"`
 	// ByLayer holds a Group per kind and layer kind present, keyed by
 	// "kind/layer", e.g. "weights/attention".
@@ -116,7 +118,7 @@ func (s Summary) String() string {
 		fmt.Fprintf(&b, " (%s)", strings.Join(others, ", "))
 	}
 	fmt.Fprintf(&b, "; GG not rejected (KS, 1%%) for %d/%d\nmedian beta (MLE):", s.All.GGNotRejected, s.All.Tensors)
-	for i, kind := range sortedKeys(s.ByKind, Kinds) {
+	for i, kind := range sortedKeys(s.ByKind, tensorkind.All) {
 		if i > 0 {
 			b.WriteString(";")
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/ggprior/ggprior/internal/distfit"
 	"github.com/ggprior/ggprior/internal/gomlxckpt"
 	"github.com/ggprior/ggprior/internal/study"
+	"github.com/ggprior/ggprior/internal/tensorkind"
 )
 
 // evidenceStage fits the GG, Gaussian and Laplacian to the weights of the
@@ -74,7 +75,7 @@ const plotsPerKind = 3
 // representative returns the index of the report of kind and layer that
 // gets a histogram, -1 if none.
 func representative(reports []distfit.TensorReport, kind, layer string) int {
-	if kind == distfit.KindActivations && layer == distfit.LayerMLP {
+	if kind == tensorkind.Activations && layer == distfit.LayerMLP {
 		if i := slices.IndexFunc(reports, func(r distfit.TensorReport) bool {
 			return r.Kind == kind && strings.HasSuffix(r.Name, charlm.SiteMLPHidden)
 		}); i >= 0 {
@@ -117,13 +118,13 @@ func gatherEvidence(p *Plan, config, prefix string) (*Evidence, error) {
 		if err != nil {
 			return nil, err
 		}
-		add(distfit.KindWeights, v.Path, distfit.Gather(values, opts.Indices(v.Path, len(values))), len(values))
+		add(tensorkind.Weights, v.Path, distfit.Gather(values, opts.Indices(v.Path, len(values))), len(values))
 	}
 
 	acc := distfit.NewAccumulator(opts)
 	tc := charlm.DefaultTrainConfig()
 	tc.Steps, tc.Seed = p.Profile.CaptureSteps, p.Seeds[0]
-	capture, err := charlm.Capture(charlm.CaptureConfig{Train: tc, Kinds: []string{charlm.CaptureActivations, charlm.CaptureGradients},
+	capture, err := charlm.Capture(charlm.CaptureConfig{Train: tc, Kinds: []string{tensorkind.Activations, tensorkind.Gradients},
 		Every: 1, FromCheckpoint: ckpt, Backend: p.Backend}, acc)
 	if err != nil {
 		return nil, err
@@ -135,10 +136,10 @@ func gatherEvidence(p *Plan, config, prefix string) (*Evidence, error) {
 		return nil
 	})
 	ev.Source = fmt.Sprintf("weights of %s (%d tensors of >= %d values); activations and gradients of a live capture of %s",
-		ckpt, countKind(ev.Reports, distfit.KindWeights), p.Profile.EvidenceMinSize, capture)
+		ckpt, countKind(ev.Reports, tensorkind.Weights), p.Profile.EvidenceMinSize, capture)
 	ev.Summary = distfit.Summarize(ev.Reports)
 
-	for _, kind := range distfit.Kinds {
+	for _, kind := range tensorkind.All {
 		n := 0
 		for _, layer := range representativeLayers {
 			i := representative(ev.Reports, kind, layer)
@@ -190,7 +191,7 @@ func (ev *Evidence) table() string {
 			fmt.Sprint(g.Best[distfit.ModelLaplacian]), fmt.Sprint(g.GGNotRejected), fmt.Sprintf("%.2f", g.MedianBetaMLE),
 			fmt.Sprintf("%.2f–%.2f", g.MinBetaMLE, g.MaxBetaMLE))
 	}
-	for _, kind := range distfit.Kinds {
+	for _, kind := range tensorkind.All {
 		g, ok := ev.Summary.ByKind[kind]
 		if !ok {
 			continue
@@ -223,12 +224,12 @@ const peakyBeta = 1.9
 // each kind, GG fits best (smallest KS distance) for most tensors; weights
 // with beta <= peakyBeta (median); with gradients, peakier than the weights.
 func (ev *Evidence) claims(model string, gradients bool) []Claim {
-	kinds := []string{distfit.KindWeights, distfit.KindActivations}
+	kinds := []string{tensorkind.Weights, tensorkind.Activations}
 	if gradients {
-		kinds = append(kinds, distfit.KindGradients)
+		kinds = append(kinds, tensorkind.Gradients)
 	}
 	var claims []Claim
-	w := ev.Summary.ByKind[distfit.KindWeights]
+	w := ev.Summary.ByKind[tensorkind.Weights]
 	for _, kind := range kinds {
 		g, ok := ev.Summary.ByKind[kind]
 		c := Claim{
@@ -236,10 +237,10 @@ func (ev *Evidence) claims(model string, gradients bool) []Claim {
 			Criterion: "GG has the smallest KS distance (vs the Gaussian and the Laplacian) for most tensors",
 		}
 		switch kind {
-		case distfit.KindWeights:
+		case tensorkind.Weights:
 			c.Claim = fmt.Sprintf("the weights of %s are generalized Gaussian with β < 2", model)
 			c.Criterion += fmt.Sprintf(", and the median β (MLE) is <= %g (clearly below a Gaussian's 2)", peakyBeta)
-		case distfit.KindGradients:
+		case tensorkind.Gradients:
 			c.Claim = fmt.Sprintf("the gradients of %s are generalized Gaussian, peakier than its weights", model)
 			c.Criterion += ", and their median β is below the weights'"
 		}
@@ -252,9 +253,9 @@ func (ev *Evidence) claims(model string, gradients bool) []Claim {
 		ok = 2*best > g.Tensors
 		c.Measured = fmt.Sprintf("GG best for %d/%d, median β %.2f", best, g.Tensors, g.MedianBetaMLE)
 		switch kind {
-		case distfit.KindWeights:
+		case tensorkind.Weights:
 			ok = ok && g.MedianBetaMLE <= peakyBeta
-		case distfit.KindGradients:
+		case tensorkind.Gradients:
 			ok = ok && w.Tensors > 0 && g.MedianBetaMLE < w.MedianBetaMLE
 			c.Measured += fmt.Sprintf(" vs weights' %.2f", w.MedianBetaMLE)
 		}

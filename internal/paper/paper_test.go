@@ -15,6 +15,7 @@ import (
 	"github.com/ggprior/ggprior/internal/distfit"
 	"github.com/ggprior/ggprior/internal/pngtest"
 	"github.com/ggprior/ggprior/internal/study"
+	"github.com/ggprior/ggprior/internal/tensorkind"
 	"github.com/stretchr/testify/require"
 )
 
@@ -291,20 +292,20 @@ func TestEvidenceClaims(t *testing.T) {
 		return distfit.Group{Tensors: tensors, Best: map[string]int{distfit.ModelGG: ggBest}, MedianBetaMLE: beta}
 	}
 	ev := &Evidence{Summary: distfit.Summary{ByKind: map[string]distfit.Group{
-		distfit.KindWeights:     group(10, 8, 1.99),
-		distfit.KindActivations: group(4, 3, 1.5),
-		distfit.KindGradients:   group(10, 4, 0.9),
+		tensorkind.Weights:     group(10, 8, 1.99),
+		tensorkind.Activations: group(4, 3, 1.5),
+		tensorkind.Gradients:   group(10, 4, 0.9),
 	}}}
 	c := ev.claims("m", true)
 	require.Len(t, c, 3)
 	require.Equal(t, No, c[0].Reproduced, c[0].Measured)
 	require.Equal(t, Yes, c[1].Reproduced, c[1].Measured)
 	require.Equal(t, No, c[2].Reproduced, "GG best for only 4/10 gradients")
-	ev.Summary.ByKind[distfit.KindWeights] = group(10, 8, 1.4)
-	ev.Summary.ByKind[distfit.KindGradients] = group(10, 9, 0.9)
+	ev.Summary.ByKind[tensorkind.Weights] = group(10, 8, 1.4)
+	ev.Summary.ByKind[tensorkind.Gradients] = group(10, 9, 0.9)
 	c = ev.claims("m", true)
 	require.Equal(t, Yes, c[0].Reproduced, c[0].Measured)
 	require.Equal(t, Yes, c[2].Reproduced, c[2].Measured)
-	ev.Summary.ByKind[distfit.KindGradients] = group(10, 9, 1.5)
+	ev.Summary.ByKind[tensorkind.Gradients] = group(10, 9, 1.5)
 	require.Equal(t, No, ev.claims("m", true)[2].Reproduced, "gradients no peakier than the weights")
 }
