@@ -216,9 +216,6 @@ func runWith(comm dataparallel.Communicator) error {
 	return nil
 }
 
-// parseSteps parses -eval-at's comma-separated list of steps (charlm.ParseSteps).
-func parseSteps(list string) ([]int, error) { return charlm.ParseSteps(list) }
-
 // printHeader prints the run's configuration; overMPI tells that the
 // data-parallel workers are the processes of an MPI job.
 func printHeader(exp *charlm.Experiment, overMPI bool) {

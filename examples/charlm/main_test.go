@@ -26,16 +26,6 @@ func setFlags(t *testing.T, kv map[string]string) {
 	}
 }
 
-func TestParseSteps(t *testing.T) {
-	steps, err := parseSteps("250, 500,1000,")
-	require.NoError(t, err)
-	require.Equal(t, []int{250, 500, 1000}, steps)
-	for _, bad := range []string{"0", "-5", "abc", "1.5"} {
-		_, err := parseSteps(bad)
-		require.Error(t, err, bad)
-	}
-}
-
 // TestCommand runs the command for 3 steps of the full-size model on a small text,
 // checks the results file, then runs it again on the same checkpoint directory:
 // it resumes at the end and reports the same validation losses.

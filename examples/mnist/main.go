@@ -44,6 +44,7 @@ import (
 	"strings"
 
 	"github.com/ggprior/ggprior/backends"
+	"github.com/ggprior/ggprior/internal/flagutil"
 	"github.com/ggprior/ggprior/internal/mnist"
 )
 
@@ -84,7 +85,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("mnist: unexpected arguments %q", fs.Args())
 	}
 	var err error
-	if cfg.Hidden, err = parseInts(hidden); err != nil {
+	if cfg.Hidden, err = flagutil.ParseInts(hidden); err != nil {
 		return fmt.Errorf("mnist: -hidden %q: %w", hidden, err)
 	}
 	if err := cfg.Validate(); err != nil {
@@ -144,19 +145,6 @@ func printResults(w io.Writer, dir string, data *mnist.Dataset, r *mnist.Results
 	cs := r.CodedSize
 	fmt.Fprintf(w, "weights         %d params: fp32 %d bytes, int8 %d bytes, coded %d bytes = %.3f bits/weight (%.1fx smaller than fp32)\n",
 		cs.Params, cs.FP32Bytes, cs.Int8Bytes, cs.CodedBytes, cs.BitsPerWeight, cs.RatioVsFP32)
-}
-
-// parseInts parses a comma-separated list of integers.
-func parseInts(s string) ([]int, error) {
-	var out []int
-	for part := range strings.SplitSeq(s, ",") {
-		v, err := strconv.Atoi(strings.TrimSpace(part))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
 }
 
 // joinInts formats xs as a comma-separated list.

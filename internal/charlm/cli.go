@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strconv"
 	"strings"
 
+	"github.com/ggprior/ggprior/internal/flagutil"
 	"github.com/ggprior/ggprior/layers"
 	"github.com/ggprior/ggprior/optimizers"
 	"github.com/pkg/errors"
@@ -261,19 +261,16 @@ func (f *Flags) methodSettings(tc *TrainConfig) (settings []string, err error) {
 }
 
 // ParseSteps parses a comma-separated list of positive step numbers (the
-// -eval-at flag's value).
+// -eval-at flag's value; see flagutil.ParseInts).
 func ParseSteps(list string) ([]int, error) {
-	var steps []int
-	for part := range strings.SplitSeq(list, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
+	steps, err := flagutil.ParseInts(list)
+	if err != nil {
+		return nil, errors.Errorf("-eval-at %q: %v", list, err)
+	}
+	for _, n := range steps {
+		if n <= 0 {
+			return nil, errors.Errorf("-eval-at %q: %d is not a positive step number", list, n)
 		}
-		n, err := strconv.Atoi(part)
-		if err != nil || n <= 0 {
-			return nil, errors.Errorf("-eval-at %q: %q is not a positive step number", list, part)
-		}
-		steps = append(steps, n)
 	}
 	return steps, nil
 }

@@ -9,12 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ggprior/ggprior/backends"
 	"github.com/ggprior/ggprior/internal/charlm"
+	"github.com/ggprior/ggprior/internal/flagutil"
 	"github.com/ggprior/ggprior/internal/mnist"
 	"github.com/ggprior/ggprior/internal/study"
 )
@@ -88,13 +88,16 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	copied := *p
 	o.profile = &copied
 	if seeds != "" {
+		list, err := flagutil.ParseInts(seeds)
+		if err != nil {
+			return options{}, fmt.Errorf("-seeds %q: %w", seeds, err)
+		}
 		o.profile.Seeds = nil
-		for part := range strings.SplitSeq(seeds, ",") {
-			s, err := strconv.ParseInt(strings.TrimSpace(part), 10, 64)
-			if err != nil || s < 0 || slices.Contains(o.profile.Seeds, s) {
+		for _, s := range list {
+			if s < 0 || slices.Contains(o.profile.Seeds, int64(s)) {
 				return options{}, fmt.Errorf("-seeds %q: want distinct non-negative integers", seeds)
 			}
-			o.profile.Seeds = append(o.profile.Seeds, s)
+			o.profile.Seeds = append(o.profile.Seeds, int64(s))
 		}
 	}
 	for part := range strings.SplitSeq(stages, ",") {

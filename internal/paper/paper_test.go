@@ -88,6 +88,8 @@ func TestMainStages(t *testing.T) {
 		{[]string{"-profile", "huge"}, `-profile "huge"`},
 		{[]string{"-stages", "init,nope"}, `unknown stage "nope"`},
 		{[]string{"-seeds", "1,1"}, "distinct"},
+		{[]string{"-seeds", "1,-2"}, "distinct non-negative"},
+		{[]string{"-seeds", "1,x"}, `-seeds "1,x": "x" is not an integer`},
 		{[]string{"extra"}, "unexpected arguments"},
 	} {
 		require.ErrorContains(t, Main(append(c.args, "-out", t.TempDir()), &stdout, &stderr), c.want, "%q", c.args)
