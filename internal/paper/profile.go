@@ -90,7 +90,8 @@ var studyEvalAt = []int{250, 500, 1000, 1500, 2000}
 // Profiles are the profiles -profile chooses from, by name.
 var Profiles = map[string]*Profile{
 	// quick: a smoke test of every stage in under 10 minutes on 2 cores
-	// (pure-Go backend, GOEXPERIMENT=simd): 9 runs of 120 steps.
+	// (pure-Go backend, GOEXPERIMENT=simd): one 120-step charlm run of each
+	// configuration below (one seed), and 300-step MNIST runs.
 	"quick": {
 		Name: "quick", Steps: 120, EvalAt: []int{60, 120}, Seeds: []int64{1}, ValWindows: 128,
 		InitConfigs:    []string{"normal02", "gg-beta1.4", "gg-fit"},

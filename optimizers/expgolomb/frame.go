@@ -34,7 +34,23 @@ const (
 // castagnoli is the CRC-32C table; hash/crc32 uses the SSE4.2/ARM64 CRC instructions for it.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// FrameHeader holds the fields of a frame header (see the package documentation for the layout).
+// FrameHeader holds the fields of a frame header. A frame is a header of
+// FrameHeaderSize bytes, the bitstream and a CRC-32C (Castagnoli) of all the
+// bytes before it; all integers are little-endian:
+//
+//	offset  size  version 1 (AppendFrame)   version 2 (AppendRunFrame, zero-run)
+//	0       2     magic "EG"                magic "EG"
+//	2       1     format version: 1         format version: 2
+//	3       1     k                         kr, the order of the run codes
+//	4       8     element count             element count (7 bytes, at offsets 4 to 10)
+//	11      -     (top byte of the count)   kv, the order of the value codes (1 byte)
+//	12      4     quantization step delta, IEEE-754 float32 bits (bit-exact)
+//	16      8     payload length in bits
+//	24      B     payload: the bitstream, B = ceil(bits / 8) bytes
+//	24+B    4     CRC-32C of bytes [0, 24+B)
+//
+// Both versions' headers have the same size, so a receiver can read
+// FrameHeaderSize bytes and call ParseFrameHeader to learn a frame's size.
 type FrameHeader struct {
 	// Count is the number of encoded values.
 	Count int

@@ -28,7 +28,7 @@ func nextNonzero(qs []int32, i int) int {
 }
 
 // runCodeLen returns the length in bits of the order-k Exp-Golomb code of the run length r: the
-// fewest bits that code r values in zero-run mode, all zeros (see the package documentation).
+// fewest bits that code r values in zero-run mode, all zeros (see ParseFrameHeader).
 func runCodeLen(r uint64, k uint) int {
 	return codeLen(r, k)
 }
@@ -40,8 +40,8 @@ func runCodeLen(r uint64, k uint) int {
 //
 // Each nonzero q costs the order-kr code of the run r of zeros before it, 2*floor(log2(r + 2^kr))
 // - kr + 1 bits, plus the order-kv code of MapSigned(q)-1; the trailing run costs its code too.
-// Zeros cost nothing by themselves, only through the length of their run's code. See the
-// package documentation.
+// Zeros cost nothing by themselves, only through the length of their run's code. See
+// [AppendEncodeRuns].
 //
 // It panics if kr or kv is not in [0, MaxK].
 func RunBitLen(qs []int32, kr, kv int) int64 {
