@@ -22,23 +22,23 @@ import (
 // every checkpoint. Validation runs the model in inference mode, where ACT
 // zeroes the activations below the threshold frozen in training.
 
-// OutputACTSparsity is the StepOutput that ACT adds: the achieved sparsity of
+// outputACTSparsity is the StepOutput that ACT adds: the achieved sparsity of
 // the step, the mean over the ACT sites.
-const OutputACTSparsity = "act_sparsity"
+const outputACTSparsity = "act_sparsity"
 
 // Default ramp of the ACT constraint, as fractions of the run's steps: it
 // starts after 5% of the steps (step 100 of the full run, the end of the
 // learning-rate warmup) and reaches its final target at 60% (step 1200),
 // leaving the last 40% to train at the final sparsity.
 const (
-	DefaultACTStartFraction = 0.05
-	DefaultACTEndFraction   = 0.6
+	defaultACTStartFraction = 0.05
+	defaultACTEndFraction   = 0.6
 )
 
-// ParseACTSites parses a comma-separated list of activation sites (see
+// parseACTSites parses a comma-separated list of activation sites (see
 // ActivationSites); "all" is every site. Sites are returned in the order of
 // ActivationSites, each once.
-func ParseACTSites(spec string) ([]string, error) {
+func parseACTSites(spec string) ([]string, error) {
 	spec = strings.TrimSpace(spec)
 	if spec == "all" {
 		return slices.Clone(ActivationSites), nil
@@ -60,11 +60,11 @@ func ParseACTSites(spec string) ([]string, error) {
 	return sites, nil
 }
 
-// ParseACTSparsity parses ACT's final target sparsity: one value for every
+// parseACTSparsity parses ACT's final target sparsity: one value for every
 // site ("0.9"), per-site values ("mlp_hidden=0.95,attn_in=0.5"), or both
 // ("0.5,mlp_hidden=0.95"). Every value must be in [0, 1). It returns the bare
 // value (NaN if none: the act_sparsity hyperparameter applies) and the per-site ones.
-func ParseACTSparsity(spec string) (def float64, perSite map[string]float64, err error) {
+func parseACTSparsity(spec string) (def float64, perSite map[string]float64, err error) {
 	return parseKeyedValues("-act-sparsity", strings.TrimSpace(spec), "activation site", ActivationSites, "a sparsity in [0, 1)",
 		func(v float64) bool { return v >= 0 && v < 1 })
 }
@@ -91,10 +91,10 @@ func (tc TrainConfig) validateACT() error {
 }
 
 // DefaultACTRamp returns the default start and end steps of ACT's ramp for a
-// run of the given number of steps (see DefaultACTStartFraction).
+// run of the given number of steps (see defaultACTStartFraction).
 func DefaultACTRamp(steps int) (start, end int) {
-	start = int(math.Round(DefaultACTStartFraction * float64(steps)))
-	end = max(int(math.Round(DefaultACTEndFraction*float64(steps))), start)
+	start = int(math.Round(defaultACTStartFraction * float64(steps)))
+	end = max(int(math.Round(defaultACTEndFraction*float64(steps))), start)
 	return start, end
 }
 
@@ -132,7 +132,7 @@ func (tc TrainConfig) actActivation() ActivationFn {
 	}
 }
 
-// actStepOutput is the StepOutput OutputACTSparsity: the mean over the ACT
+// actStepOutput is the StepOutput outputACTSparsity: the mean over the ACT
 // sites of the graph of their sparsity metric.
 func actStepOutput(scope *model.Scope, g *Graph) (string, *Node) {
 	var sum *Node
@@ -151,9 +151,9 @@ func actStepOutput(scope *model.Scope, g *Graph) (string, *Node) {
 		n++
 	}
 	if n == 0 {
-		return OutputACTSparsity, Scalar(g, dtypes.Float32, math.NaN())
+		return outputACTSparsity, Scalar(g, dtypes.Float32, math.NaN())
 	}
-	return OutputACTSparsity, DivScalar(sum, float64(n))
+	return outputACTSparsity, DivScalar(sum, float64(n))
 }
 
 // ACTSettings are a run's ACT settings, as the results report them.

@@ -18,30 +18,30 @@ import (
 // Hyperparameters read by AdamWConfig.FromScope (and settable with -set). The
 // Adam ones share GoMLX's keys.
 const (
-	// ParamLearningRate is the (peak) learning rate; default 1e-3.
-	ParamLearningRate = "learning_rate" // The same key as GoMLX optimizer.ParamLearningRate.
-	// ParamMinLearningRate is the final learning rate of the cosine schedule; default 1e-4.
-	ParamMinLearningRate = "min_learning_rate"
-	// ParamWarmupSteps is the number of linear warmup steps; default 100.
-	ParamWarmupSteps = "warmup_steps"
-	// ParamAdamBeta1 is the momentum coefficient; default 0.9.
-	ParamAdamBeta1 = optimizer.ParamAdamBeta1
-	// ParamAdamBeta2 is the second-moment coefficient; default 0.99.
-	ParamAdamBeta2 = optimizer.ParamAdamBeta2
-	// ParamAdamEpsilon is the denominator's epsilon; default 1e-8.
-	ParamAdamEpsilon = optimizer.ParamAdamEpsilon
-	// ParamWeightDecay is AdamW's decoupled weight decay; default 0.1.
-	ParamWeightDecay = optimizer.ParamAdamWeightDecay
-	// ParamClipGradNorm is the global gradient-norm clip (0 disables it); default 1.0.
-	ParamClipGradNorm = "clip_grad_norm"
+	// paramLearningRate is the (peak) learning rate; default 1e-3.
+	paramLearningRate = "learning_rate" // The same key as GoMLX optimizer.ParamLearningRate.
+	// paramMinLearningRate is the final learning rate of the cosine schedule; default 1e-4.
+	paramMinLearningRate = "min_learning_rate"
+	// paramWarmupSteps is the number of linear warmup steps; default 100.
+	paramWarmupSteps = "warmup_steps"
+	// paramAdamBeta1 is the momentum coefficient; default 0.9.
+	paramAdamBeta1 = optimizer.ParamAdamBeta1
+	// paramAdamBeta2 is the second-moment coefficient; default 0.99.
+	paramAdamBeta2 = optimizer.ParamAdamBeta2
+	// paramAdamEpsilon is the denominator's epsilon; default 1e-8.
+	paramAdamEpsilon = optimizer.ParamAdamEpsilon
+	// paramWeightDecay is AdamW's decoupled weight decay; default 0.1.
+	paramWeightDecay = optimizer.ParamAdamWeightDecay
+	// paramClipGradNorm is the global gradient-norm clip (0 disables it); default 1.0.
+	paramClipGradNorm = "clip_grad_norm"
 )
 
-// AdamWDefaultScope is where AdamW keeps its moments and step counter.
-const AdamWDefaultScope = "AdamW"
+// adamWDefaultScope is where AdamW keeps its moments and step counter.
+const adamWDefaultScope = "AdamW"
 
-// GradNormGraphParam is the graph parameter (at the root scope) holding the global
+// gradNormGraphParam is the graph parameter (at the root scope) holding the global
 // gradient norm before clipping, a scalar node, for metrics that want to show it.
-const GradNormGraphParam = "adamw_grad_norm"
+const gradNormGraphParam = "adamw_grad_norm"
 
 // AdamWConfig configures an AdamW optimizer; create it with AdamW and finish it
 // with Done.
@@ -56,7 +56,7 @@ type AdamWConfig struct {
 	clipNorm     float64
 }
 
-// AdamW returns the configuration of the benchmark's optimizer (the benchmark specification's): Adam
+// adamW returns the configuration of the benchmark's optimizer (the benchmark specification's): Adam
 // with betas (0.9, 0.99), epsilon 1e-8 and learning rate 1e-3; decoupled weight
 // decay 0.1 on rank-2 parameters only (linear kernels and embeddings, not biases
 // or normalization gains); a global gradient-norm clip of 1.0.
@@ -72,32 +72,32 @@ type AdamWConfig struct {
 // The global norm clip scales all gradients by min(1, clip/(norm+1e-6)), as
 // torch.nn.utils.clip_grad_norm_; the norm is summed in the order of the
 // variables' paths, so it does not depend on creation order.
-func AdamW() *AdamWConfig {
+func adamW() *AdamWConfig {
 	return &AdamWConfig{
-		scopeName:    AdamWDefaultScope,
+		scopeName:    adamWDefaultScope,
 		learningRate: 1e-3,
 		beta1:        0.9,
 		beta2:        0.99,
 		epsilon:      1e-8,
 		weightDecay:  0.1,
-		decayIf:      DecayRank2,
+		decayIf:      decayRank2,
 		clipNorm:     1.0,
 	}
 }
 
-// DecayRank2 is the default weight-decay predicate: variables of rank 2.
-func DecayRank2(v *model.Variable) bool { return v.Shape().Rank() == 2 }
+// decayRank2 is the default weight-decay predicate: variables of rank 2.
+func decayRank2(v *model.Variable) bool { return v.Shape().Rank() == 2 }
 
-// FromScope reads the hyperparameters (ParamLearningRate, ParamAdamBeta1,
-// ParamAdamBeta2, ParamAdamEpsilon, ParamWeightDecay, ParamClipGradNorm) from the
+// FromScope reads the hyperparameters (paramLearningRate, paramAdamBeta1,
+// paramAdamBeta2, paramAdamEpsilon, paramWeightDecay, paramClipGradNorm) from the
 // scope, keeping the current values for those not set.
 func (c *AdamWConfig) FromScope(scope *model.Scope) *AdamWConfig {
-	c.learningRate = model.GetParamOr(scope, ParamLearningRate, c.learningRate)
-	c.beta1 = model.GetParamOr(scope, ParamAdamBeta1, c.beta1)
-	c.beta2 = model.GetParamOr(scope, ParamAdamBeta2, c.beta2)
-	c.epsilon = model.GetParamOr(scope, ParamAdamEpsilon, c.epsilon)
-	c.weightDecay = model.GetParamOr(scope, ParamWeightDecay, c.weightDecay)
-	c.clipNorm = model.GetParamOr(scope, ParamClipGradNorm, c.clipNorm)
+	c.learningRate = model.GetParamOr(scope, paramLearningRate, c.learningRate)
+	c.beta1 = model.GetParamOr(scope, paramAdamBeta1, c.beta1)
+	c.beta2 = model.GetParamOr(scope, paramAdamBeta2, c.beta2)
+	c.epsilon = model.GetParamOr(scope, paramAdamEpsilon, c.epsilon)
+	c.weightDecay = model.GetParamOr(scope, paramWeightDecay, c.weightDecay)
+	c.clipNorm = model.GetParamOr(scope, paramClipGradNorm, c.clipNorm)
 	return c
 }
 
@@ -119,7 +119,7 @@ func (c *AdamWConfig) Epsilon(epsilon float64) *AdamWConfig { c.epsilon = epsilo
 // WeightDecay sets the decoupled weight decay (0 disables it).
 func (c *AdamWConfig) WeightDecay(wd float64) *AdamWConfig { c.weightDecay = wd; return c }
 
-// DecayIf sets which variables get weight decay; the default is DecayRank2.
+// DecayIf sets which variables get weight decay; the default is decayRank2.
 func (c *AdamWConfig) DecayIf(fn func(v *model.Variable) bool) *AdamWConfig { c.decayIf = fn; return c }
 
 // ClipGlobalNorm sets the global gradient-norm clip (0 disables clipping).
@@ -208,7 +208,7 @@ func (o *AdamWOptimizer) UpdateGraphWithGradients(scope *model.Scope, grads []*N
 	}
 
 	// Step counters: the global step (0-based before this step) drives the schedule;
-	// AdamW's own counter (1-based after this step) drives bias correction.
+	// adamW's own counter (1-based after this step) drives bias correction.
 	it := AddScalar(optimizer.IncrementGlobalStep(g, dtype), -1)
 	adamScope := scope.Store().Scope(path.Join("/", c.scopeName))
 	t := optimizer.IncrementCounter(adamScope, g, "step", dtype)
@@ -227,8 +227,8 @@ func (o *AdamWOptimizer) UpdateGraphWithGradients(scope *model.Scope, grads []*N
 		}
 	}
 	var norm *Node
-	grads, norm = ClipByGlobalNorm(vars, grads, c.clipNorm)
-	scope.Store().RootScope().SetGraphParam(g, GradNormGraphParam, norm)
+	grads, norm = clipByGlobalNorm(vars, grads, c.clipNorm)
+	scope.Store().RootScope().SetGraphParam(g, gradNormGraphParam, norm)
 
 	beta1 := Scalar(g, dtype, c.beta1)
 	beta2 := Scalar(g, dtype, c.beta2)
@@ -281,12 +281,12 @@ func (o *AdamWOptimizer) Clear(scope *model.Scope) error {
 	return scope.Store().DeleteVariablesInScope(path.Join("/", o.config.scopeName))
 }
 
-// ClipByGlobalNorm scales all gradients by min(1, maxNorm/(norm+1e-6)), where
+// clipByGlobalNorm scales all gradients by min(1, maxNorm/(norm+1e-6)), where
 // norm is their GlobalNorm (as torch.nn.utils.clip_grad_norm_), and returns them
 // with the norm before clipping. maxNorm <= 0 disables clipping (the norm is
 // still returned). vars[i] is the variable of grads[i].
-func ClipByGlobalNorm(vars []*model.Variable, grads []*Node, maxNorm float64) (clipped []*Node, norm *Node) {
-	norm = GlobalNorm(vars, grads)
+func clipByGlobalNorm(vars []*model.Variable, grads []*Node, maxNorm float64) (clipped []*Node, norm *Node) {
+	norm = globalNorm(vars, grads)
 	if maxNorm <= 0 {
 		return grads, norm
 	}
@@ -298,10 +298,10 @@ func ClipByGlobalNorm(vars []*model.Variable, grads []*Node, maxNorm float64) (c
 	return clipped, norm
 }
 
-// GlobalNorm returns sqrt(sum of squares of all grads), a scalar. The per-tensor
+// globalNorm returns sqrt(sum of squares of all grads), a scalar. The per-tensor
 // sums are added in the order of the variables' paths (vars[i] is the variable of
 // grads[i]), so the result does not depend on the order variables were created.
-func GlobalNorm(vars []*model.Variable, grads []*Node) *Node {
+func globalNorm(vars []*model.Variable, grads []*Node) *Node {
 	if len(vars) != len(grads) || len(grads) == 0 {
 		Panicf("GlobalNorm: need one variable per gradient, got %d and %d", len(vars), len(grads))
 	}

@@ -30,7 +30,7 @@ func toyStep(t *testing.T, store *model.Store, opt *AdamWOptimizer, lossFn func(
 // the rank-2 one is scaled by 1-lr*wd, the rank-1 and scalar ones must not move.
 func TestAdamWDecaysOnlyRank2(t *testing.T) {
 	store := model.NewStore()
-	opt := AdamW().LearningRate(0.1).WeightDecay(0.5).Done()
+	opt := adamW().LearningRate(0.1).WeightDecay(0.5).Done()
 	exec := toyStep(t, store, opt, func(w, b, s *Node) *Node {
 		return MulScalar(Add(Add(ReduceAllSum(w), ReduceAllSum(b)), s), 0)
 	})
@@ -53,7 +53,7 @@ func TestAdamWMatchesReference(t *testing.T) {
 	for _, clip := range []float64{0, 1} {
 		store := model.NewStore()
 		const lr, wd, b1, b2, eps = 0.05, 0.1, 0.9, 0.99, 1e-8
-		opt := AdamW().LearningRate(lr).WeightDecay(wd).Betas(b1, b2).Epsilon(eps).ClipGlobalNorm(clip).Done()
+		opt := adamW().LearningRate(lr).WeightDecay(wd).Betas(b1, b2).Epsilon(eps).ClipGlobalNorm(clip).Done()
 		target := []float64{0.5, 0.5, 0.5, 0.5, 0.5, 0.5}
 		exec := toyStep(t, store, opt, func(w, b, s *Node) *Node {
 			// 0.5*||w - 0.5||^2 + 0.5*||b||^2 + 0.5*s^2: gradients w-0.5, b, s.
@@ -113,8 +113,8 @@ func TestClipByGlobalNorm(t *testing.T) {
 		exec := MustNewExec(backend(t), func(g *Graph) []*Node {
 			ga := Const(g, []float32{3, 4})
 			gb := Const(g, float32(12))
-			clipped, norm := ClipByGlobalNorm([]*model.Variable{va, vb}, []*Node{ga, gb}, c.maxNorm)
-			_, normReversed := ClipByGlobalNorm([]*model.Variable{vb, va}, []*Node{gb, ga}, c.maxNorm)
+			clipped, norm := clipByGlobalNorm([]*model.Variable{va, vb}, []*Node{ga, gb}, c.maxNorm)
+			_, normReversed := clipByGlobalNorm([]*model.Variable{vb, va}, []*Node{gb, ga}, c.maxNorm)
 			return []*Node{clipped[0], clipped[1], norm, normReversed}
 		})
 		out := exec.MustCall()

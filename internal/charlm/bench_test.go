@@ -11,7 +11,7 @@ import (
 type benchVariant struct {
 	name     string
 	train    func(tc *TrainConfig) // Changes the benchmark's default run; nil for none.
-	settings string                // Hyperparameters to set (see ParseSettings).
+	settings string                // Hyperparameters to set (see parseSettings).
 }
 
 // benchTrainSteps measures one training step (batch 12) of the full-size gpt on
@@ -31,7 +31,7 @@ func benchTrainSteps(b *testing.B, variants ...benchVariant) {
 		}
 		exp, err := NewExperiment(backend(b), DefaultConfig(), tc)
 		require.NoError(b, err)
-		_, err = ParseSettings(exp.Store, v.settings)
+		_, err = parseSettings(exp.Store, v.settings)
 		require.NoError(b, err)
 		require.NoError(b, exp.TrainTo(1)) // Compiles.
 		exps[i] = exp

@@ -63,9 +63,9 @@ type Capturer struct {
 // capturedOutput names an output of the capture graph.
 type capturedOutput struct{ kind, name string }
 
-// NewCapturer returns a Capturer of exp's model that sends the given kinds
+// newCapturer returns a Capturer of exp's model that sends the given kinds
 // (a non-empty subset of tensorkind.All) to sink.
-func NewCapturer(exp *Experiment, kinds []string, sink CaptureSink) (*Capturer, error) {
+func newCapturer(exp *Experiment, kinds []string, sink CaptureSink) (*Capturer, error) {
 	if exp == nil || sink == nil {
 		return nil, errors.New("charlm: NewCapturer needs an experiment and a sink")
 	}
@@ -83,7 +83,7 @@ func NewCapturer(exp *Experiment, kinds []string, sink CaptureSink) (*Capturer, 
 			return nil, errors.Errorf("charlm: unknown capture kind %q: valid kinds are %q", kind, tensorkind.All)
 		}
 	}
-	batches, err := NewBatches(exp.Corpus.Train, exp.Train.Batch, exp.Config.Block, exp.Train.Seed^captureSeedMix)
+	batches, err := newBatches(exp.Corpus.Train, exp.Train.Batch, exp.Config.Block, exp.Train.Seed^captureSeedMix)
 	if err != nil {
 		return nil, errors.WithMessage(err, "charlm: capture batches")
 	}

@@ -27,7 +27,7 @@ func (c *Capturer) graph(scope *model.Scope, tokens, targets *Node) []*Node {
 		names = append(names, model.JoinPath(s.Scope(), site))
 		return x
 	}
-	loss := ReduceAllMean(CrossEntropy(m.Logits(scope, tokens), targets))
+	loss := ReduceAllMean(crossEntropy(m.Logits(scope, tokens), targets))
 
 	c.outputs = nil
 	outputs := []*Node{loss}

@@ -120,7 +120,7 @@ func Capture(cfg CaptureConfig, sink CaptureSink) (CaptureSummary, error) {
 			return CaptureSummary{}, errors.WithMessage(err, "capture: -checkpoint")
 		}
 		if cfg.Model.Arch == "" {
-			state, found, err := CheckpointRunState(cfg.FromCheckpoint, base)
+			state, found, err := checkpointRunState(cfg.FromCheckpoint, base)
 			if err != nil {
 				return CaptureSummary{}, errors.WithMessage(err, "capture")
 			}
@@ -146,7 +146,7 @@ func Capture(cfg CaptureConfig, sink CaptureSink) (CaptureSummary, error) {
 		}
 		summary.Checkpoint = filepath.Join(cfg.FromCheckpoint, name)
 	}
-	capturer, err := NewCapturer(exp, cfg.Kinds, sink)
+	capturer, err := newCapturer(exp, cfg.Kinds, sink)
 	if err != nil {
 		return summary, err
 	}

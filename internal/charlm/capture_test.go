@@ -202,7 +202,7 @@ func TestCaptureNowBeforeTraining(t *testing.T) {
 	exp, err := NewExperiment(backend(t), cfg.Model, cfg.Train)
 	require.NoError(t, err)
 	sink := &recordingSink{}
-	c, err := NewCapturer(exp, []string{tensorkind.Weights, tensorkind.Gradients}, sink)
+	c, err := newCapturer(exp, []string{tensorkind.Weights, tensorkind.Gradients}, sink)
 	require.NoError(t, err)
 	require.NoError(t, c.CaptureNow())
 	require.Equal(t, []int{0}, c.Steps())
@@ -213,11 +213,11 @@ func TestCaptureNowBeforeTraining(t *testing.T) {
 		values[i] = float32(x)
 	}
 	_, std := meanStd(values)
-	require.InDelta(t, BaselineStdDev, std, 0.002)
+	require.InDelta(t, baselineStdDev, std, 0.002)
 	require.ElementsMatch(t, sink.names(tensorkind.Weights), sink.names(tensorkind.Gradients))
 
-	_, err = NewCapturer(exp, []string{"biases"}, sink)
+	_, err = newCapturer(exp, []string{"biases"}, sink)
 	require.ErrorContains(t, err, `unknown capture kind "biases"`)
-	_, err = NewCapturer(exp, nil, sink)
+	_, err = newCapturer(exp, nil, sink)
 	require.ErrorContains(t, err, "nothing to capture")
 }

@@ -27,7 +27,7 @@ import (
 // can load them. They hold every variable of the Store (weights, optimizer
 // moments and step counters, the random number generator state) and every
 // hyperparameter, including the run state (data generator, history) that the
-// Experiment keeps in ParamRunState, so one checkpoint is one consistent
+// Experiment keeps in paramRunState, so one checkpoint is one consistent
 // snapshot of a run.
 
 const (
@@ -84,12 +84,12 @@ func ListCheckpoints(dir string) ([]string, error) {
 	return names, nil
 }
 
-// SaveCheckpoint writes every variable and hyperparameter of store to a new
+// saveCheckpoint writes every variable and hyperparameter of store to a new
 // checkpoint in dir (created if needed), named after the given global step, and
 // returns its base name. The binary file is written first and the JSON file last,
 // each to a temporary name renamed into place, so an interrupted save never
 // leaves a checkpoint that lists but does not load.
-func SaveCheckpoint(store *model.Store, dir string, globalStep int64) (string, error) {
+func saveCheckpoint(store *model.Store, dir string, globalStep int64) (string, error) {
 	if err := os.MkdirAll(dir, checkpointDirPerms); err != nil {
 		return "", errors.Wrapf(err, "failed to create the checkpoint directory")
 	}
@@ -151,12 +151,12 @@ func SaveCheckpoint(store *model.Store, dir string, globalStep int64) (string, e
 	return base, nil
 }
 
-// LoadCheckpoint reads the checkpoint `base` (a name from ListCheckpoints) from
+// loadCheckpoint reads the checkpoint `base` (a name from ListCheckpoints) from
 // dir into store: every hyperparameter is set, and every variable is created (or
 // overwritten) with its saved value. Variables created here are trainable (the
 // format does not record it): callers mark the others (see
 // RunState.NonTrainable). Load into a fresh Store, before building any graph.
-func LoadCheckpoint(store *model.Store, dir, base string) error {
+func loadCheckpoint(store *model.Store, dir, base string) error {
 	jsonBytes, err := os.ReadFile(filepath.Join(dir, base+checkpointJSONExt))
 	if err != nil {
 		return errors.Wrapf(err, "failed to read checkpoint metadata")

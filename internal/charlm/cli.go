@@ -70,13 +70,13 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 	fs.Int64Var(&f.Seed, "seed", 1, "seed of the initialization and of the training batches")
 	fs.IntVar(&f.Batch, "batch", 12, "training batch size (windows of block+1 bytes)")
 	fs.StringVar(&f.Arch, "arch", ArchGPT, "architecture: gpt (the reference) or llama")
-	fs.StringVar(&f.Init, "init", InitNameNormal02, "initialization: "+strings.Join(InitNames, ", "))
+	fs.StringVar(&f.Init, "init", initNameNormal02, "initialization: "+strings.Join(initNames, ", "))
 	fs.StringVar(&f.Beta, "beta", "", `GG shape for -init=gg: one value for all layer kinds ("1.4"), per kind ("attn_qkv=1.3,mlp_in=1.6"), both ("1.4,head=2"), or fitted per kind to a trained checkpoint ("fit:DIR"); kinds: `+strings.Join(Kinds, ", "))
 	fs.StringVar(&f.EvalAt, "eval-at", "250,500,1000,2000", "comma-separated steps after which to measure the validation loss (and checkpoint); the last step is always included")
 	fs.StringVar(&f.Checkpoint, "checkpoint", "", "checkpoint directory: saved at every evaluation step and at the end; if it holds a checkpoint, the run resumes from it")
 	fs.StringVar(&f.Results, "results", "", "write the results as JSON to this file")
 	fs.StringVar(&f.Set, "set", "", `hyperparameters, "key=value;key=value" (e.g. "learning_rate=2e-3;clip_grad_norm=0"); unknown keys list the known ones`)
-	fs.StringVar(&f.Data, "data", "", "text file to train on (default: $GOROOT/"+DefaultCorpusName+")")
+	fs.StringVar(&f.Data, "data", "", "text file to train on (default: $GOROOT/"+defaultCorpusName+")")
 	fs.Float64Var(&f.TargetLoss, "target-loss", 0, "report steps_to_target: the first evaluation step with validation loss <= this value (e.g. the baseline's final loss)")
 	fs.IntVar(&f.LogEvery, "log-every", 10, "record the training loss every this many steps")
 	fs.IntVar(&f.ValWindows, "val-windows", 0, "measure the validation loss on this many evenly spaced validation windows (0: all of them); cheaper, noisier, for quick profiles")
@@ -93,8 +93,8 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 	fs.Float64Var(&f.ACTLambda, "act-lambda", layers.DefaultLambda, "final weight of ACT's rate term (hyperparameter "+layers.ParamLambda+")")
 	fs.TextVar(&f.ACTSchedule, "act-schedule", layers.ScheduleCosine, fmt.Sprintf("ramp of ACT's constraint: %s, %s or %s (hyperparameter %s)",
 		layers.ScheduleLinear, layers.ScheduleCosine, layers.ScheduleStaged, layers.ParamSchedule))
-	fs.IntVar(&f.ACTStart, "act-start", -1, fmt.Sprintf("step at which ACT's ramp starts; -1: %g of -steps (hyperparameter %s)", DefaultACTStartFraction, layers.ParamStart))
-	fs.IntVar(&f.ACTEnd, "act-end", -1, fmt.Sprintf("step at which ACT's ramp reaches the target; -1: %g of -steps (hyperparameter %s)", DefaultACTEndFraction, layers.ParamEnd))
+	fs.IntVar(&f.ACTStart, "act-start", -1, fmt.Sprintf("step at which ACT's ramp starts; -1: %g of -steps (hyperparameter %s)", defaultACTStartFraction, layers.ParamStart))
+	fs.IntVar(&f.ACTEnd, "act-end", -1, fmt.Sprintf("step at which ACT's ramp reaches the target; -1: %g of -steps (hyperparameter %s)", defaultACTEndFraction, layers.ParamEnd))
 	fs.TextVar(&f.ACTThreshold, "act-threshold", layers.ThresholdBatch, fmt.Sprintf("where ACT's threshold comes from: %s (the batch quantile) or %s (the fitted GG's quantile) (hyperparameter %s)",
 		layers.ThresholdBatch, layers.ThresholdGG, layers.ParamThreshold))
 
@@ -141,7 +141,7 @@ func (f *Flags) Args() []string {
 
 // RunConfig returns the run the flags describe: the model (model with -arch
 // applied), the training configuration and the hyperparameter settings (for
-// ParseSettings, joined with ";": those GCT's and ACT's flags stand for,
+// parseSettings, joined with ";": those GCT's and ACT's flags stand for,
 // then -set's, which can override them). A method's flag given without the
 // method, and invalid flag values, are errors.
 //
@@ -151,7 +151,7 @@ func (f *Flags) Args() []string {
 // Neither the model nor the training configuration is validated: call their
 // Validate methods (NewExperiment does).
 func (f *Flags) RunConfig(model Config) (Config, TrainConfig, []string, error) {
-	evalAt, err := ParseSteps(f.EvalAt)
+	evalAt, err := parseSteps(f.EvalAt)
 	if err != nil {
 		return Config{}, TrainConfig{}, nil, err
 	}
@@ -217,11 +217,11 @@ func (f *Flags) methodSettings(tc *TrainConfig) (settings []string, err error) {
 		}
 		return settings, nil
 	}
-	if tc.ACTSites, err = ParseACTSites(f.ACTSites); err != nil {
+	if tc.ACTSites, err = parseACTSites(f.ACTSites); err != nil {
 		return nil, err
 	}
 	if spec := strings.TrimSpace(f.ACTSparsity); spec != "" {
-		def, perSite, err := ParseACTSparsity(spec)
+		def, perSite, err := parseACTSparsity(spec)
 		if err != nil {
 			return nil, err
 		}
@@ -260,9 +260,9 @@ func (f *Flags) methodSettings(tc *TrainConfig) (settings []string, err error) {
 	return settings, nil
 }
 
-// ParseSteps parses a comma-separated list of positive step numbers (the
+// parseSteps parses a comma-separated list of positive step numbers (the
 // -eval-at flag's value; see flagutil.ParseInts).
-func ParseSteps(list string) ([]int, error) {
+func parseSteps(list string) ([]int, error) {
 	steps, err := flagutil.ParseInts(list)
 	if err != nil {
 		return nil, errors.Errorf("-eval-at %q: %v", list, err)

@@ -9,11 +9,11 @@ import (
 )
 
 func TestParseSteps(t *testing.T) {
-	steps, err := ParseSteps("250, 500,1000,")
+	steps, err := parseSteps("250, 500,1000,")
 	require.NoError(t, err)
 	require.Equal(t, []int{250, 500, 1000}, steps)
 	for _, bad := range []string{"0", "-5", "abc", "1.5"} {
-		_, err := ParseSteps(bad)
+		_, err := parseSteps(bad)
 		require.Error(t, err, bad)
 	}
 }

@@ -16,7 +16,7 @@ import (
 
 // Gradient compression (GCT) in the experiment: TrainConfig.Compress wraps
 // AdamW in optimizers.GCT, whose hyperparameters (optimizers.ParamBits,
-// ParamLambda, ParamErrorFeedback, ParamWarmupSteps: "gct_bits", ...) live in
+// ParamLambda, ParamErrorFeedback, paramWarmupSteps: "gct_bits", ...) live in
 // the Store like the others, so -set changes them and checkpoints keep them.
 // Its state (error-feedback residuals, secant memory, step counter) and its
 // metrics are non-trainable variables under "/gct", saved in every checkpoint.
@@ -28,9 +28,9 @@ const CompressNone = "none"
 // read from GCT's metric variables in the training graph). The results report
 // their means over the steps after GCT's warm-up under the same names.
 const (
-	OutputGradBits         = "grad_bits_per_element"
-	OutputGradZeroFraction = "grad_zero_fraction"
-	OutputGradBeta         = "grad_beta"
+	outputGradBits         = "grad_bits_per_element"
+	outputGradZeroFraction = "grad_zero_fraction"
+	outputGradBeta         = "grad_beta"
 )
 
 // compression is a parsed TrainConfig.Compress.
@@ -89,7 +89,7 @@ func setGCTDefaults(store *model.Store, c compression) {
 // gradients without error feedback). It keeps the wrapper in e.gct.
 func (e *Experiment) newOptimizer() optimizer.Interface {
 	scope := e.Store.RootScope()
-	adamw := AdamW().FromScope(scope).Schedule(ScheduleFromScope(scope, e.Train.Steps).Graph).Done()
+	adamw := adamW().FromScope(scope).Schedule(scheduleFromScope(scope, e.Train.Steps).Graph).Done()
 	c, err := e.Train.compression()
 	if err != nil {
 		panic(err) // Validated by NewExperiment.
@@ -121,9 +121,9 @@ func gctStepOutputs() []StepOutputFn {
 		}
 	}
 	return []StepOutputFn{
-		read(OutputGradBits, optimizers.MetricBitsPerElement),
-		read(OutputGradZeroFraction, optimizers.MetricZeroFraction),
-		read(OutputGradBeta, optimizers.MetricBeta),
+		read(outputGradBits, optimizers.MetricBitsPerElement),
+		read(outputGradZeroFraction, optimizers.MetricZeroFraction),
+		read(outputGradBeta, optimizers.MetricBeta),
 	}
 }
 
@@ -148,7 +148,7 @@ type GradientTotals struct {
 // (in a data-parallel run, their mean over the workers), the per-variable
 // bits from this worker's metric variables.
 func (e *Experiment) recordGradientMetrics(info StepInfo) error {
-	bits, ok := e.stepOutput(info, OutputGradBits)
+	bits, ok := e.stepOutput(info, outputGradBits)
 	if !ok || math.IsNaN(bits) {
 		return nil
 	}
@@ -170,11 +170,11 @@ func (e *Experiment) recordGradientMetrics(info StepInfo) error {
 	}
 	t.Steps++
 	t.Bits += bits
-	if z, ok := e.stepOutput(info, OutputGradZeroFraction); ok && !math.IsNaN(z) {
+	if z, ok := e.stepOutput(info, outputGradZeroFraction); ok && !math.IsNaN(z) {
 		t.ZeroSteps++
 		t.ZeroFraction += z
 	}
-	if b, ok := e.stepOutput(info, OutputGradBeta); ok && !math.IsNaN(b) {
+	if b, ok := e.stepOutput(info, outputGradBeta); ok && !math.IsNaN(b) {
 		t.BetaSteps++
 		t.Beta += b
 	}

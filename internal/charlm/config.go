@@ -18,11 +18,11 @@ const (
 	ArchLlama = "llama"
 )
 
-// DefaultLlamaMLPHidden is the SwiGLU hidden size used by [ArchLlama] when
+// defaultLlamaMLPHidden is the SwiGLU hidden size used by [ArchLlama] when
 // Config.MLPHidden is 0: 2/3 of the GPT MLP's 4x width (512 * 2/3 = 341.3) rounded
 // up to a multiple of 32, so the three SwiGLU matrices hold about as many
 // parameters as the GPT's two MLP matrices (3*128*352 = 135,168 vs 131,072).
-const DefaultLlamaMLPHidden = 352
+const defaultLlamaMLPHidden = 352
 
 // Config describes the model architecture. The zero value is not valid: start
 // from [DefaultConfig] and change what is needed.
@@ -49,7 +49,7 @@ type Config struct {
 	MLPRatio int `json:"mlp_ratio"`
 
 	// MLPHidden, if > 0, overrides the MLP hidden size. For ArchLlama, 0 means
-	// DefaultLlamaMLPHidden scaled with the width (see Config.Hidden).
+	// defaultLlamaMLPHidden scaled with the width (see Config.Hidden).
 	MLPHidden int `json:"mlp_hidden,omitempty"`
 
 	// NormEpsilon is the epsilon of LayerNorm (gpt) and RMSNorm (llama).
@@ -117,7 +117,7 @@ func (c Config) HeadWidth() int { return c.Width / c.Heads }
 
 // Hidden returns the MLP hidden size: MLPHidden if set; otherwise MLPRatio*Width
 // for gpt, and for llama 2/3 of 4*Width rounded up to a multiple of 32 (352 for
-// width 128, see DefaultLlamaMLPHidden).
+// width 128, see defaultLlamaMLPHidden).
 func (c Config) Hidden() int {
 	if c.MLPHidden > 0 {
 		return c.MLPHidden

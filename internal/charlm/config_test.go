@@ -20,7 +20,7 @@ func TestConfigValidate(t *testing.T) {
 	require.Equal(t, 512, DefaultConfig().Hidden())
 	llama := DefaultConfig()
 	llama.Arch = ArchLlama
-	require.Equal(t, DefaultLlamaMLPHidden, llama.Hidden())
+	require.Equal(t, defaultLlamaMLPHidden, llama.Hidden())
 }
 
 // TestParamCount checks the closed-form count against the variables the model
@@ -35,7 +35,7 @@ func TestParamCount(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.Arch = arch
 			store := newSeededStore(7)
-			m := NewModel(cfg)
+			m := newModel(cfg)
 			out := logitsExec(t, store, m).MustCall(tokensTensor("abcd"))[0]
 			require.Equal(t, []int{1, 4, 256}, out.Shape().Dimensions)
 
@@ -57,9 +57,9 @@ func TestParamCount(t *testing.T) {
 					require.Equal(t, 1.0, mean, name)
 				default:
 					require.Equal(t, 2, v.Shape().Rank(), name)
-					want := BaselineStdDev
+					want := baselineStdDev
 					if strings.Contains(name, "/out/") || strings.Contains(name, "/down/") {
-						want = BaselineStd(KindAttnOut, cfg.Layers)
+						want = baselineStd(KindAttnOut, cfg.Layers)
 					}
 					// The sample std of n normal values has relative standard error 1/sqrt(2(n-1)):
 					// allow 5 of them (n >= 8192 here, so < 4%).

@@ -14,12 +14,12 @@ import (
 	"github.com/pkg/errors"
 )
 
-// DefaultCorpusName is the default training text, relative to GOROOT: Newton's
+// defaultCorpusName is the default training text, relative to GOROOT: Newton's
 // Opticks, which ships inside every Go installation.
-const DefaultCorpusName = "src/testdata/Isaac.Newton-Opticks.txt"
+const defaultCorpusName = "src/testdata/Isaac.Newton-Opticks.txt"
 
-// TrainFraction of the corpus bytes used for training; the rest is validation.
-const TrainFraction = 0.9
+// trainFraction of the corpus bytes used for training; the rest is validation.
+const trainFraction = 0.9
 
 // Corpus is a byte corpus split into a training part (the first 90%) and a
 // validation part (the last 10%).
@@ -35,31 +35,31 @@ type Corpus struct {
 	Train, Val []byte `json:"-"`
 }
 
-// DefaultCorpusPath returns the path of the default corpus inside GOROOT, found
+// defaultCorpusPath returns the path of the default corpus inside GOROOT, found
 // from $GOROOT, `go env GOROOT` or the GOROOT this binary was built with; it
 // returns an error naming the places it looked if the file is not there.
-func DefaultCorpusPath() (string, error) {
+func defaultCorpusPath() (string, error) {
 	roots := goRoots()
 	for _, root := range roots {
-		p := filepath.Join(root, filepath.FromSlash(DefaultCorpusName))
+		p := filepath.Join(root, filepath.FromSlash(defaultCorpusName))
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}
 	}
 	if len(roots) == 0 {
 		return "", errors.Errorf("cannot find GOROOT (no $GOROOT, no `go` command, no built-in GOROOT) to read "+
-			"the default corpus %s: give a text file with -data", DefaultCorpusName)
+			"the default corpus %s: give a text file with -data", defaultCorpusName)
 	}
 	return "", errors.Errorf("the default corpus %s is not in GOROOT (looked in %q): give a text file with -data",
-		DefaultCorpusName, roots)
+		defaultCorpusName, roots)
 }
 
-// LoadCorpus reads the corpus at path ("" for the default, see
-// DefaultCorpusPath) and splits it.
-func LoadCorpus(path string) (*Corpus, error) {
+// loadCorpus reads the corpus at path ("" for the default, see
+// defaultCorpusPath) and splits it.
+func loadCorpus(path string) (*Corpus, error) {
 	if path == "" {
 		var err error
-		if path, err = DefaultCorpusPath(); err != nil {
+		if path, err = defaultCorpusPath(); err != nil {
 			return nil, err
 		}
 	}
@@ -67,7 +67,7 @@ func LoadCorpus(path string) (*Corpus, error) {
 	if err != nil {
 		return nil, errors.Wrapf(err, "failed to read corpus")
 	}
-	c, err := NewCorpus(data)
+	c, err := newCorpus(data)
 	if err != nil {
 		return nil, errors.WithMessagef(err, "corpus %q", path)
 	}
@@ -75,16 +75,16 @@ func LoadCorpus(path string) (*Corpus, error) {
 	return c, nil
 }
 
-// NewCorpus splits data: the first int(0.9*len) bytes train, the rest validate.
+// newCorpus splits data: the first int(0.9*len) bytes train, the rest validate.
 // Both parts must hold at least one window of the largest block size used
 // (checked where they are used); here only emptiness is an error.
-func NewCorpus(data []byte) (*Corpus, error) {
+func newCorpus(data []byte) (*Corpus, error) {
 	if len(data) < 2 {
 		return nil, errors.Errorf("corpus too small: %d bytes", len(data))
 	}
 	h := fnv.New64a()
 	_, _ = h.Write(data)
-	n := int(float64(len(data)) * TrainFraction)
+	n := int(float64(len(data)) * trainFraction)
 	return &Corpus{Size: len(data), Hash: h.Sum64(), Train: data[:n], Val: data[n:]}, nil
 }
 
@@ -120,8 +120,8 @@ type Batches struct {
 // batchStream is the second PCG seed word, fixed so that one seed gives one stream.
 const batchStream = 0x636861726c6d // "charlm"
 
-// NewBatches returns a batch generator over data (a training split) seeded with seed.
-func NewBatches(data []byte, batch, block int, seed int64) (*Batches, error) {
+// newBatches returns a batch generator over data (a training split) seeded with seed.
+func newBatches(data []byte, batch, block int, seed int64) (*Batches, error) {
 	if batch <= 0 || block <= 0 {
 		return nil, errors.Errorf("batch (%d) and block (%d) must be > 0", batch, block)
 	}

@@ -9,7 +9,7 @@ import (
 // TestValidationWindows checks the validation split of the default corpus as
 // the benchmark specification fixes it: 886 windows of 65 bytes, 56,704 targets.
 func TestValidationWindows(t *testing.T) {
-	corpus, err := LoadCorpus("")
+	corpus, err := loadCorpus("")
 	require.NoError(t, err)
 	require.Equal(t, int(float64(corpus.Size)*0.9), len(corpus.Train))
 	require.Equal(t, corpus.Size, len(corpus.Train)+len(corpus.Val))
@@ -45,9 +45,9 @@ func TestBatches(t *testing.T) {
 	for i := range data {
 		data[i] = byte(i)
 	}
-	a, err := NewBatches(data, 3, 5, 42)
+	a, err := newBatches(data, 3, 5, 42)
 	require.NoError(t, err)
-	b, err := NewBatches(data, 3, 5, 42)
+	b, err := newBatches(data, 3, 5, 42)
 	require.NoError(t, err)
 	x, y := a.Next()
 	xs, ys := x.Value().([][]int32), y.Value().([][]int32)
@@ -66,22 +66,22 @@ func TestBatches(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 1, state.Drawn)
 	want, _ := a.Next()
-	c, err := NewBatches(data, 3, 5, 7)
+	c, err := newBatches(data, 3, 5, 7)
 	require.NoError(t, err)
 	require.NoError(t, c.SetState(state))
 	got, _ := c.Next()
 	require.Equal(t, want.Value(), got.Value(), "a restored state continues the stream")
 	require.EqualValues(t, 2, c.Drawn())
 
-	_, err = NewBatches(data[:5], 3, 5, 1)
+	_, err = newBatches(data[:5], 3, 5, 1)
 	require.Error(t, err)
 }
 
 func TestPortablePath(t *testing.T) {
-	p, err := DefaultCorpusPath()
+	p, err := defaultCorpusPath()
 	if err != nil {
 		t.Skipf("no GOROOT corpus here: %v", err)
 	}
-	require.Equal(t, "$GOROOT/"+DefaultCorpusName, PortablePath(p))
+	require.Equal(t, "$GOROOT/"+defaultCorpusName, PortablePath(p))
 	require.Equal(t, "/elsewhere/text.txt", PortablePath("/elsewhere/text.txt"))
 }

@@ -12,7 +12,7 @@
 //     embeddings, no biases). Every weight matrix has a kind ([KindEmbed],
 //     [KindAttnQKV], ...) and a baseline standard deviation, and the model asks a
 //     pluggable [InitFn] for its initializer, so initialization strategies
-//     ([InitNormal02], [InitHe], [InitGG]) are swapped by name ([InitByName]).
+//     ([initNormal02], [initHe], [initGG]) are swapped by name ([initByName]).
 //   - The data ([Corpus], [Batches]): raw bytes, a 90/10 split, random training
 //     windows from a seeded generator whose state is checkpointed, and the fixed,
 //     deterministic validation windows.
@@ -31,7 +31,7 @@
 //     [DataParallel] over optimizers/dataparallel; [ParallelResults]). Their
 //     hyperparameters live in the Store with the others (gct_*, act_*), their
 //     state in non-trainable variables that checkpoints keep, and their
-//     per-step metrics are StepOutputs (OutputGradBits, OutputACTSparsity).
+//     per-step metrics are StepOutputs (outputGradBits, outputACTSparsity).
 //
 // Typical use (see examples/charlm/main.go for the command line):
 //

@@ -25,7 +25,7 @@ import (
 //
 // Create it with NewExperiment; adjust the exported fields (Optimizer,
 // Model.Activation, StepOutputs, OnStep, Progress) or the Store's
-// hyperparameters (ParseSettings) before the first training step; then call Run
+// hyperparameters (parseSettings) before the first training step; then call Run
 // (or TrainTo and ValidationLoss for finer control).
 type Experiment struct {
 	// Backend runs the graphs.
@@ -42,7 +42,7 @@ type Experiment struct {
 	Batches *Batches
 
 	// Optimizer, if nil when the training graph is first built, is AdamW with the
-	// Store's hyperparameters and the warmup + cosine schedule (ScheduleFromScope),
+	// Store's hyperparameters and the warmup + cosine schedule (scheduleFromScope),
 	// wrapped in optimizers.GCT as Train.Compress and Train.Workers ask.
 	// A replacement must keep the global step counter
 	// (optimizer.IncrementGlobalStep) once per step; it is used as it is (the
@@ -52,11 +52,11 @@ type Experiment struct {
 
 	// StepOutputs are extra scalars computed in the training graph, recorded
 	// every LogEvery steps in the history and the results. Train.Compress and
-	// Train.ACTSites add their metrics (OutputGradBits, ..., OutputACTSparsity).
+	// Train.ACTSites add their metrics (outputGradBits, ..., outputACTSparsity).
 	StepOutputs []StepOutputFn
 
 	// ProgressOutputs maps the names of the StepOutputs that the progress bar
-	// shows to their labels there (e.g. OutputGradBits to "gbits").
+	// shows to their labels there (e.g. outputGradBits to "gbits").
 	ProgressOutputs map[string]string
 
 	// OnStep hooks are called after every training step, in order; an error stops training.
@@ -108,7 +108,7 @@ type StepInfo struct {
 }
 
 // NewExperiment prepares a run: it reads the corpus, creates the Store with the
-// default hyperparameters (SetDefaultHyperparameters, and those of GCT and ACT
+// default hyperparameters (setDefaultHyperparameters, and those of GCT and ACT
 // when the run uses them) and, if train.Checkpoint holds checkpoints, loads
 // the latest one (variables, hyperparameters, batch generator, history) to
 // resume it. A data-parallel run (train.Workers >= 2) is made with
@@ -135,18 +135,18 @@ func newExperiment(backend compute.Backend, cfg Config, train TrainConfig, paral
 	train.EvalAt = slices.Clone(train.EvalAt)
 	train.ACTSites = slices.Clone(train.ACTSites)
 	train.ACTSparsity = maps.Clone(train.ACTSparsity)
-	initFn, err := InitByName(train.Init, train.Beta)
+	initFn, err := initByName(train.Init, train.Beta)
 	if err != nil {
 		return nil, err
 	}
-	corpus, err := LoadCorpus(train.Data)
+	corpus, err := loadCorpus(train.Data)
 	if err != nil {
 		return nil, err
 	}
 	if n := corpus.NumValWindows(cfg.Block); n == 0 {
 		return nil, errors.Errorf("the validation split of %s (%d bytes) holds no window of %d bytes", corpus.Path, len(corpus.Val), cfg.Block+1)
 	}
-	batches, err := NewBatches(corpus.Train, train.Batch, cfg.Block, train.Seed)
+	batches, err := newBatches(corpus.Train, train.Batch, cfg.Block, train.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -161,18 +161,18 @@ func newExperiment(backend compute.Backend, cfg Config, train TrainConfig, paral
 		history:  History{ValLoss: map[int]float64{}},
 		parallel: parallel,
 	}
-	SetDefaultHyperparameters(e.Store, train.Seed)
+	setDefaultHyperparameters(e.Store, train.Seed)
 	comp, _ := train.compression() // Validated above.
 	setGCTDefaults(e.Store, comp)
 	setACTDefaults(e.Store, train)
 	if comp.enabled {
 		e.StepOutputs = append(e.StepOutputs, gctStepOutputs()...)
-		e.showProgress(OutputGradBits, "gbits")
+		e.showProgress(outputGradBits, "gbits")
 	}
 	if len(train.ACTSites) > 0 {
 		e.Model.Activation = train.actActivation()
 		e.StepOutputs = append(e.StepOutputs, actStepOutput)
-		e.showProgress(OutputACTSparsity, "act")
+		e.showProgress(outputACTSparsity, "act")
 	}
 	if train.Checkpoint != "" {
 		names, err := ListCheckpoints(train.Checkpoint)
@@ -181,7 +181,7 @@ func newExperiment(backend compute.Backend, cfg Config, train TrainConfig, paral
 		}
 		if len(names) > 0 {
 			last := names[len(names)-1]
-			if err := LoadCheckpoint(e.Store, train.Checkpoint, last); err != nil {
+			if err := loadCheckpoint(e.Store, train.Checkpoint, last); err != nil {
 				return nil, err
 			}
 			if err := e.restoreRunState(last); err != nil {
@@ -350,7 +350,7 @@ func (e *Experiment) Save() (string, error) {
 	if err := e.storeRunState(); err != nil {
 		return "", err
 	}
-	return SaveCheckpoint(e.Store, e.Train.Checkpoint, int64(e.globalStep))
+	return saveCheckpoint(e.Store, e.Train.Checkpoint, int64(e.globalStep))
 }
 
 // MedianStepDuration returns the median wall time of the training steps run by

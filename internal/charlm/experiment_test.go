@@ -31,7 +31,7 @@ func TestOverfitTinyCorpus(t *testing.T) {
 	for _, arch := range []string{ArchGPT, ArchLlama} {
 		t.Run(arch, func(t *testing.T) {
 			exp := tinyExperiment(t, arch, data, 100, nil, "")
-			_, err := ParseSettings(exp.Store, "learning_rate=1e-2;warmup_steps=10")
+			_, err := parseSettings(exp.Store, "learning_rate=1e-2;warmup_steps=10")
 			require.NoError(t, err)
 			results, err := exp.Run()
 			require.NoError(t, err)

@@ -29,7 +29,7 @@ func (m *Model) gpt(scope *model.Scope, tokens *Node) *Node {
 		attn, mlp := block.In("attn"), block.In("mlp")
 		h := m.activation(attn, SiteAttnIn, m.layerNorm(block.In("ln1"), x))
 		x = Add(x, m.gptAttention(attn, h, mask))
-		h = m.activation(mlp, SiteMLPIn, m.layerNorm(block.In("ln2"), x))
+		h = m.activation(mlp, siteMLPIn, m.layerNorm(block.In("ln2"), x))
 		x = Add(x, m.gptMLP(mlp, h))
 	}
 	x = m.layerNorm(scope.In("final_norm"), x)

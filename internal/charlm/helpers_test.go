@@ -47,7 +47,7 @@ func logitsExec(t testing.TB, store *model.Store, m *Model) *model.Exec {
 // newSeededStore returns a Store whose initializers are seeded.
 func newSeededStore(seed int64) *model.Store {
 	store := model.NewStore()
-	SetDefaultHyperparameters(store, seed)
+	setDefaultHyperparameters(store, seed)
 	return store
 }
 

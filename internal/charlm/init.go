@@ -27,8 +27,8 @@ const (
 	KindAttnOut = "attn_out"
 	// KindMLPIn is the MLP input projection, [Width, Hidden] (the "up" projection of SwiGLU).
 	KindMLPIn = "mlp_in"
-	// KindMLPGate is the SwiGLU gate projection, [Width, Hidden] (llama only).
-	KindMLPGate = "mlp_gate"
+	// kindMLPGate is the SwiGLU gate projection, [Width, Hidden] (llama only).
+	kindMLPGate = "mlp_gate"
 	// KindMLPOut is the MLP output projection, [Hidden, Width]: a residual output projection.
 	KindMLPOut = "mlp_out"
 	// KindHead is the output projection to the vocabulary logits, [Width, Vocab].
@@ -36,24 +36,24 @@ const (
 )
 
 // Kinds lists every weight kind, in the order the model creates them.
-var Kinds = []string{KindEmbed, KindPos, KindAttnQKV, KindAttnOut, KindMLPGate, KindMLPIn, KindMLPOut, KindHead}
+var Kinds = []string{KindEmbed, KindPos, KindAttnQKV, KindAttnOut, kindMLPGate, KindMLPIn, KindMLPOut, KindHead}
 
-// BaselineStdDev is the standard deviation of normal(0, 0.02), the baseline
+// baselineStdDev is the standard deviation of normal(0, 0.02), the baseline
 // (GPT-2 / nanoGPT) initialization of every weight matrix and embedding.
-const BaselineStdDev = 0.02
+const baselineStdDev = 0.02
 
-// BaselineStd returns the baseline standard deviation of a weight of the given
+// baselineStd returns the baseline standard deviation of a weight of the given
 // kind in a model with the given number of layers: 0.02, and 0.02/sqrt(2*layers)
 // for the residual output projections (KindAttnOut, KindMLPOut).
-func BaselineStd(kind string, layers int) float64 {
+func baselineStd(kind string, layers int) float64 {
 	if kind == KindAttnOut || kind == KindMLPOut {
-		return BaselineStdDev / math.Sqrt(2*float64(layers))
+		return baselineStdDev / math.Sqrt(2*float64(layers))
 	}
-	return BaselineStdDev
+	return baselineStdDev
 }
 
 // InitFn returns the initializer of one weight matrix, given its kind (one of
-// Kinds) and its baseline standard deviation (see BaselineStd). The model calls
+// Kinds) and its baseline standard deviation (see baselineStd). The model calls
 // it inside the model function, for rank-2 weights only, and applies the result
 // with scope.WithInitializer: biases are always zeros and normalization gains
 // ones, whatever the InitFn.
@@ -62,48 +62,48 @@ func BaselineStd(kind string, layers int) float64 {
 // (scope.RandomNormal uses the Store's seeded generator) and hyperparameters.
 type InitFn func(scope *model.Scope, kind string, std float64) model.VariableInitializer
 
-// Initialization strategy names, for InitByName and the -init flag.
+// Initialization strategy names, for initByName and the -init flag.
 const (
-	InitNameNormal02 = "normal02"
-	InitNameHe       = "he"
+	initNameNormal02 = "normal02"
+	initNameHe       = "he"
 	InitNameGG       = "gg"
 )
 
-// InitNames lists the strategies InitByName knows.
-var InitNames = []string{InitNameNormal02, InitNameHe, InitNameGG}
+// initNames lists the strategies initByName knows.
+var initNames = []string{initNameNormal02, initNameHe, InitNameGG}
 
-// InitNormal02 is the baseline: normal(0, std) with the baseline std of each
+// initNormal02 is the baseline: normal(0, std) with the baseline std of each
 // kind (0.02; residual output projections 0.02/sqrt(2*layers)).
-func InitNormal02() InitFn {
+func initNormal02() InitFn {
 	return func(scope *model.Scope, _ string, std float64) model.VariableInitializer {
 		return initializer.RandomNormalFn(scope, std)
 	}
 }
 
-// InitHe is He (Kaiming) normal initialization, fan-in mode: normal(0,
+// initHe is He (Kaiming) normal initialization, fan-in mode: normal(0,
 // sqrt(2/fan_in)) with fan_in = shape[0] (the input axis of a GoMLX [in, out]
 // kernel; for embedding tables it is the vocabulary or block size). The kind and
 // baseline std are ignored: this is GoMLX's own default initializer.
-func InitHe() InitFn {
+func initHe() InitFn {
 	return func(scope *model.Scope, _ string, _ float64) model.VariableInitializer {
 		return initializer.HeFn(scope)
 	}
 }
 
-// InitByName returns the strategy with the given name (see InitNames). betaSpec is
+// initByName returns the strategy with the given name (see initNames). betaSpec is
 // only used by "gg" (see ParseBetas) and must be empty for the others.
-func InitByName(name, betaSpec string) (InitFn, error) {
+func initByName(name, betaSpec string) (InitFn, error) {
 	switch name {
-	case InitNameNormal02, "":
+	case initNameNormal02, "":
 		if betaSpec != "" {
 			return nil, errors.Errorf("-beta %q is only used with -init=%s", betaSpec, InitNameGG)
 		}
-		return InitNormal02(), nil
-	case InitNameHe:
+		return initNormal02(), nil
+	case initNameHe:
 		if betaSpec != "" {
 			return nil, errors.Errorf("-beta %q is only used with -init=%s", betaSpec, InitNameGG)
 		}
-		return InitHe(), nil
+		return initHe(), nil
 	case InitNameGG:
 		if betaSpec == "" {
 			return nil, errors.Errorf("-init=%s needs the GG shape: give -beta (e.g. 1.4, or kind=beta pairs)", InitNameGG)
@@ -112,9 +112,9 @@ func InitByName(name, betaSpec string) (InitFn, error) {
 		if err != nil {
 			return nil, err
 		}
-		return InitGG(betas), nil
+		return initGG(betas), nil
 	default:
-		return nil, errors.Errorf("unknown initialization %q: valid values are %q", name, InitNames)
+		return nil, errors.Errorf("unknown initialization %q: valid values are %q", name, initNames)
 	}
 }
 
@@ -161,21 +161,21 @@ func (b Betas) String() string {
 // command resolves the prefix first (internal/fitbetas.Resolve).
 const BetaFitPrefix = "fit:"
 
-// ErrBetaFitUnsupported is returned by ParseBetas for "fit:DIR" values.
-var ErrBetaFitUnsupported = errors.New("ParseBetas does not read checkpoints: resolve -beta fit:DIR to per-kind betas first (internal/fitbetas.Resolve; the charlm command does)")
+// errBetaFitUnsupported is returned by ParseBetas for "fit:DIR" values.
+var errBetaFitUnsupported = errors.New("ParseBetas does not read checkpoints: resolve -beta fit:DIR to per-kind betas first (internal/fitbetas.Resolve; the charlm command does)")
 
 // ParseBetas parses a GG shape specification: a single value for every kind
 // ("1.4"), per-kind values ("attn_qkv=1.3,mlp_in=1.6"), or both ("1.4,head=2":
 // the bare value is the default for kinds not listed; kinds with no value and no
 // default get 2, the Gaussian). "fit:DIR" is recognised and returns
-// ErrBetaFitUnsupported (wrapped with the directory).
+// errBetaFitUnsupported (wrapped with the directory).
 func ParseBetas(spec string) (Betas, error) {
 	spec = strings.TrimSpace(spec)
 	if dir, ok := strings.CutPrefix(spec, BetaFitPrefix); ok {
 		if dir == "" {
 			return Betas{}, errors.Errorf("-beta %q: missing checkpoint directory after %q", spec, BetaFitPrefix)
 		}
-		return Betas{}, errors.Wrapf(ErrBetaFitUnsupported, "-beta %q", spec)
+		return Betas{}, errors.Wrapf(errBetaFitUnsupported, "-beta %q", spec)
 	}
 	if spec == "" {
 		return Betas{}, errors.New("empty GG beta specification")

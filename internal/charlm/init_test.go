@@ -31,25 +31,25 @@ func TestParseBetas(t *testing.T) {
 		require.Error(t, err, "%q", bad)
 	}
 	_, err = ParseBetas("fit:/some/checkpoint")
-	require.ErrorIs(t, err, ErrBetaFitUnsupported)
+	require.ErrorIs(t, err, errBetaFitUnsupported)
 	require.ErrorContains(t, err, "resolve -beta fit:DIR")
 }
 
 func TestInitByName(t *testing.T) {
-	for _, name := range []string{InitNameNormal02, InitNameHe} {
-		fn, err := InitByName(name, "")
+	for _, name := range []string{initNameNormal02, initNameHe} {
+		fn, err := initByName(name, "")
 		require.NoError(t, err)
 		require.NotNil(t, fn)
-		_, err = InitByName(name, "1.4")
+		_, err = initByName(name, "1.4")
 		require.Error(t, err, "-beta only goes with gg")
 	}
-	_, err := InitByName("xavier", "")
+	_, err := initByName("xavier", "")
 	require.ErrorContains(t, err, "unknown initialization")
-	_, err = InitByName(InitNameGG, "")
+	_, err = initByName(InitNameGG, "")
 	require.ErrorContains(t, err, "-beta")
-	_, err = InitByName(InitNameGG, "fit:/ckpt")
-	require.ErrorIs(t, err, ErrBetaFitUnsupported)
-	fn, err := InitByName(InitNameGG, "1.4")
+	_, err = initByName(InitNameGG, "fit:/ckpt")
+	require.ErrorIs(t, err, errBetaFitUnsupported)
+	fn, err := initByName(InitNameGG, "1.4")
 	require.NoError(t, err)
 	require.NotNil(t, fn)
 }
@@ -59,7 +59,7 @@ func TestInitByName(t *testing.T) {
 func TestInitHe(t *testing.T) {
 	cfg := tinyConfig(ArchGPT)
 	store := newSeededStore(5)
-	m := &Model{Config: cfg, Init: InitHe()}
+	m := &Model{Config: cfg, Init: initHe()}
 	logitsExec(t, store, m).MustCall(tokensTensor("abcd"))
 	w := store.GetVariable("/block_000/mlp/in/weights").MustValue()
 	values := flatFloat32(t, w)
@@ -78,7 +78,7 @@ func TestInitHe(t *testing.T) {
 // leaves 0.57 between the GG's kurtosis and the Gaussian's.
 func TestInitGG(t *testing.T) {
 	const beta = 1.4
-	fn, err := InitByName(InitNameGG, "1.4,head=2")
+	fn, err := initByName(InitNameGG, "1.4,head=2")
 	require.NoError(t, err)
 	cfg := DefaultConfig()
 	store := newSeededStore(11)
@@ -99,7 +99,7 @@ func TestInitGG(t *testing.T) {
 		values := flatFloat32(t, store.GetVariable(c.path).MustValue())
 		mean, std := meanStd(values)
 		n := float64(len(values))
-		want := BaselineStd(c.kind, cfg.Layers)
+		want := baselineStd(c.kind, cfg.Layers)
 		require.InDelta(t, want, std, 5*want*math.Sqrt((c.kurtosis-1)/(4*n)), "%s std", c.path)
 		m4 := 0.0
 		for _, x := range values {

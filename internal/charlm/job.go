@@ -19,7 +19,7 @@ type Job struct {
 }
 
 // NewJob prepares the run of cfg and train on backend, with the
-// hyperparameter settings ("key=value;...", see ParseSettings) applied to
+// hyperparameter settings ("key=value;...", see parseSettings) applied to
 // every rank's store: a data-parallel run over comm when comm is not nil, of
 // train.Workers in-process workers when there are 2 or more, otherwise one
 // Experiment. Each rank resumes from train.Checkpoint if it holds checkpoints.
@@ -28,9 +28,9 @@ func NewJob(backend compute.Backend, cfg Config, train TrainConfig, comm datapar
 	var err error
 	switch {
 	case comm != nil:
-		j.Parallel, err = NewDataParallelRank(backend, cfg, train, comm)
+		j.Parallel, err = newDataParallelRank(backend, cfg, train, comm)
 	case train.Workers >= 2:
-		j.Parallel, err = NewDataParallel(backend, cfg, train)
+		j.Parallel, err = newDataParallel(backend, cfg, train)
 	default:
 		var exp *Experiment
 		if exp, err = NewExperiment(backend, cfg, train); err == nil {
@@ -44,7 +44,7 @@ func NewJob(backend compute.Backend, cfg Config, train TrainConfig, comm datapar
 		j.Ranks = j.Parallel.Ranks
 	}
 	for _, exp := range j.Ranks {
-		if _, err := ParseSettings(exp.Store, settings); err != nil {
+		if _, err := parseSettings(exp.Store, settings); err != nil {
 			return nil, err
 		}
 	}

@@ -76,10 +76,10 @@ func rmsNorm(x, gain *Node, epsilon float64) *Node {
 	return Mul(Div(x, Sqrt(AddScalar(meanSquare, epsilon))), ExpandLeftToRank(gain, x.Rank()))
 }
 
-// CrossEntropy returns the cross-entropy in nats of each next-byte prediction:
+// crossEntropy returns the cross-entropy in nats of each next-byte prediction:
 // logits is [batch, seq, vocab], targets is an integer tensor [batch, seq], and
 // the result is [batch, seq].
-func CrossEntropy(logits, targets *Node) *Node {
+func crossEntropy(logits, targets *Node) *Node {
 	if logits.Rank() != 3 || targets.Rank() != 2 || !targets.DType().IsInt() {
 		Panicf("charlm: CrossEntropy wants logits [batch, seq, vocab] and integer targets [batch, seq], got %s and %s",
 			logits.Shape(), targets.Shape())

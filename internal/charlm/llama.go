@@ -25,7 +25,7 @@ func (m *Model) llama(scope *model.Scope, tokens *Node) *Node {
 		attn, mlp := block.In("attn"), block.In("mlp")
 		h := m.activation(attn, SiteAttnIn, m.rmsNorm(block.In("norm1"), x))
 		x = Add(x, m.llamaAttention(attn, h, mask, positions, rope))
-		h = m.activation(mlp, SiteMLPIn, m.rmsNorm(block.In("norm2"), x))
+		h = m.activation(mlp, siteMLPIn, m.rmsNorm(block.In("norm2"), x))
 		x = Add(x, m.llamaMLP(mlp, h))
 	}
 	x = m.rmsNorm(scope.In("final_norm"), x)
@@ -54,7 +54,7 @@ func (m *Model) llamaMLP(scope *model.Scope, x *Node) *Node {
 	cfg := m.Config
 	g := x.Graph()
 	hidden := cfg.Hidden()
-	wGate := m.weight(scope.In("gate"), g, "weights", KindMLPGate, cfg.Width, hidden)
+	wGate := m.weight(scope.In("gate"), g, "weights", kindMLPGate, cfg.Width, hidden)
 	wUp := m.weight(scope.In("up"), g, "weights", KindMLPIn, cfg.Width, hidden)
 	// One matmul for both projections: two independent matmuls (four in the
 	// backward pass) running at once can exhaust the Go backend's worker pool.

@@ -29,10 +29,10 @@ func LatestCheckpoint(dir string) (string, error) {
 	return names[len(names)-1], nil
 }
 
-// CheckpointRunState returns the run state saved in the checkpoint base of dir
+// checkpointRunState returns the run state saved in the checkpoint base of dir
 // (see RunState), read from its metadata alone. found is false for a
 // checkpoint without one (not written by an Experiment).
-func CheckpointRunState(dir, base string) (state RunState, found bool, err error) {
+func checkpointRunState(dir, base string) (state RunState, found bool, err error) {
 	data, err := os.ReadFile(filepath.Join(dir, base+checkpointJSONExt))
 	if err != nil {
 		return RunState{}, false, errors.Wrapf(err, "failed to read checkpoint metadata")
@@ -42,12 +42,12 @@ func CheckpointRunState(dir, base string) (state RunState, found bool, err error
 		return RunState{}, false, errors.Wrapf(err, "failed to decode checkpoint metadata %s", base+checkpointJSONExt)
 	}
 	for _, p := range meta.Params {
-		if p.Key != ParamRunState || p.Scope != model.RootScopePath {
+		if p.Key != paramRunState || p.Scope != model.RootScopePath {
 			continue
 		}
 		encoded, ok := p.Value.(string)
 		if !ok {
-			return RunState{}, false, errors.Errorf("checkpoint %s: %s is a %T, not a string", base, ParamRunState, p.Value)
+			return RunState{}, false, errors.Errorf("checkpoint %s: %s is a %T, not a string", base, paramRunState, p.Value)
 		}
 		if err := json.Unmarshal([]byte(encoded), &state); err != nil {
 			return RunState{}, false, errors.Wrapf(err, "checkpoint %s: failed to decode the run state", base)
@@ -74,7 +74,7 @@ func (e *Experiment) LoadModelWeights(dir string) (string, error) {
 		return "", err
 	}
 	saved := model.NewStore()
-	if err := LoadCheckpoint(saved, dir, base); err != nil {
+	if err := loadCheckpoint(saved, dir, base); err != nil {
 		return "", err
 	}
 	vars, err := e.modelVariables()

@@ -26,7 +26,7 @@ func methodExperiment(t *testing.T, data string, steps int, checkpoint string, f
 	}
 	exp, err := NewExperiment(backend(t), tinyConfig(ArchGPT), tc)
 	require.NoError(t, err)
-	_, err = ParseSettings(exp.Store, settings)
+	_, err = parseSettings(exp.Store, settings)
 	require.NoError(t, err)
 	return exp
 }
@@ -39,7 +39,7 @@ func TestActivationSites(t *testing.T) {
 		t.Run(arch, func(t *testing.T) {
 			cfg := tinyConfig(arch)
 			cfg.Layers = 2
-			m := NewModel(cfg)
+			m := newModel(cfg)
 			var seen []string
 			m.Activation = func(scope *model.Scope, site string, x *graph.Node) *graph.Node {
 				require.Equal(t, []int{1, 5, cfg.ActivationWidth(site)}, x.Shape().Dimensions, site)
@@ -55,11 +55,11 @@ func TestActivationSites(t *testing.T) {
 			// Consumers: the kernels whose input axis is the site's width.
 			kernels := map[string][]string{
 				SiteAttnIn: {"/block_000/attn/qkv/weights"}, SiteMLPHidden: {"/block_000/mlp/out/weights"},
-				SiteMLPIn: {"/block_000/mlp/in/weights"},
+				siteMLPIn: {"/block_000/mlp/in/weights"},
 			}
 			if arch == ArchLlama {
 				kernels[SiteMLPHidden] = []string{"/block_000/mlp/down/weights"}
-				kernels[SiteMLPIn] = []string{"/block_000/mlp/gate/weights", "/block_000/mlp/up/weights"}
+				kernels[siteMLPIn] = []string{"/block_000/mlp/gate/weights", "/block_000/mlp/up/weights"}
 			}
 			for site, paths := range kernels {
 				macs := 0
@@ -76,26 +76,26 @@ func TestActivationSites(t *testing.T) {
 }
 
 func TestParseACTSitesAndSparsity(t *testing.T) {
-	sites, err := ParseACTSites("mlp_hidden, attn_in,mlp_hidden")
+	sites, err := parseACTSites("mlp_hidden, attn_in,mlp_hidden")
 	require.NoError(t, err)
 	require.Equal(t, []string{SiteAttnIn, SiteMLPHidden}, sites)
-	sites, err = ParseACTSites("all")
+	sites, err = parseACTSites("all")
 	require.NoError(t, err)
 	require.Equal(t, ActivationSites, sites)
 	for _, bad := range []string{"", "mlp", "mlp_hidden,"} {
-		_, err := ParseACTSites(bad)
+		_, err := parseACTSites(bad)
 		require.ErrorContains(t, err, "unknown site", bad)
 	}
 
-	def, perSite, err := ParseACTSparsity("0.5,mlp_hidden=0.95")
+	def, perSite, err := parseACTSparsity("0.5,mlp_hidden=0.95")
 	require.NoError(t, err)
 	require.Equal(t, 0.5, def)
 	require.Equal(t, map[string]float64{SiteMLPHidden: 0.95}, perSite)
-	def, _, err = ParseACTSparsity("attn_in=0.3")
+	def, _, err = parseACTSparsity("attn_in=0.3")
 	require.NoError(t, err)
 	require.True(t, math.IsNaN(def))
 	for _, bad := range []string{"1", "-0.1", "x", "mlp=0.5", "0.5,0.6", "attn_in=0.1,attn_in=0.2"} {
-		_, _, err := ParseACTSparsity(bad)
+		_, _, err := parseACTSparsity(bad)
 		require.Error(t, err, bad)
 	}
 }
@@ -107,9 +107,9 @@ func TestTrainConfigMethodErrors(t *testing.T) {
 		"fraction kept":           func(tc *TrainConfig) { tc.Compress = "topk:2" },
 		"must be > 1":             func(tc *TrainConfig) { tc.Compress = "gct:0.5" },
 		"unknown ACT site":        func(tc *TrainConfig) { tc.ACTSites = []string{"mlp"} },
-		"not among the ACT sites": func(tc *TrainConfig) { tc.ACTSparsity = map[string]float64{SiteMLPIn: 0.5} },
+		"not among the ACT sites": func(tc *TrainConfig) { tc.ACTSparsity = map[string]float64{siteMLPIn: 0.5} },
 		"want a value in [0, 1)": func(tc *TrainConfig) {
-			tc.ACTSites, tc.ACTSparsity = []string{SiteMLPIn}, map[string]float64{SiteMLPIn: 1}
+			tc.ACTSites, tc.ACTSparsity = []string{siteMLPIn}, map[string]float64{siteMLPIn: 1}
 		},
 		"not divisible by 5 workers":       func(tc *TrainConfig) { tc.Workers = 5 },
 		"workers must be >= 0":             func(tc *TrainConfig) { tc.Workers = -1 },
@@ -124,7 +124,7 @@ func TestTrainConfigMethodErrors(t *testing.T) {
 	_, err := NewExperiment(backend(t), tinyConfig(ArchGPT), tc)
 	require.ErrorContains(t, err, "NewDataParallel")
 	tc.Workers = 1
-	_, err = NewDataParallel(backend(t), tinyConfig(ArchGPT), tc)
+	_, err = newDataParallel(backend(t), tinyConfig(ArchGPT), tc)
 	require.ErrorContains(t, err, "at least 2 workers")
 }
 
@@ -141,7 +141,7 @@ func TestCompressors(t *testing.T) {
 		require.Equal(t, 1, r.Compress.Warmup, spec)
 		require.Equal(t, 2, exp.History().Gradient.Steps, "%s: steps after the warm-up", spec)
 		require.NotEmpty(t, r.GradBitsByVariable, spec)
-		require.Len(t, r.Outputs[OutputGradBits], 3, spec)
+		require.Len(t, r.Outputs[outputGradBits], 3, spec)
 		t.Logf("%-10s %-12s %.3f bits per element", spec, r.Compress.Name, *r.GradBitsPerElement)
 		switch spec {
 		case "fp32":
@@ -191,7 +191,7 @@ func TestGCTBitsNearTarget(t *testing.T) {
 		require.Len(t, r.GradBitsByVariable, numVars)
 		metrics, err := optimizers.ReadMetrics(exp.Store)
 		require.NoError(t, err)
-		require.InDelta(t, r.Outputs[OutputGradBits][9][1], metrics.BitsPerElement, 1e-6, "the step output is the metric")
+		require.InDelta(t, r.Outputs[outputGradBits][9][1], metrics.BitsPerElement, 1e-6, "the step output is the metric")
 	}
 }
 
@@ -228,7 +228,7 @@ func TestACTReachesTarget(t *testing.T) {
 		Lambda: layers.DefaultLambda, Schedule: layers.ScheduleCosine, Start: 1, End: 10, Threshold: layers.ThresholdBatch,
 		SampleSize: layers.DefaultSampleSize}, r.ACT)
 	require.Greater(t, r.ACTBitsPerActivation, 1.0)
-	curve := r.Outputs[OutputACTSparsity]
+	curve := r.Outputs[outputACTSparsity]
 	require.Len(t, curve, 50)
 	require.Zero(t, curve[0][1], "nothing is cut at the ramp's start")
 }
@@ -242,7 +242,7 @@ func TestACTPerSiteTargets(t *testing.T) {
 	}, "act_sparsity=0.5;act_start=0;act_end=0")
 	r, err := exp.Run()
 	require.NoError(t, err)
-	require.Equal(t, map[string]float64{SiteAttnIn: 0.3, SiteMLPIn: 0.5, SiteMLPHidden: 0.8}, r.ACT.Sparsity)
+	require.Equal(t, map[string]float64{SiteAttnIn: 0.3, siteMLPIn: 0.5, SiteMLPHidden: 0.8}, r.ACT.Sparsity)
 	// A fixed constraint from the first step: each site's sparsity is its target
 	// up to the sampling and running-average error (see TestACTReachesTarget).
 	for name, want := range map[string]float64{"block_000/attn_in": 0.3, "block_000/mlp_in": 0.5, "block_000/mlp_hidden": 0.8} {

@@ -26,18 +26,18 @@ const (
 	// QKV projection. Scope: the block's "attn".
 	SiteAttnIn = "attn_in"
 
-	// SiteMLPIn is the input of a block's MLP, after its normalization; shape
+	// siteMLPIn is the input of a block's MLP, after its normalization; shape
 	// [batch, seq, width]. It feeds the MLP input projection (gpt) or the
 	// fused gate and up projections (llama). Scope: the block's "mlp".
-	SiteMLPIn = "mlp_in"
+	siteMLPIn = "mlp_in"
 )
 
 // ActivationSites lists the activation sites, in the order a block visits them.
-var ActivationSites = []string{SiteAttnIn, SiteMLPIn, SiteMLPHidden}
+var ActivationSites = []string{SiteAttnIn, siteMLPIn, SiteMLPHidden}
 
 // ConsumerMACs returns the multiply-adds per token of the dense layer that
 // consumes the activation at site (one of ActivationSites): Width*3*Width for
-// SiteAttnIn (QKV), Width*Hidden for SiteMLPIn (gpt; Width*2*Hidden for
+// SiteAttnIn (QKV), Width*Hidden for siteMLPIn (gpt; Width*2*Hidden for
 // llama's gate and up), Hidden*Width for SiteMLPHidden. A zero at the site
 // skips one row of the consumer's kernel for that token, so a site's
 // sparsity is the fraction of its consumer's multiply-adds that can be skipped.
@@ -47,7 +47,7 @@ func (c Config) ConsumerMACs(site string) int {
 	switch site {
 	case SiteAttnIn:
 		return d * 3 * d
-	case SiteMLPIn:
+	case siteMLPIn:
 		if c.Arch == ArchLlama {
 			return d * 2 * h
 		}
@@ -59,11 +59,11 @@ func (c Config) ConsumerMACs(site string) int {
 }
 
 // ActivationWidth returns the size of the last axis of the activation at site
-// (one of ActivationSites): Width for SiteAttnIn and SiteMLPIn, Hidden for
+// (one of ActivationSites): Width for SiteAttnIn and siteMLPIn, Hidden for
 // SiteMLPHidden; 0 for an unknown site.
 func (c Config) ActivationWidth(site string) int {
 	switch site {
-	case SiteAttnIn, SiteMLPIn:
+	case SiteAttnIn, siteMLPIn:
 		return c.Width
 	case SiteMLPHidden:
 		return c.Hidden()
@@ -77,9 +77,9 @@ func (c Config) ActivationWidth(site string) int {
 // constraints, statistics) plug into the model without changing it.
 type ActivationFn func(scope *model.Scope, site string, x *Node) *Node
 
-// ChainActivations returns an ActivationFn that applies fns in order (nil
+// chainActivations returns an ActivationFn that applies fns in order (nil
 // entries are skipped), so that several methods can share Model.Activation.
-func ChainActivations(fns ...ActivationFn) ActivationFn {
+func chainActivations(fns ...ActivationFn) ActivationFn {
 	var chain []ActivationFn
 	for _, fn := range fns {
 		if fn != nil {
@@ -101,7 +101,7 @@ type Model struct {
 	// Config is the architecture.
 	Config Config
 
-	// Init chooses the initializer of each weight matrix. nil means InitNormal02.
+	// Init chooses the initializer of each weight matrix. nil means initNormal02.
 	Init InitFn
 
 	// Activation, if not nil, is applied at each activation site (see
@@ -109,13 +109,13 @@ type Model struct {
 	Activation ActivationFn
 }
 
-// NewModel returns a Model of the given architecture with the baseline
+// newModel returns a Model of the given architecture with the baseline
 // initialization. It panics if the config is invalid (see Config.Validate).
-func NewModel(cfg Config) *Model {
+func newModel(cfg Config) *Model {
 	if err := cfg.Validate(); err != nil {
 		panic(err)
 	}
-	return &Model{Config: cfg, Init: InitNormal02()}
+	return &Model{Config: cfg, Init: initNormal02()}
 }
 
 // Logits builds the model: tokens is an integer tensor [batch, seq] with seq <=
@@ -142,13 +142,13 @@ func (m *Model) Logits(scope *model.Scope, tokens *Node) *Node {
 
 // weight returns the value of the rank-2 weight variable `name` in scope, of the
 // given kind, creating it with the initializer the model's InitFn returns for
-// (kind, BaselineStd(kind)).
+// (kind, baselineStd(kind)).
 func (m *Model) weight(scope *model.Scope, g *Graph, name, kind string, dims ...int) *Node {
 	initFn := m.Init
 	if initFn == nil {
-		initFn = InitNormal02()
+		initFn = initNormal02()
 	}
-	init := initFn(scope, kind, BaselineStd(kind, m.Config.Layers))
+	init := initFn(scope, kind, baselineStd(kind, m.Config.Layers))
 	if init == nil {
 		Panicf("charlm: the InitFn returned a nil initializer for kind %q", kind)
 	}

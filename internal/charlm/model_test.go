@@ -18,22 +18,22 @@ import (
 // a batch is about sigma/sqrt(768) = 0.008 (less, since the logsumexp term is
 // nearly constant): we allow 0.02 around 5.571, which is also within 0.05 of ln(256).
 func TestInitLoss(t *testing.T) {
-	corpus, err := LoadCorpus("")
+	corpus, err := loadCorpus("")
 	require.NoError(t, err)
 	cfg := DefaultConfig()
-	batches, err := NewBatches(corpus.Train, 12, cfg.Block, 1)
+	batches, err := newBatches(corpus.Train, 12, cfg.Block, 1)
 	require.NoError(t, err)
 	tokens, targets := batches.Next()
 
-	m := NewModel(cfg)
+	m := newModel(cfg)
 	store := newSeededStore(1)
 	exec, err := model.NewExec(backend(t), store, func(scope *model.Scope, tokens, targets *graph.Node) *graph.Node {
-		return graph.ReduceAllMean(CrossEntropy(m.Logits(scope, tokens), targets))
+		return graph.ReduceAllMean(crossEntropy(m.Logits(scope, tokens), targets))
 	})
 	require.NoError(t, err)
 	loss := exec.MustCall(tokens, targets)[0].Value().(float32)
 
-	sigma2 := BaselineStdDev * BaselineStdDev * float64(cfg.Width)
+	sigma2 := baselineStdDev * baselineStdDev * float64(cfg.Width)
 	want := math.Log(256) + sigma2/2
 	t.Logf("loss at init %.4f, ln(256) = %.4f, expected %.4f", loss, math.Log(256), want)
 	require.InDelta(t, want, float64(loss), 0.02)
@@ -53,7 +53,7 @@ func TestCausal(t *testing.T) {
 			cfg := tinyConfig(arch)
 			store := newSeededStore(3)
 			m := &Model{Config: cfg, Init: func(scope *model.Scope, kind string, std float64) model.VariableInitializer {
-				return InitNormal02()(scope, kind, 0.3)
+				return initNormal02()(scope, kind, 0.3)
 			}}
 			exec := logitsExec(t, store, m)
 			a := "the quick brown!"

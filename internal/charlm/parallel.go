@@ -18,10 +18,10 @@ import (
 	"github.com/pkg/errors"
 )
 
-// ParallelTimeout is how long a data-parallel worker waits for the others in
+// parallelTimeout is how long a data-parallel worker waits for the others in
 // an exchange before the run fails: long enough for rank 0's validation and
 // checkpoint, which the others wait for at their next step.
-const ParallelTimeout = 10 * time.Minute
+const parallelTimeout = 10 * time.Minute
 
 // DataParallel is a data-parallel run of the experiment, or this process's
 // part of one: Train.Workers workers ("ranks"), each an Experiment with its
@@ -78,17 +78,17 @@ const (
 	numSplitPhases
 )
 
-// NewDataParallel prepares a data-parallel run of train.Workers (>= 2)
+// newDataParallel prepares a data-parallel run of train.Workers (>= 2)
 // in-process workers, resuming each from its checkpoint if train.Checkpoint
 // holds checkpoints.
-func NewDataParallel(backend compute.Backend, cfg Config, train TrainConfig) (*DataParallel, error) {
+func newDataParallel(backend compute.Backend, cfg Config, train TrainConfig) (*DataParallel, error) {
 	if train.Workers < 2 {
 		return nil, errors.Errorf("a data-parallel run needs at least 2 workers, got %d", train.Workers)
 	}
 	if err := train.Validate(); err != nil {
 		return nil, err
 	}
-	comms, err := dataparallel.NewInProcess(train.Workers, ParallelTimeout)
+	comms, err := dataparallel.NewInProcess(train.Workers, parallelTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +108,7 @@ func NewDataParallel(backend compute.Backend, cfg Config, train TrainConfig) (*D
 	return d, nil
 }
 
-// NewDataParallelRank prepares this process's rank of a multi-process
+// newDataParallelRank prepares this process's rank of a multi-process
 // data-parallel run: comm connects the job's processes, one rank each (e.g.
 // dataparallel.NewMPI in a program launched by mpirun), and the run has
 // comm.Size() (>= 2) workers. train.Workers must be 0, 1 (then set to
@@ -122,7 +122,7 @@ func NewDataParallel(backend compute.Backend, cfg Config, train TrainConfig) (*D
 // it after the run (after an error, end the process instead: over MPI, a
 // process that exits with an error makes mpirun end the whole job, while
 // closing a communicator that did not fail waits for the other ranks).
-func NewDataParallelRank(backend compute.Backend, cfg Config, train TrainConfig, comm dataparallel.Communicator) (*DataParallel, error) {
+func newDataParallelRank(backend compute.Backend, cfg Config, train TrainConfig, comm dataparallel.Communicator) (*DataParallel, error) {
 	if comm == nil {
 		return nil, errors.New("NewDataParallelRank: nil communicator")
 	}
@@ -287,7 +287,7 @@ func (e *Experiment) Rank() int {
 // alone and the StepOutputs.
 func (e *Experiment) buildParallelTrainer() error {
 	modelFn := func(scope *model.Scope, inputs []*Node) []*Node {
-		mainLoss := ReduceAllMean(CrossEntropy(e.Model.Logits(scope, inputs[0]), inputs[1]))
+		mainLoss := ReduceAllMean(crossEntropy(e.Model.Logits(scope, inputs[0]), inputs[1]))
 		train.AddMainLoss(mainLoss)
 		return []*Node{mainLoss}
 	}

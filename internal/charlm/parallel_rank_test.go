@@ -21,9 +21,9 @@ func rankExperiments(t *testing.T, comms []*dataparallel.InProcess, tc TrainConf
 	var wg sync.WaitGroup
 	for r, comm := range comms {
 		wg.Go(func() {
-			ranks[r], errs[r] = NewDataParallelRank(backend(t), tinyConfig(ArchGPT), tc, comm)
+			ranks[r], errs[r] = newDataParallelRank(backend(t), tinyConfig(ArchGPT), tc, comm)
 			if errs[r] == nil {
-				_, errs[r] = ParseSettings(ranks[r].Ranks[0].Store, settings)
+				_, errs[r] = parseSettings(ranks[r].Ranks[0].Store, settings)
 			}
 			if errs[r] != nil {
 				_ = comm.Close() // Don't leave the others waiting.
@@ -102,15 +102,15 @@ func TestDataParallelRankMatchesInProcess(t *testing.T) {
 func TestDataParallelRankBadCommunicator(t *testing.T) {
 	tc := DefaultTrainConfig()
 	tc.Data = tinyCorpusFile(t, pangram, 20)
-	_, err := NewDataParallelRank(backend(t), tinyConfig(ArchGPT), tc, nil)
+	_, err := newDataParallelRank(backend(t), tinyConfig(ArchGPT), tc, nil)
 	require.ErrorContains(t, err, "nil communicator")
 	one, err := dataparallel.NewInProcess(1, time.Minute)
 	require.NoError(t, err)
-	_, err = NewDataParallelRank(backend(t), tinyConfig(ArchGPT), tc, one[0])
+	_, err = newDataParallelRank(backend(t), tinyConfig(ArchGPT), tc, one[0])
 	require.ErrorContains(t, err, "at least 2 workers")
 	two, err := dataparallel.NewInProcess(2, time.Minute)
 	require.NoError(t, err)
 	tc.Workers = 3
-	_, err = NewDataParallelRank(backend(t), tinyConfig(ArchGPT), tc, two[0])
+	_, err = newDataParallelRank(backend(t), tinyConfig(ArchGPT), tc, two[0])
 	require.ErrorContains(t, err, "configured for 3 workers, but the communicator connects 2 ranks")
 }

@@ -18,10 +18,10 @@ func parallelExperiment(t *testing.T, data string, steps, workers int, checkpoin
 	if fn != nil {
 		fn(&tc)
 	}
-	d, err := NewDataParallel(backend(t), tinyConfig(ArchGPT), tc)
+	d, err := newDataParallel(backend(t), tinyConfig(ArchGPT), tc)
 	require.NoError(t, err)
 	for _, exp := range d.Ranks {
-		_, err = ParseSettings(exp.Store, settings)
+		_, err = parseSettings(exp.Store, settings)
 		require.NoError(t, err)
 	}
 	return d
@@ -112,7 +112,7 @@ func TestDataParallelGCT(t *testing.T) {
 	require.InDelta(t, *r.GradBitsPerElement*params/8, r.CodedBytesPerWorkerPerStep, 0.05*params/8,
 		"coded bytes are the bits per element (averaged over the workers)")
 	require.Less(t, r.BytesSentPerWorkerPerStep, 4*params*3/32)
-	require.Len(t, r.Outputs[OutputGradBits], 6)
+	require.Len(t, r.Outputs[outputGradBits], 6)
 }
 
 // TestDataParallelResume: a data-parallel run with GCT and ACT (each worker

@@ -113,7 +113,7 @@ func (e *Experiment) Results() *Results {
 		Params:           e.NumParams(),
 		ValLoss:          map[string]float64{},
 		SecPerStepMedian: e.MedianStepDuration().Seconds(),
-		PeakRSSBytes:     PeakRSS(),
+		PeakRSSBytes:     peakRSS(),
 		LossCurve:        slices.Clone(e.history.LossCurve),
 		Outputs:          e.history.Outputs,
 		WeightsHash:      dataparallel.WeightsHash(e.Store),

@@ -7,8 +7,8 @@ import (
 	"syscall"
 )
 
-// PeakRSS returns the peak resident set size of this process, in bytes (0 if unknown).
-func PeakRSS() int64 {
+// peakRSS returns the peak resident set size of this process, in bytes (0 if unknown).
+func peakRSS() int64 {
 	var usage syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &usage); err != nil {
 		return 0

@@ -11,7 +11,7 @@ import (
 
 // RunState is what an Experiment keeps, besides the variables, to resume a run
 // bit for bit and to report its whole history after a resume. It is stored as
-// JSON in the ParamRunState hyperparameter, so every checkpoint carries it.
+// JSON in the paramRunState hyperparameter, so every checkpoint carries it.
 type RunState struct {
 	// Identity of the run: a checkpoint only resumes a run with the same identity.
 	Identity RunIdentity `json:"identity"`
@@ -74,7 +74,7 @@ func (e *Experiment) identity() RunIdentity {
 	return id
 }
 
-// storeRunState writes the current run state into the ParamRunState hyperparameter.
+// storeRunState writes the current run state into the paramRunState hyperparameter.
 func (e *Experiment) storeRunState() error {
 	batches, err := e.Batches.State()
 	if err != nil {
@@ -90,17 +90,17 @@ func (e *Experiment) storeRunState() error {
 	if err != nil {
 		return errors.Wrap(err, "failed to encode the run state")
 	}
-	e.Store.RootScope().SetParam(ParamRunState, string(encoded))
+	e.Store.RootScope().SetParam(paramRunState, string(encoded))
 	return nil
 }
 
-// restoreRunState reads the run state from the ParamRunState hyperparameter (set
+// restoreRunState reads the run state from the paramRunState hyperparameter (set
 // by a loaded checkpoint) and restores the batch generator, the trainable flags
 // and the history. It fails if the checkpoint belongs to a different run.
 func (e *Experiment) restoreRunState(checkpointName string) error {
-	encoded := model.GetParamOr(e.Store.RootScope(), ParamRunState, "")
+	encoded := model.GetParamOr(e.Store.RootScope(), paramRunState, "")
 	if encoded == "" {
-		return errors.Errorf("checkpoint %s has no run state (%s): it was not written by this experiment", checkpointName, ParamRunState)
+		return errors.Errorf("checkpoint %s has no run state (%s): it was not written by this experiment", checkpointName, paramRunState)
 	}
 	var state RunState
 	if err := json.Unmarshal([]byte(encoded), &state); err != nil {

@@ -25,8 +25,8 @@ type WarmupCosine struct {
 	Warmup, Total int
 }
 
-// DefaultSchedule returns the benchmark's schedule for a run of the given number of steps.
-func DefaultSchedule(steps int) WarmupCosine {
+// defaultSchedule returns the benchmark's schedule for a run of the given number of steps.
+func defaultSchedule(steps int) WarmupCosine {
 	return WarmupCosine{Peak: 1e-3, Min: 1e-4, Warmup: 100, Total: steps}
 }
 

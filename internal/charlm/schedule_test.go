@@ -11,7 +11,7 @@ import (
 // TestSchedule checks the learning rate of the benchmark specification at key steps of a 2000-step
 // run, on the host and in the graph.
 func TestSchedule(t *testing.T) {
-	s := DefaultSchedule(2000)
+	s := defaultSchedule(2000)
 	cases := []struct {
 		it   int
 		want float64

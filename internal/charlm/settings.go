@@ -11,7 +11,7 @@ import (
 	"github.com/pkg/errors"
 )
 
-// ParseSettings applies hyperparameter settings to the store, the way GoMLX's
+// parseSettings applies hyperparameter settings to the store, the way GoMLX's
 // ui/commandline.ParseSettings does (the -set flag): a list of "param=value"
 // separated by ";". Every param must already have a default value in the root
 // scope, whose type decides how the value is parsed (int, float, bool, string and
@@ -22,7 +22,7 @@ import (
 //
 // It is a port of GoMLX's parser, which lives in a package this module cannot
 // import yet (ui/commandline pulls in terminal UI dependencies).
-func ParseSettings(store *model.Store, settings string) (modified []string, err error) {
+func parseSettings(store *model.Store, settings string) (modified []string, err error) {
 	for setting := range strings.SplitSeq(settings, ";") {
 		if modified, err = parseSetting(store, strings.TrimSpace(setting), modified); err != nil {
 			return nil, err

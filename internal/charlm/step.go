@@ -13,10 +13,10 @@ import (
 	"github.com/pkg/errors"
 )
 
-// RegularizationLossGraphParam is the graph parameter where GoMLX's
+// regularizationLossGraphParam is the graph parameter where GoMLX's
 // train.AddRegularizationLoss accumulates regularization terms; the training step
 // adds it to the cross-entropy, so layers written for GoMLX's trainer work here.
-const RegularizationLossGraphParam = "/trainer/trainer_regularization_loss"
+const regularizationLossGraphParam = "/trainer/trainer_regularization_loss"
 
 // numFixedOutputs of the training graph: loss, main loss, gradient norm.
 const numFixedOutputs = 3
@@ -55,16 +55,16 @@ func (e *Experiment) trainGraph(scope *model.Scope, tokens, targets *Node) []*No
 	g := tokens.Graph()
 	scope.Store().SetTraining(g, true)
 	logits := e.Model.Logits(scope, tokens)
-	mainLoss := ReduceAllMean(CrossEntropy(logits, targets))
+	mainLoss := ReduceAllMean(crossEntropy(logits, targets))
 	loss := mainLoss
-	if reg, found := model.GetGraphParam(g, RegularizationLossGraphParam); found && reg != nil {
+	if reg, found := model.GetGraphParam(g, regularizationLossGraphParam); found && reg != nil {
 		if regNode, ok := reg.(*Node); ok {
 			loss = Add(loss, ConvertDType(regNode, loss.DType()))
 		}
 	}
 	e.Optimizer.UpdateGraph(scope, g, loss)
 	gradNorm := ConstAs(loss, math.NaN())
-	if norm, found := model.GetGraphParam(g, model.JoinPath(model.RootScopePath, GradNormGraphParam)); found {
+	if norm, found := model.GetGraphParam(g, model.JoinPath(model.RootScopePath, gradNormGraphParam)); found {
 		if n, ok := norm.(*Node); ok {
 			gradNorm = ConvertDType(n, loss.DType())
 		}
@@ -133,19 +133,19 @@ func (e *Experiment) evalGraph(scope *model.Scope, windows, mask *Node) *Node {
 	block := windows.Shape().Dim(1) - 1
 	tokens := Slice(windows, AxisRange(), AxisRange(0, block))
 	targets := Slice(windows, AxisRange(), AxisRange(1, block+1))
-	perWindow := ReduceSum(CrossEntropy(e.Model.Logits(scope, tokens), targets), -1) // [batch]
+	perWindow := ReduceSum(crossEntropy(e.Model.Logits(scope, tokens), targets), -1) // [batch]
 	return ReduceAllSum(Mul(perWindow, ConvertDType(mask, perWindow.DType())))
 }
 
 // ValidationLoss returns the mean cross-entropy, in nats per byte, over every
 // target of every validation window (see Corpus.NumValWindows), or of the
-// evenly spaced subset of Train.ValWindows windows if set (see ValSubset):
+// evenly spaced subset of Train.ValWindows windows if set (see valSubset):
 // deterministic, the same windows for every run. The sums are accumulated in
 // float64.
 func (e *Experiment) ValidationLoss() (float64, error) {
 	if e.evalExec == nil {
 		var err error
-		subset := ValSubset(e.Corpus.NumValWindows(e.Config.Block), e.Train.ValWindows)
+		subset := valSubset(e.Corpus.NumValWindows(e.Config.Block), e.Train.ValWindows)
 		e.valWindows, e.valMasks, err = e.Corpus.ValWindowsAt(e.Config.Block, e.Train.EvalBatch, subset)
 		if err != nil {
 			return 0, err

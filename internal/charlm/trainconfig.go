@@ -6,8 +6,8 @@ import (
 	"github.com/pkg/errors"
 )
 
-// DefaultEvalAt are the steps at which the benchmark reports the validation loss.
-var DefaultEvalAt = []int{250, 500, 1000, 2000}
+// defaultEvalAt are the steps at which the benchmark reports the validation loss.
+var defaultEvalAt = []int{250, 500, 1000, 2000}
 
 // FullRunSteps is the number of steps of the benchmark's full run; runs with
 // fewer steps are "quick profiles" and say so in their results.
@@ -21,7 +21,7 @@ type TrainConfig struct {
 	Batch int `json:"batch"`
 	// Seed seeds the initialization and the batch generator.
 	Seed int64 `json:"seed"`
-	// Init is the initialization strategy (see InitNames).
+	// Init is the initialization strategy (see initNames).
 	Init string `json:"init"`
 	// Beta is the GG shape specification for Init "gg" (see ParseBetas).
 	Beta string `json:"beta,omitempty"`
@@ -33,7 +33,7 @@ type TrainConfig struct {
 	// TargetLoss, if > 0, is the validation loss whose first crossing is reported
 	// as steps_to_target (usually the baseline's final loss).
 	TargetLoss float64 `json:"target_loss,omitempty"`
-	// Data is the corpus path; "" is the default corpus (see DefaultCorpusPath).
+	// Data is the corpus path; "" is the default corpus (see defaultCorpusPath).
 	Data string `json:"data,omitempty"`
 	// Checkpoint is the checkpoint directory; "" disables checkpoints. If it holds
 	// checkpoints, the run resumes from the latest one.
@@ -41,7 +41,7 @@ type TrainConfig struct {
 	// EvalBatch is the number of validation windows per evaluation batch.
 	EvalBatch int `json:"eval_batch"`
 	// ValWindows, if > 0, measures the validation loss on that many of the
-	// validation windows, evenly spaced over the split (see ValSubset),
+	// validation windows, evenly spaced over the split (see valSubset),
 	// instead of all of them (0): a cheaper, noisier measurement for quick
 	// profiles. Losses measured with different ValWindows do not compare.
 	ValWindows int `json:"val_windows,omitempty"`
@@ -75,8 +75,8 @@ func DefaultTrainConfig() TrainConfig {
 		Steps:     FullRunSteps,
 		Batch:     12,
 		Seed:      1,
-		Init:      InitNameNormal02,
-		EvalAt:    slices.Clone(DefaultEvalAt),
+		Init:      initNameNormal02,
+		EvalAt:    slices.Clone(defaultEvalAt),
 		LogEvery:  10,
 		EvalBatch: 128,
 	}
@@ -103,7 +103,7 @@ func (tc TrainConfig) Validate() error {
 			return errors.Errorf("eval steps must be > 0, got %d", s)
 		}
 	}
-	if _, err := InitByName(tc.Init, tc.Beta); err != nil {
+	if _, err := initByName(tc.Init, tc.Beta); err != nil {
 		return err
 	}
 	if _, err := tc.compression(); err != nil {

@@ -5,13 +5,13 @@ import (
 	"github.com/pkg/errors"
 )
 
-// ValSubset returns the indices of the validation windows evaluated when a
+// valSubset returns the indices of the validation windows evaluated when a
 // run measures its validation loss on `want` of the `total` windows (see
 // TrainConfig.ValWindows): all of them (nil) if want <= 0 or want >= total,
 // otherwise want indices evenly spaced over [0, total), index i being
 // floor(i*total/want). The subset depends only on want and total: every run
 // with the same ValWindows and block size is measured on the same windows.
-func ValSubset(total, want int) []int {
+func valSubset(total, want int) []int {
 	if want <= 0 || want >= total {
 		return nil
 	}
@@ -63,7 +63,7 @@ func (c *Corpus) ValWindowsAt(block, batch int, indices []int) (windows, masks [
 // smaller than the split's, otherwise all (Corpus.NumValWindows).
 func (e *Experiment) NumValWindowsEvaluated() int {
 	total := e.Corpus.NumValWindows(e.Config.Block)
-	if idx := ValSubset(total, e.Train.ValWindows); idx != nil {
+	if idx := valSubset(total, e.Train.ValWindows); idx != nil {
 		return len(idx)
 	}
 	return total

@@ -9,11 +9,11 @@ import (
 )
 
 func TestValSubset(t *testing.T) {
-	require.Nil(t, ValSubset(886, 0), "0: every window")
-	require.Nil(t, ValSubset(886, 886))
-	require.Nil(t, ValSubset(10, 50))
-	require.Equal(t, []int{0, 221, 443, 664}, ValSubset(886, 4))
-	idx := ValSubset(886, 100)
+	require.Nil(t, valSubset(886, 0), "0: every window")
+	require.Nil(t, valSubset(886, 886))
+	require.Nil(t, valSubset(10, 50))
+	require.Equal(t, []int{0, 221, 443, 664}, valSubset(886, 4))
+	idx := valSubset(886, 100)
 	require.Len(t, idx, 100)
 	for i := 1; i < len(idx); i++ {
 		gap := idx[i] - idx[i-1]
@@ -25,7 +25,7 @@ func TestValSubset(t *testing.T) {
 // ValWindows packs all of them, with padding masked out, and that bad indices
 // are errors.
 func TestValWindowsAt(t *testing.T) {
-	corpus, err := LoadCorpus("")
+	corpus, err := loadCorpus("")
 	require.NoError(t, err)
 	all, allMasks, err := corpus.ValWindowsAt(64, 128, nil)
 	require.NoError(t, err)
@@ -80,7 +80,7 @@ func TestValWindowsRun(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, r.ValLoss["1"], subsetLoss)
 	var sum float64
-	for _, k := range ValSubset(total, 5) {
+	for _, k := range valSubset(total, 5) {
 		windows, masks, err := exp.Corpus.ValWindowsAt(16, tc.EvalBatch, []int{k})
 		require.NoError(t, err)
 		out, err := exp.evalExec.Call(windows[0], masks[0])

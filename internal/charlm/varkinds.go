@@ -14,7 +14,7 @@ var variableKinds = []struct {
 	{regexp.MustCompile(`^/pos_embed/embeddings$`), KindPos},
 	{regexp.MustCompile(`^/block_\d+/attn/qkv/weights$`), KindAttnQKV},
 	{regexp.MustCompile(`^/block_\d+/attn/out/weights$`), KindAttnOut},
-	{regexp.MustCompile(`^/block_\d+/mlp/gate/weights$`), KindMLPGate},
+	{regexp.MustCompile(`^/block_\d+/mlp/gate/weights$`), kindMLPGate},
 	{regexp.MustCompile(`^/block_\d+/mlp/(in|up)/weights$`), KindMLPIn},
 	{regexp.MustCompile(`^/block_\d+/mlp/(out|down)/weights$`), KindMLPOut},
 	{regexp.MustCompile(`^/head/weights$`), KindHead},

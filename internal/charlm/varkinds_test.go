@@ -15,9 +15,9 @@ func TestKindOfVariable(t *testing.T) {
 	seen := map[string]bool{}
 	for _, arch := range []string{ArchGPT, ArchLlama} {
 		t.Run(arch, func(t *testing.T) {
-			m := NewModel(tinyConfig(arch))
+			m := newModel(tinyConfig(arch))
 			kindOfScope := map[string]string{}
-			baseline := InitNormal02()
+			baseline := initNormal02()
 			m.Init = func(scope *model.Scope, kind string, std float64) model.VariableInitializer {
 				kindOfScope[scope.Scope()] = kind
 				return baseline(scope, kind, std)
