@@ -3,12 +3,11 @@ package layers
 import (
 	"math"
 	"math/rand/v2"
-	"runtime"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ggprior/ggprior/internal/testbackend"
+	"github.com/ggprior/ggprior/layers/sparse"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/stretchr/testify/require"
@@ -51,45 +50,6 @@ func gatherMatMul(values, cols, w *Node) *Node {
 	return Einsum("tk,tkw->tw", values, rows)
 }
 
-// skipZerosRow is a kernel of one row of a sparse-aware product: out[:width] =
-// a x w for one activation row a [hidden] and a row-major kernel w [hidden,
-// width], skipping the zeros of a (per non-zero, one kernel row scaled and
-// added). simdSkipZerosRow, where the build and the CPU have AVX-512, keeps
-// the output row in vector registers; skipZerosRowScalar is plain Go.
-var skipZerosRow = skipZerosRowScalar
-
-func skipZerosRowScalar(a, w, out []float32) {
-	width := len(out)
-	clear(out)
-	for c, v := range a {
-		if v == 0 {
-			continue
-		}
-		row := w[c*width : (c+1)*width]
-		for j, x := range row {
-			out[j] += v * x
-		}
-	}
-}
-
-// skipZerosMatMul computes out = a x w for a [rows, hidden] (row-major) and w
-// [hidden, width], skipping a's zeros, rows split among GOMAXPROCS
-// goroutines: what a sparse-aware kernel of a backend would do with the dense
-// activation ACT emits.
-func skipZerosMatMul(a []float32, rows int, w []float32, width int, out []float32) {
-	hidden := len(a) / rows
-	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	for part := range workers {
-		wg.Go(func() {
-			for r := part * rows / workers; r < (part+1)*rows/workers; r++ {
-				skipZerosRow(a[r*hidden:(r+1)*hidden], w, out[r*width:(r+1)*width])
-			}
-		})
-	}
-	wg.Wait()
-}
-
 // compactRows returns the non-zeros of a [rows, hidden] activation with
 // exactly k per row as [rows, k] values and columns.
 func compactRows(a []float32, rows, k int) (values, cols *tensors.Tensor) {
@@ -103,9 +63,9 @@ func compactRows(a []float32, rows, k int) (values, cols *tensors.Tensor) {
 	return tensors.FromFlatDataAndDimensions(vs, rows, k), tensors.FromFlatDataAndDimensions(cs, rows, k)
 }
 
-// TestSparseMatMulPaths: the in-graph gather path and the host kernels
-// (scalar, and SIMD where available) compute the dense product (to float32
-// rounding of sums of 52 terms).
+// TestSparseMatMulPaths: the in-graph gather path and the host kernel
+// (sparse.MatMul) compute the dense product (to float32 rounding of sums of
+// 52 terms).
 func TestSparseMatMulPaths(t *testing.T) {
 	a, w, k := sparseActivations(0.9, 1)
 	backend := testbackend.Get(t)
@@ -116,13 +76,8 @@ func TestSparseMatMulPaths(t *testing.T) {
 	gathered := tensors.MustCopyFlatData[float32](MustExecOnce(backend, gatherMatMul, values, cols, wt))
 	require.InDeltaSlice(t, dense, gathered, 1e-5)
 	host := make([]float32, sparseTokens*sparseWidth)
-	skipZerosMatMul(a, sparseTokens, w, sparseWidth, host)
+	sparse.MatMul(host, a, w, nil, sparseTokens, sparseHidden, sparseWidth)
 	require.InDeltaSlice(t, dense, host, 1e-5)
-	scalar := make([]float32, sparseWidth)
-	for r := range 4 {
-		skipZerosRowScalar(a[r*sparseHidden:(r+1)*sparseHidden], w, scalar)
-		require.InDeltaSlice(t, dense[r*sparseWidth:(r+1)*sparseWidth], scalar, 1e-5)
-	}
 }
 
 // BenchmarkSparseMatMul compares, for the MLP output projection after an ACT
@@ -138,11 +93,10 @@ func TestSparseMatMulPaths(t *testing.T) {
 //     out: the pure-Go backend (compute v0.1.0) takes about 3.9 s for TopK
 //     and 3.2 s for CumSum on [768, 512] (against 4.6 ms for the dense
 //     product), so no in-graph compaction can pay off there yet.
-//   - hostNN, a host Go kernel standing in for a sparse-aware backend kernel:
-//     it reads the dense activation and, per non-zero, adds the scaled kernel
-//     row to the output row (kept in AVX-512 registers when built with
-//     GOEXPERIMENT=simd on a CPU that has them; plain Go otherwise), rows
-//     split among GOMAXPROCS goroutines.
+//   - hostNN, sparse.MatMul standing in for a sparse-aware backend kernel: it
+//     reads the dense activation and, per non-zero, adds the scaled kernel
+//     row to the output row (AVX-512 when built with GOEXPERIMENT=simd on a
+//     CPU that has it; plain Go otherwise), split among goroutines.
 //
 // Each iteration runs every path once; it reports each path's time
 // (<path>-us) and the speedups dense/<path> (> 1: faster than dense).
@@ -172,7 +126,7 @@ func BenchmarkSparseMatMul(b *testing.B) {
 		gathered := MustNewExec(backend, gatherMatMul)
 		paths = append(paths, path{"gather" + suffix, func() { gathered.MustExec(values, cols, wt)[0].MustFinalizeAll() }})
 		out := make([]float32, sparseTokens*sparseWidth)
-		paths = append(paths, path{"host" + suffix, func() { skipZerosMatMul(a, sparseTokens, w, sparseWidth, out) }})
+		paths = append(paths, path{"host" + suffix, func() { sparse.MatMul(out, a, w, nil, sparseTokens, sparseHidden, sparseWidth) }})
 	}
 	for _, p := range paths {
 		p.run() // Compiles.
