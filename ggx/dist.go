@@ -64,8 +64,10 @@ func New(mu, alpha, beta float64) (Dist, error) {
 // For beta = 2 this is alpha = std*sqrt(2), for beta = 1 alpha = std/sqrt(2).
 //
 // Like gonum's distribution constructors it does not return an error: it panics,
-// with a message naming the problem, if mu is not finite or std or beta is not
-// positive and finite. Use New for validated construction from (mu, alpha, beta).
+// with a message naming the problem, if mu is not finite, if std or beta is not
+// positive and finite, or if the scale they give is not a positive finite
+// float64 (for std = 1 the scale underflows to 0 below beta ~ 0.006). Use New
+// for validated construction from (mu, alpha, beta).
 func FromStdDev(mu, std, beta float64) Dist {
 	switch {
 	case math.IsNaN(mu) || math.IsInf(mu, 0):
@@ -75,7 +77,11 @@ func FromStdDev(mu, std, beta float64) Dist {
 	case !(beta > 0) || math.IsInf(beta, 1):
 		panic(fmt.Sprintf("ggx: FromStdDev: shape beta must be positive and finite, got %g", beta))
 	}
-	return Dist{Mu: mu, Alpha: alphaFromStdDev(std, beta), Beta: beta}
+	alpha := alphaFromStdDev(std, beta)
+	if !(alpha > 0) || math.IsInf(alpha, 1) {
+		panic(fmt.Sprintf("ggx: FromStdDev: the scale of shape beta=%g and standard deviation %g is %g, outside float64's range", beta, std, alpha))
+	}
+	return Dist{Mu: mu, Alpha: alpha, Beta: beta}
 }
 
 // alphaFromStdDev returns the scale alpha of a GG distribution with shape beta and

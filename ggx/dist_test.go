@@ -360,7 +360,9 @@ func TestNew(t *testing.T) {
 }
 
 // TestFromStdDev checks that FromStdDev sets the standard deviation, the known
-// Gaussian and Laplacian scales, and that it panics on invalid input.
+// Gaussian and Laplacian scales, and that it panics on invalid input,
+// including shapes so small that the scale underflows to 0 (beta = 1e-6
+// gave a Dist with Alpha = 0, whose every method returns NaN).
 func TestFromStdDev(t *testing.T) {
 	for _, beta := range []float64{0.05, 0.3, 1, 2, 7, 50} {
 		d := FromStdDev(-1, 0.02, beta)
@@ -370,7 +372,7 @@ func TestFromStdDev(t *testing.T) {
 	}
 	require.InEpsilon(t, 0.5*math.Sqrt2, FromStdDev(0, 0.5, 2).Alpha, 1e-15)
 	require.InEpsilon(t, 0.5/math.Sqrt2, FromStdDev(0, 0.5, 1).Alpha, 1e-15)
-	for _, bad := range [][3]float64{{math.NaN(), 1, 1}, {0, 0, 1}, {0, -1, 1}, {0, math.Inf(1), 1}, {0, 1, 0}, {0, 1, math.NaN()}} {
+	for _, bad := range [][3]float64{{math.NaN(), 1, 1}, {0, 0, 1}, {0, -1, 1}, {0, math.Inf(1), 1}, {0, 1, 0}, {0, 1, math.NaN()}, {0, 1, 1e-6}, {0, 1, 0.001}, {0, 1e-300, 0.05}} {
 		require.Panics(t, func() { FromStdDev(bad[0], bad[1], bad[2]) }, "FromStdDev(%v)", bad)
 	}
 }

@@ -120,9 +120,10 @@ func Init(scope *model.Scope) *InitConfig {
 	return c
 }
 
-// Beta sets the shape of the GG (beta > 0): 2 is Gaussian, 1 Laplacian, smaller
-// is peakier.
+// Beta sets the shape of the GG, in [MinBeta, MaxBeta]: 2 is Gaussian, 1
+// Laplacian, smaller is peakier. It panics for a shape outside that range.
 func (c *InitConfig) Beta(beta float64) *InitConfig {
+	checkBeta("Beta", beta)
 	c.beta = beta
 	return c
 }
@@ -161,6 +162,7 @@ func (c *InitConfig) StdDev(std float64) *InitConfig {
 // "/model/block_0/attn/qkv/weights") matches the regular expression pattern,
 // overriding Beta; the first matching pattern wins. Use it to give embeddings,
 // attention and MLP weights each the beta that trained models show for them.
+// It panics for a shape outside [MinBeta, MaxBeta].
 //
 // A GoMLX VariableInitializer does not see the variable's name, so patterns take
 // effect through Rebind (call it at the end of the model function, once the
@@ -175,14 +177,18 @@ func (c *InitConfig) BetaFor(pattern string, beta float64) *InitConfig {
 	return c
 }
 
+// checkBeta panics if beta, given to method, is outside [MinBeta, MaxBeta].
 func checkBeta(method string, beta float64) {
-	if !(beta > 0) || math.IsInf(beta, 0) {
-		exceptions.Panicf("ggx.Init: %s: beta=%g, want a finite value > 0", method, beta)
+	if !(beta >= MinBeta && beta <= MaxBeta) {
+		exceptions.Panicf("ggx.Init: %s: beta=%g, want a shape in [%g, %g]", method, beta, MinBeta, MaxBeta)
 	}
 }
 
 // Done validates the configuration and returns the initializer.
 func (c *InitConfig) Done() model.VariableInitializer {
+	if !(c.beta >= MinBeta && c.beta <= MaxBeta) {
+		exceptions.Panicf("ggx.Init: beta=%g (hyperparameter %s or Beta), want a shape in [%g, %g]", c.beta, ParamBeta, MinBeta, MaxBeta)
+	}
 	return c.withBeta(c.beta)
 }
 

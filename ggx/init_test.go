@@ -154,6 +154,39 @@ func TestInitBadConfig(t *testing.T) {
 	require.Panics(t, func() { Init(scope) })
 }
 
+// TestInitBetaRange checks that the builder refuses, at once and with the
+// range in its message, shapes outside [MinBeta, MaxBeta]: beta = 0.001 gave
+// weights whose GG scale underflows (every value NaN or 0) and 0.04 a model
+// that diverges, both only once training ran.
+func TestInitBetaRange(t *testing.T) {
+	scope := model.NewStore().RootScope()
+	for _, beta := range []float64{0.001, 0.04, 50.5, 1e6} {
+		requirePanicsWith(t, "[0.05, 50]", func() { Init(scope).Beta(beta) }, "Beta(%g)", beta)
+		requirePanicsWith(t, "[0.05, 50]", func() { Init(scope).BetaFor("x", beta) }, "BetaFor(%g)", beta)
+	}
+	scope.SetParam(ParamBeta, 0.001)
+	requirePanicsWith(t, ParamBeta, func() { Init(scope).Done() }, "hyperparameter %s=0.001", ParamBeta)
+	scope.SetParam(ParamBeta, MinBeta)
+	require.NotPanics(t, func() { Init(scope).Done() })
+	require.NotPanics(t, func() { Init(scope).Beta(MaxBeta).Done() })
+}
+
+// requirePanicsWith checks that fn panics with a message containing want.
+func requirePanicsWith(t *testing.T, want string, fn func(), msgAndArgs ...any) {
+	t.Helper()
+	var msg string
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				msg = fmt.Sprint(r)
+			}
+		}()
+		fn()
+	}()
+	require.NotEmpty(t, msg, msgAndArgs...)
+	require.Contains(t, msg, want, msgAndArgs...)
+}
+
 // twoSampleKS returns the two-sample Kolmogorov-Smirnov distance.
 func twoSampleKS(a, b []float64) float64 {
 	a = sortedCopy(a)

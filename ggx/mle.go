@@ -85,7 +85,7 @@ func fitMLEFrom(xs []float64, pilot Dist, sorted []float64) (Dist, error) {
 	// Safeguarded Newton on g(u) = d ell/d beta at beta = e^u, with ell the
 	// profile log-likelihood per sample (maximum where g = 0, g decreasing there).
 	u := math.Log(pilot.Beta)
-	uMin, uMax := math.Log(fitMinBeta), math.Log(fitMaxBeta)
+	uMin, uMax := math.Log(MinBeta), math.Log(MaxBeta)
 	lo, hi := uMin, uMax // bracket; loSet/hiSet: g(lo) > 0, g(hi) < 0 observed.
 	loSet, hiSet := false, false
 	const maxStep = 0.5
@@ -94,7 +94,7 @@ func fitMLEFrom(xs []float64, pilot Dist, sorted []float64) (Dist, error) {
 		g, h := p.derivs(math.Exp(u))
 		if u >= uMax && g > 0 || u <= uMin && g < 0 {
 			return Dist{}, fmt.Errorf("ggx: the likelihood is maximized at a shape outside the supported range [%g, %g]",
-				fitMinBeta, fitMaxBeta)
+				MinBeta, MaxBeta)
 		}
 		if g == 0 {
 			converged = true

@@ -7,14 +7,15 @@ import (
 	"gonum.org/v1/gonum/mathext"
 )
 
-// Range of shapes that the fits support: betaFromMomentRatio, Fit and FitMLE
-// return an error for data whose shape estimate falls outside it. At the low end
-// the kurtosis is ~6e12 (the moment ratio ~4.1e4) and no realistic sample
-// resolves the shape; at the high end the moment ratio is within 0.07% of the
-// uniform distribution's 4/3.
+// Range of shapes that the fits and the initializer support: Fit and FitMLE
+// return an error for data whose shape estimate falls outside it, and Init
+// refuses a shape outside it. At the low end the kurtosis is ~6e12 (the
+// moment ratio ~4.1e4) and no realistic sample resolves the shape; at the
+// high end the moment ratio is within 0.07% of the uniform distribution's
+// 4/3. A Dist itself takes any shape > 0.
 const (
-	fitMinBeta = 0.05
-	fitMaxBeta = 50.0
+	MinBeta = 0.05
+	MaxBeta = 50.0
 )
 
 // momentRatio returns the ratio of the second moment to the squared first
@@ -56,19 +57,19 @@ func dLogMomentRatio(beta float64) float64 {
 // replaced by bisection); log rho is smooth and monotone in log beta, so it
 // converges in a handful of steps to ~1e-15 relative.
 func betaFromMomentRatio(rho float64) (float64, error) {
-	rhoLo, rhoHi := momentRatio(fitMaxBeta), momentRatio(fitMinBeta)
+	rhoLo, rhoHi := momentRatio(MaxBeta), momentRatio(MinBeta)
 	if math.IsNaN(rho) || rho < rhoLo || rho > rhoHi {
 		return math.NaN(), fmt.Errorf("ggx: moment ratio E[(x-m)^2]/E[|x-m|]^2 = %g is outside the supported range [%.6g, %.6g] (shape beta in [%g, %g]; 4/3 is the uniform limit, pi/2 a Gaussian, 2 a Laplacian)",
-			rho, rhoLo, rhoHi, fitMinBeta, fitMaxBeta)
+			rho, rhoLo, rhoHi, MinBeta, MaxBeta)
 	}
 	switch rho {
 	case rhoLo:
-		return fitMaxBeta, nil
+		return MaxBeta, nil
 	case rhoHi:
-		return fitMinBeta, nil
+		return MinBeta, nil
 	}
 	target := math.Log(rho)
-	lo, hi := math.Log(fitMinBeta), math.Log(fitMaxBeta)
+	lo, hi := math.Log(MinBeta), math.Log(MaxBeta)
 	// Start from the Gaussian (u = log 2) or, for heavy tails, from the small-beta
 	// asymptotics log rho ~ (3 log 3 - 4 log 2)/beta.
 	u := math.Log(2)

@@ -46,7 +46,7 @@ func TestBetaFromMomentRatio(t *testing.T) {
 		require.NoError(t, err, "beta=%g", beta)
 		require.InEpsilon(t, beta, got, 1e-12, "beta=%g", beta)
 	}
-	lo, hi := momentRatio(fitMaxBeta), momentRatio(fitMinBeta)
+	lo, hi := momentRatio(MaxBeta), momentRatio(MinBeta)
 	for _, rho := range []float64{math.NaN(), 0, 1, 4.0 / 3, lo * (1 - 1e-12), hi * (1 + 1e-12), 1e6, math.Inf(1)} {
 		_, err := betaFromMomentRatio(rho)
 		require.Error(t, err, "rho=%g", rho)

@@ -169,6 +169,7 @@ func TestCommandBadMethodFlags(t *testing.T) {
 		{map[string]string{"act": "true", "act-lambda": "-1"}, "-act-lambda"},
 		{map[string]string{"workers": "5"}, "not divisible by 5 workers"},
 		{map[string]string{"workers": "0"}, "must be >= 1"},
+		{map[string]string{"init": "gg", "beta": "0.001"}, `-beta "0.001": "0.001" is not a shape in [0.05, 50]`},
 	} {
 		t.Run(strings.Join(sortedFlags(tc.flags), " "), func(t *testing.T) {
 			setFlags(t, map[string]string{"steps": "2", "eval-at": "2", "quiet": "true", "results": ""})

@@ -73,8 +73,8 @@ func run() error {
 	if *flagSteps <= 0 || *flagBatch <= 0 || *flagEvery <= 0 || *flagDepth <= 0 || *flagWidth <= 0 {
 		return fmt.Errorf("-steps, -batch, -every, -depth and -width must be positive")
 	}
-	if !(*flagBeta > 0) || math.IsInf(*flagBeta, 0) {
-		return fmt.Errorf("-beta=%g: want a finite value > 0", *flagBeta)
+	if !(*flagBeta >= ggx.MinBeta && *flagBeta <= ggx.MaxBeta) {
+		return fmt.Errorf("-beta=%g: want a shape in [%g, %g]", *flagBeta, ggx.MinBeta, ggx.MaxBeta)
 	}
 	backend, err := backends.New(os.Stderr)
 	if err != nil {

@@ -35,4 +35,6 @@ func TestQuickstartRuns(t *testing.T) {
 	require.Error(t, flag.Set("beta", "x"))
 	require.NoError(t, flag.Set("beta", "-1"))
 	require.ErrorContains(t, run(), "-beta")
+	require.NoError(t, flag.Set("beta", "0.001")) // Outside ggx's shapes: refused before training.
+	require.ErrorContains(t, run(), "-beta=0.001: want a shape in [0.05, 50]")
 }

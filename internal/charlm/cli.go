@@ -147,9 +147,10 @@ func (f *Flags) Args() []string {
 //
 // The training configuration's Beta is -beta as given: a "fit:DIR" value
 // (BetaFitPrefix) must be resolved to per-kind shapes before the run (by
-// internal/fitbetas.Resolve, which this package cannot import).
-// Neither the model nor the training configuration is validated: call their
-// Validate methods (NewExperiment does).
+// internal/fitbetas.Resolve, which this package cannot import); other
+// values are checked with -init here (ParseBetas).
+// Neither the model nor the training configuration is validated otherwise:
+// call their Validate methods (NewExperiment does).
 func (f *Flags) RunConfig(model Config) (Config, TrainConfig, []string, error) {
 	evalAt, err := parseSteps(f.EvalAt)
 	if err != nil {
@@ -164,6 +165,11 @@ func (f *Flags) RunConfig(model Config) (Config, TrainConfig, []string, error) {
 	tc.Init, tc.Beta, tc.EvalAt = f.Init, f.Beta, evalAt
 	tc.Checkpoint, tc.Data, tc.TargetLoss, tc.LogEvery = f.Checkpoint, f.Data, f.TargetLoss, f.LogEvery
 	tc.Compress, tc.Workers, tc.ValWindows = strings.TrimSpace(f.Compress), f.Workers, f.ValWindows
+	if !strings.HasPrefix(strings.TrimSpace(tc.Beta), BetaFitPrefix) {
+		if _, err := initByName(tc.Init, tc.Beta); err != nil {
+			return Config{}, TrainConfig{}, nil, err
+		}
+	}
 	settings, err := f.methodSettings(&tc)
 	if err != nil {
 		return Config{}, TrainConfig{}, nil, err

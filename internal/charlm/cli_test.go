@@ -99,6 +99,10 @@ func TestFlagsErrors(t *testing.T) {
 		{[]string{"-gct-bits", "3"}, "-gct-bits is only used with -compress gct"},
 		{[]string{"-act-lambda", "0"}, "-act-lambda is only used with -act"},
 		{[]string{"-act", "-act-start", "10", "-act-end", "5"}, "ends (step 5) before it starts (step 10)"},
+		// A GG shape outside ggx's range is refused with the flags, in one line.
+		{[]string{"-init", "gg", "-beta", "0.001"}, `-beta "0.001": "0.001" is not a shape in [0.05, 50]`},
+		{[]string{"-init", "gg", "-beta", "1.4,head=60"}, "is not a shape in [0.05, 50]"},
+		{[]string{"-beta", "1.4"}, "-beta \"1.4\" is only used with -init=gg"},
 	} {
 		f, err := ParseFlags(c.args)
 		require.NoError(t, err)

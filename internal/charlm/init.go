@@ -1,12 +1,14 @@
 package charlm
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/ggprior/ggprior/ggx"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
 	"github.com/pkg/errors"
@@ -167,8 +169,9 @@ var errBetaFitUnsupported = errors.New("ParseBetas does not read checkpoints: re
 // ParseBetas parses a GG shape specification: a single value for every kind
 // ("1.4"), per-kind values ("attn_qkv=1.3,mlp_in=1.6"), or both ("1.4,head=2":
 // the bare value is the default for kinds not listed; kinds with no value and no
-// default get 2, the Gaussian). "fit:DIR" is recognised and returns
-// errBetaFitUnsupported (wrapped with the directory).
+// default get 2, the Gaussian). Every value must be in the range of shapes
+// that ggx supports, [ggx.MinBeta, ggx.MaxBeta]. "fit:DIR" is recognised and
+// returns errBetaFitUnsupported (wrapped with the directory).
 func ParseBetas(spec string) (Betas, error) {
 	spec = strings.TrimSpace(spec)
 	if dir, ok := strings.CutPrefix(spec, BetaFitPrefix); ok {
@@ -180,8 +183,8 @@ func ParseBetas(spec string) (Betas, error) {
 	if spec == "" {
 		return Betas{}, errors.New("empty GG beta specification")
 	}
-	def, perKind, err := parseKeyedValues("-beta", spec, "layer kind", Kinds, "a positive number",
-		func(v float64) bool { return v > 0 && !math.IsInf(v, 0) })
+	def, perKind, err := parseKeyedValues("-beta", spec, "layer kind", Kinds, fmt.Sprintf("a shape in [%g, %g]", ggx.MinBeta, ggx.MaxBeta),
+		func(v float64) bool { return v >= ggx.MinBeta && v <= ggx.MaxBeta })
 	if err != nil {
 		return Betas{}, err
 	}

@@ -30,6 +30,16 @@ func TestParseBetas(t *testing.T) {
 		_, err := ParseBetas(bad)
 		require.Error(t, err, "%q", bad)
 	}
+	// Shapes outside ggx's range: 0.001 underflowed the initializer's scale
+	// (a long error chain once training ran), 0.04 diverged.
+	for _, bad := range []string{"0.001", "0.04", "50.5", "1.4,attn_qkv=0.01"} {
+		_, err := ParseBetas(bad)
+		require.ErrorContains(t, err, "is not a shape in [0.05, 50]", "%q", bad)
+	}
+	for _, good := range []string{"0.05", "50", "head=0.05,embed=50"} {
+		_, err := ParseBetas(good)
+		require.NoError(t, err, "%q", good)
+	}
 	_, err = ParseBetas("fit:/some/checkpoint")
 	require.ErrorIs(t, err, errBetaFitUnsupported)
 	require.ErrorContains(t, err, "resolve -beta fit:DIR")

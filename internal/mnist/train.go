@@ -72,7 +72,8 @@ type Config struct {
 	Seed int64 `json:"seed"`
 	// Init is InitHe or InitGG.
 	Init string `json:"init"`
-	// Beta is the shape of the GG initializer (InitGG only).
+	// Beta is the shape of the GG initializer (InitGG only), in
+	// [ggx.MinBeta, ggx.MaxBeta].
 	Beta float64 `json:"beta,omitempty"`
 	// ACT, if > 0, is the final target sparsity in (0, 1) of layers.ACT placed
 	// after the ReLU of every hidden layer. Its constraint ramps up from 5% to
@@ -125,8 +126,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("mnist: learning rate %g: want a finite value > 0", c.LearningRate)
 	case c.Init != InitHe && c.Init != InitGG:
 		return fmt.Errorf("mnist: init %q: want %q or %q", c.Init, InitHe, InitGG)
-	case c.Init == InitGG && (!(c.Beta > 0) || math.IsInf(c.Beta, 0)):
-		return fmt.Errorf("mnist: beta %g: want a finite value > 0", c.Beta)
+	case c.Init == InitGG && !(c.Beta >= ggx.MinBeta && c.Beta <= ggx.MaxBeta):
+		return fmt.Errorf("mnist: beta %g: want a shape in [%g, %g]", c.Beta, ggx.MinBeta, ggx.MaxBeta)
 	case !(c.ACT >= 0 && c.ACT < 1):
 		return fmt.Errorf("mnist: ACT target sparsity %g: want a value in [0, 1) (0: no ACT)", c.ACT)
 	case c.Compress != CompressNone && c.Compress != CompressGCT:

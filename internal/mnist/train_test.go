@@ -101,6 +101,8 @@ func TestConfigErrors(t *testing.T) {
 		{func(c *Config) { c.LearningRate = -1 }, "learning rate"},
 		{func(c *Config) { c.Init = "xavier" }, `init "xavier"`},
 		{func(c *Config) { c.Init, c.Beta = InitGG, 0 }, "beta 0"},
+		{func(c *Config) { c.Init, c.Beta = InitGG, 0.001 }, "beta 0.001: want a shape in [0.05, 50]"},
+		{func(c *Config) { c.Init, c.Beta = InitGG, 60 }, "beta 60: want a shape in [0.05, 50]"},
 		{func(c *Config) { c.ACT = 1 }, "ACT target sparsity 1"},
 		{func(c *Config) { c.Compress = "int8" }, `compress "int8"`},
 		{func(c *Config) { c.GCTBits = -2 }, "GCT bits -2"},
