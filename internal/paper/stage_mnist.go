@@ -239,28 +239,19 @@ func meanTrainLoss(runs []*mnist.Results) [][2]float64 {
 	return curve
 }
 
-// mnistFigurePoints bounds the points of a series of mnistFigure.
-const mnistFigurePoints = 20
-
 // mnistFigure draws each configuration's training loss (mean over seeds)
 // against the step, from the tenth of the run on (the first steps' loss,
-// near ln 10, would flatten the rest), at most mnistFigurePoints points
-// each (every k-th logged point, the last one always).
+// near ln 10, would flatten the rest).
 func mnistFigure(p *Plan, rows []MNISTRow, curves [][][2]float64) (Figure, error) {
 	plot := &study.XYPlot{Title: fmt.Sprintf("MNIST MLP, %d steps of batch 128", p.Profile.MNISTSteps),
 		XLabel: "step", YLabel: "training loss (mean over each logged interval and seeds)"}
 	from := p.Profile.MNISTSteps / 10
 	for i, row := range rows {
-		var points [][2]float64
+		series := study.XYSeries{Name: row.Config}
 		for _, pt := range curves[i] {
 			if int(pt[0]) >= from {
-				points = append(points, pt)
+				series.Points = append(series.Points, pt)
 			}
-		}
-		series := study.XYSeries{Name: row.Config}
-		every := (len(points) + mnistFigurePoints - 1) / mnistFigurePoints
-		for j := len(points) - 1; j >= 0; j -= every {
-			series.Points = append([][2]float64{points[j]}, series.Points...)
 		}
 		plot.Series = append(plot.Series, series)
 	}
