@@ -26,8 +26,9 @@
 //     the step time modelled over 1-100 Gbit/s links;
 //   - arch: the init study's baseline and GG on the llama architecture, and
 //     the evidence on the trained llama;
-//   - mnist: an MLP classifier on MNIST (skipped, with a notice, when the data
-//     cannot be downloaded or found in -mnist-dir);
+//   - mnist: an MLP classifier on MNIST, GG against He init, plain, with ACT
+//     and with GCT (the data from the Go module cache, see internal/mnist;
+//     skipped, with a notice, when no source has them);
 //   - size: the coded size (int8 + Exp-Golomb) of the weights of the baseline,
 //     GG and ACT runs, beside their fp32 size.
 //

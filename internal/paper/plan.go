@@ -41,7 +41,8 @@ type Plan struct {
 	Runner *study.Runner
 	// Backend runs every graph.
 	Backend compute.Backend
-	// MNISTDir is where the MNIST data is (downloaded into if missing).
+	// MNISTDir is where the MNIST data is (copied there from the Go module
+	// cache, or downloaded, if missing).
 	MNISTDir string
 
 	ctx      context.Context
