@@ -3,7 +3,6 @@ package distfit
 import (
 	"fmt"
 	"math"
-	"sort"
 
 	"github.com/ggprior/ggprior/ggx"
 	"github.com/ggprior/ggprior/internal/tensorkind"
@@ -195,18 +194,4 @@ func countDistinct(xs []float64, limit int) int {
 		}
 	}
 	return len(seen)
-}
-
-// median returns the median of xs (NaN if empty); xs is not modified.
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	k := len(s) / 2
-	if len(s)%2 == 1 {
-		return s[k]
-	}
-	return (s[k-1] + s[k]) / 2
 }

@@ -2,6 +2,7 @@ package distfit
 
 import (
 	"fmt"
+	"github.com/ggprior/ggprior/internal/stats"
 	"slices"
 	"strings"
 
@@ -73,7 +74,7 @@ func summarizeGroup(reports []TensorReport) Group {
 		moment = append(moment, r.Moment.Beta)
 	}
 	if len(mle) > 0 { // Otherwise all stay 0: JSON has no NaN.
-		g.MedianBetaMLE, g.MedianBetaMoment = median(mle), median(moment)
+		g.MedianBetaMLE, g.MedianBetaMoment = stats.Median(mle), stats.Median(moment)
 		g.MinBetaMLE, g.MaxBetaMLE = slices.Min(mle), slices.Max(mle)
 	}
 	return g

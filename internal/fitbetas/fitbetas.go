@@ -17,6 +17,7 @@ package fitbetas
 
 import (
 	"fmt"
+	"github.com/ggprior/ggprior/internal/stats"
 	"math"
 	"slices"
 	"strings"
@@ -98,21 +99,9 @@ func FromCheckpoint(dir string) (*Result, error) {
 		if len(betas) == 0 {
 			continue
 		}
-		r.Kinds = append(r.Kinds, KindFit{Kind: kind, Beta: median(betas), MinBeta: slices.Min(betas), MaxBeta: slices.Max(betas), Tensors: len(betas)})
+		r.Kinds = append(r.Kinds, KindFit{Kind: kind, Beta: stats.Median(betas), MinBeta: slices.Min(betas), MaxBeta: slices.Max(betas), Tensors: len(betas)})
 	}
 	return r, nil
-}
-
-// median returns the median of xs (not empty), the mean of the middle two for
-// an even count.
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // round2 rounds to 2 decimals: the precision of a fitted shape (its standard

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/ggprior/ggprior/internal/stats"
 	"math"
 	"os"
 	"path/filepath"
@@ -144,12 +145,12 @@ func TestClaims(t *testing.T) {
 	pct := func(x float64) *float64 { return &x }
 	act := actClaims([]ACTRow{
 		{Config: "normal02"},
-		{Config: "act-0.9", Sparsity: study.MeanStd{Mean: 0.9, N: 1}, Bits: study.MeanStd{Mean: 2, N: 1}, DiffPct: pct(0.5)},
-		{Config: "act-0.95", Sparsity: study.MeanStd{Mean: 0.96, N: 1}, Bits: study.MeanStd{Mean: 0.9, N: 1}, DiffPct: pct(1.5)},
+		{Config: "act-0.9", Sparsity: stats.MeanStd{Mean: 0.9, N: 1}, Bits: stats.MeanStd{Mean: 2, N: 1}, DiffPct: pct(0.5)},
+		{Config: "act-0.95", Sparsity: stats.MeanStd{Mean: 0.96, N: 1}, Bits: stats.MeanStd{Mean: 0.9, N: 1}, DiffPct: pct(1.5)},
 	}, true)
 	require.Equal(t, Yes, act[0].Reproduced, act[0].Measured)
 	require.Equal(t, Yes, act[1].Reproduced, act[1].Measured)
-	act = actClaims([]ACTRow{{Config: "act-0.95", Sparsity: study.MeanStd{Mean: 0.96, N: 1}, Bits: study.MeanStd{Mean: 1.1, N: 1}, DiffPct: pct(2.5)}}, true)
+	act = actClaims([]ACTRow{{Config: "act-0.95", Sparsity: stats.MeanStd{Mean: 0.96, N: 1}, Bits: stats.MeanStd{Mean: 1.1, N: 1}, DiffPct: pct(2.5)}}, true)
 	require.Equal(t, No, act[0].Reproduced)
 	require.Equal(t, No, act[1].Reproduced)
 	require.Equal(t, NotMeasured, actClaims([]ACTRow{{Config: "normal02"}}, true)[0].Reproduced)
@@ -158,14 +159,14 @@ func TestClaims(t *testing.T) {
 	// ACT at every site: judged on the mean sparsity over the sites.
 	sites := charlm.ActivationSites
 	every := func(all, diff float64) string {
-		return actClaims([]ACTRow{{Config: "act-all", Sites: sites, Sparsity: study.MeanStd{Mean: 0.95, N: 1},
-			AllSites: study.MeanStd{Mean: all, N: 1}, Bits: study.MeanStd{Mean: 0.7, N: 1}, DiffPct: pct(diff)}}, true)[2].Reproduced
+		return actClaims([]ACTRow{{Config: "act-all", Sites: sites, Sparsity: stats.MeanStd{Mean: 0.95, N: 1},
+			AllSites: stats.MeanStd{Mean: all, N: 1}, Bits: stats.MeanStd{Mean: 0.7, N: 1}, DiffPct: pct(diff)}}, true)[2].Reproduced
 	}
 	require.Equal(t, Yes, every(0.78, 1.9))
 	require.Equal(t, No, every(0.69, 1.9))
 	require.Equal(t, No, every(0.78, 2.1))
-	partial := actClaims([]ACTRow{{Config: "act-0.95", Sites: sites[2:], Sparsity: study.MeanStd{Mean: 0.95, N: 1},
-		AllSites: study.MeanStd{Mean: 0.95, N: 1}, DiffPct: pct(0)}}, true)[2]
+	partial := actClaims([]ACTRow{{Config: "act-0.95", Sites: sites[2:], Sparsity: stats.MeanStd{Mean: 0.95, N: 1},
+		AllSites: stats.MeanStd{Mean: 0.95, N: 1}, DiffPct: pct(0)}}, true)[2]
 	require.Equal(t, NotMeasured, partial.Reproduced, "ACT at the MLP hidden only: %s", partial.Measured)
 	require.Equal(t, "attn_in 0.70, mlp_hidden 0.95", ACTRow{Sites: []string{"mlp_hidden", "attn_in"},
 		Targets: map[string]float64{"attn_in": 0.7, "mlp_hidden": 0.95, "mlp_in": 0.7}, Target: 0.95}.targets(),
@@ -173,9 +174,9 @@ func TestClaims(t *testing.T) {
 	require.Equal(t, "0.95", ACTRow{Sites: []string{"mlp_hidden"}, Target: 0.95}.targets())
 
 	gct := gctClaims([]GCTRow{
-		{Config: "normal02", Bits: study.MeanStd{Mean: 32, N: 1}, DiffPct: pct(0)},
-		{Config: "gct-2bits", TargetBits: 2, Bits: study.MeanStd{Mean: 2.01, N: 1}, FinalLoss: study.MeanStd{Mean: 2.0, N: 1}, DiffPct: pct(0.8)},
-		{Config: "sign", Bits: study.MeanStd{Mean: 2.5, N: 1}, FinalLoss: study.MeanStd{Mean: 2.1, N: 1}, DiffPct: pct(5)},
+		{Config: "normal02", Bits: stats.MeanStd{Mean: 32, N: 1}, DiffPct: pct(0)},
+		{Config: "gct-2bits", TargetBits: 2, Bits: stats.MeanStd{Mean: 2.01, N: 1}, FinalLoss: stats.MeanStd{Mean: 2.0, N: 1}, DiffPct: pct(0.8)},
+		{Config: "sign", Bits: stats.MeanStd{Mean: 2.5, N: 1}, FinalLoss: stats.MeanStd{Mean: 2.1, N: 1}, DiffPct: pct(5)},
 	})
 	require.Equal(t, Yes, gct[0].Reproduced)
 	require.Equal(t, NotMeasured, gct[1].Reproduced, "top-k not run")
@@ -194,9 +195,9 @@ func TestClaims(t *testing.T) {
 		return m
 	}
 	rows := []GCTRow{
-		{Config: "gct-1.5bits", TargetBits: 1.5, Bits: study.MeanStd{Mean: 1.5, N: 3}, FinalLoss: study.MeanStd{Mean: 2.0, N: 3},
+		{Config: "gct-1.5bits", TargetBits: 1.5, Bits: stats.MeanStd{Mean: 1.5, N: 3}, FinalLoss: stats.MeanStd{Mean: 2.0, N: 3},
 			DiffPct: pct(3), FinalBySeed: bySeed(1.98, 2.02, 2.0)},
-		{Config: "topk-0.04", Bits: study.MeanStd{Mean: 1.9, N: 3}, FinalLoss: study.MeanStd{Mean: 2.01, N: 3},
+		{Config: "topk-0.04", Bits: stats.MeanStd{Mean: 1.9, N: 3}, FinalLoss: stats.MeanStd{Mean: 2.01, N: 3},
 			DiffPct: pct(4), FinalBySeed: bySeed(2.01, 2.01, 2.01)},
 	}
 	gct = gctClaims(rows)
@@ -211,7 +212,7 @@ func TestClaims(t *testing.T) {
 	require.Equal(t, Yes, gct[2].Reproduced, gct[2].Measured)
 	require.NotContains(t, gct[2].Measured, "paired")
 
-	s := &study.Summary{Steps: 100, Baseline: "normal02", BaselineFinal: &study.MeanStd{Mean: 2, N: 1}, Configs: []*study.ConfigSummary{
+	s := &study.Summary{Steps: 100, Baseline: "normal02", BaselineFinal: &stats.MeanStd{Mean: 2, N: 1}, Configs: []*study.ConfigSummary{
 		{Name: "normal02", FinalDiffPct: pct(0), StepsToBaseline: func() *float64 { x := 100.0; return &x }()},
 		{Name: "gg-beta1.4", FinalDiffPct: pct(-1), StepsToBaseline: func() *float64 { x := 80.0; return &x }()},
 	}}
@@ -226,7 +227,7 @@ func TestClaims(t *testing.T) {
 	// With seeds, "lower" takes a paired t-test: a mean 0.01 below with
 	// spread 0.01 over 3 seeds (t -1.7) is not; with spread 0.002 (t -8.7) it is.
 	s.Configs[1].FinalDiffPct = pct(-0.5)
-	s.Configs[1].PairedDiff = &study.MeanStd{Mean: -0.01, Std: 0.01, N: 3}
+	s.Configs[1].PairedDiff = &stats.MeanStd{Mean: -0.01, Std: 0.01, N: 3}
 	ic = initClaims(s, "gg-", "normal(0, 0.02)")
 	require.Equal(t, No, ic[1].Reproduced, ic[1].Measured)
 	require.Contains(t, ic[1].Measured, "t -1.7")

@@ -3,9 +3,9 @@ package paper
 import (
 	"errors"
 	"fmt"
+	"github.com/ggprior/ggprior/internal/stats"
 	"io"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/ggprior/ggprior/internal/charlm"
@@ -79,7 +79,7 @@ func (p *progress) plan(r pendingRun) {
 // secPerStep returns the step time estimate of an architecture.
 func (p *progress) secPerStep(arch string) float64 {
 	if ts := p.stepTimes[arch]; len(ts) > 0 {
-		return median(ts)
+		return stats.Median(ts)
 	}
 	if s, ok := p.profile.SecPerStep[arch]; ok {
 		return s
@@ -90,7 +90,7 @@ func (p *progress) secPerStep(arch string) float64 {
 // valSeconds returns the validation time estimate of an architecture.
 func (p *progress) valSeconds(arch string) float64 {
 	if ts := p.valTimes[arch]; len(ts) > 0 {
-		return median(ts)
+		return stats.Median(ts)
 	}
 	s, ok := p.profile.ValSeconds[arch]
 	if !ok {
@@ -121,7 +121,7 @@ func (p *progress) runSeconds(r pendingRun) float64 {
 	}
 	perStep := p.secPerStep(r.arch)
 	if p.run != nil && p.run.name == r.name && len(p.runTimes) >= minRunSteps {
-		perStep = median(p.runTimes) // Methods differ in cost: the run's own, once measured.
+		perStep = stats.Median(p.runTimes) // Methods differ in cost: the run's own, once measured.
 	}
 	return float64(max(steps, 0))*perStep + float64(evals)*p.valSeconds(r.arch) + overhead
 }
@@ -276,15 +276,4 @@ func formatSeconds(s float64) string {
 		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 	}
 	return fmt.Sprintf("%ds", int(d.Seconds()))
-}
-
-// median returns the median of xs (not empty).
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	sort.Float64s(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/ggprior/ggprior/internal/outfile"
 )
 
 // Claim is one claim of the paper as a stage measured it.
@@ -138,10 +140,8 @@ func (rf *ResultsFile) write(dir string) error {
 	return writeAtomically(filepath.Join(dir, resultsFileName), append(data, '\n'))
 }
 
-// writeAtomically writes data to path through a temporary file renamed into place.
+// writeAtomically writes data to path whole (outfile.WriteFile: a temporary
+// file in the same directory, synced, renamed into place).
 func writeAtomically(path string, data []byte) error {
-	if err := os.WriteFile(path+".tmp", data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(path+".tmp", path)
+	return outfile.WriteFile(path, data, 0o644)
 }

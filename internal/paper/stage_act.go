@@ -2,6 +2,7 @@ package paper
 
 import (
 	"fmt"
+	"github.com/ggprior/ggprior/internal/stats"
 	"slices"
 	"sort"
 	"strings"
@@ -46,16 +47,16 @@ type ACTRow struct {
 	Start   int                `json:"ramp_start"`
 	End     int                `json:"ramp_end"`
 	// FinalLoss is the final validation loss; DiffPct its difference from the baseline's (percent).
-	FinalLoss study.MeanStd `json:"final_val_loss"`
+	FinalLoss stats.MeanStd `json:"final_val_loss"`
 	DiffPct   *float64      `json:"final_diff_pct_vs_baseline,omitempty"`
 	// Sparsity is the achieved sparsity of the MLP hidden activations (mean over blocks).
-	Sparsity study.MeanStd `json:"mlp_hidden_sparsity"`
+	Sparsity stats.MeanStd `json:"mlp_hidden_sparsity"`
 	// AllSites is the achieved sparsity averaged over every ACT site (of every block).
-	AllSites study.MeanStd `json:"all_sites_sparsity"`
+	AllSites stats.MeanStd `json:"all_sites_sparsity"`
 	// Bits is the coded size of the MLP hidden activations, bits per activation.
-	Bits study.MeanStd `json:"bits_per_activation"`
+	Bits stats.MeanStd `json:"bits_per_activation"`
 	// SkippableMACs is the fraction of the MLP's second layer's multiply-adds the zeros make skippable.
-	SkippableMACs study.MeanStd `json:"skippable_macs"`
+	SkippableMACs stats.MeanStd `json:"skippable_macs"`
 }
 
 // mlpHidden averages a per-site ACT measurement over the MLP hidden sites ("block_000/mlp_hidden", ...).
@@ -168,11 +169,11 @@ func (r ACTRow) everySite() bool {
 }
 
 // formatPct formats a fraction as a percentage with its spread: "95.1% ± 0.3".
-func formatPct(m study.MeanStd) string {
+func formatPct(m stats.MeanStd) string {
 	if m.N == 0 {
 		return "—"
 	}
-	return study.FormatMeanStd(study.MeanStd{Mean: 100 * m.Mean, Std: 100 * m.Std, N: m.N}, 1) + "%"
+	return study.FormatMeanStd(stats.MeanStd{Mean: 100 * m.Mean, Std: 100 * m.Std, N: m.N}, 1) + "%"
 }
 
 // actFigure draws the final validation loss against the achieved sparsity.

@@ -2,6 +2,7 @@ package paper
 
 import (
 	"fmt"
+	"github.com/ggprior/ggprior/internal/stats"
 	"maps"
 	"math"
 	"slices"
@@ -47,10 +48,10 @@ type GCTRow struct {
 	// TargetBits is GCT's target (0 for other compressors).
 	TargetBits float64 `json:"target_bits,omitempty"`
 	// FinalLoss is the final validation loss; DiffPct its difference from the baseline's (percent).
-	FinalLoss study.MeanStd `json:"final_val_loss"`
+	FinalLoss stats.MeanStd `json:"final_val_loss"`
 	DiffPct   *float64      `json:"final_diff_pct_vs_baseline,omitempty"`
 	// Bits is the mean coded size of the gradients, bits per element (32 for uncompressed).
-	Bits study.MeanStd `json:"bits_per_element"`
+	Bits stats.MeanStd `json:"bits_per_element"`
 	// FinalBySeed is the final validation loss of each seed's run, for
 	// comparisons paired by seed.
 	FinalBySeed map[int64]float64 `json:"final_val_loss_by_seed,omitempty"`
@@ -271,7 +272,7 @@ func equalBits(gct [][2]float64, b [2]float64, name string) (string, string, []g
 // weighted as at says) minus the compressor's, over the seeds that all of
 // them have: each seed fixes the training batches, so a pair differs only by
 // the compressor. ok is false without such seeds (or without at).
-func pairedGap(gct []GCTRow, at []gctWeight, b GCTRow) (gap study.MeanStd, ok bool) {
+func pairedGap(gct []GCTRow, at []gctWeight, b GCTRow) (gap stats.MeanStd, ok bool) {
 	if len(at) == 0 {
 		return gap, false
 	}
@@ -292,5 +293,5 @@ nextSeed:
 	if len(diffs) == 0 {
 		return gap, false
 	}
-	return study.NewMeanStd(diffs), true
+	return stats.NewMeanStd(diffs), true
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ggprior/ggprior/internal/stats"
 	"io"
 	"math"
 	"os"
@@ -84,16 +85,16 @@ type MNISTRow struct {
 	Seeds  []int64 `json:"seeds"`
 	// Accuracy is the test accuracy (fraction of the 10,000 test images),
 	// AccuracyPerSeed its value at each of Seeds.
-	Accuracy        study.MeanStd `json:"test_accuracy"`
+	Accuracy        stats.MeanStd `json:"test_accuracy"`
 	AccuracyPerSeed []float64     `json:"test_accuracy_per_seed"`
-	Loss            study.MeanStd `json:"test_loss"`
+	Loss            stats.MeanStd `json:"test_loss"`
 	// Sparsity is ACT's achieved sparsity; GradBits GCT's coded bits per gradient element.
-	Sparsity study.MeanStd `json:"act_sparsity"`
-	GradBits study.MeanStd `json:"gct_bits_per_element"`
+	Sparsity stats.MeanStd `json:"act_sparsity"`
+	GradBits stats.MeanStd `json:"gct_bits_per_element"`
 	// WeightBits is the coded size of the trained weights (int8 + Exp-Golomb), bits per weight.
-	WeightBits study.MeanStd `json:"coded_bits_per_weight"`
+	WeightBits stats.MeanStd `json:"coded_bits_per_weight"`
 	// MsPerStep is the mean time of a training step, in milliseconds.
-	MsPerStep study.MeanStd `json:"ms_per_step"`
+	MsPerStep stats.MeanStd `json:"ms_per_step"`
 }
 
 // MNISTPair compares a GG configuration with its He baseline
@@ -105,7 +106,7 @@ type MNISTPair struct {
 	Seeds []int64 `json:"seeds"`
 	// AccuracyDiff is the configuration's test accuracy minus the baseline's
 	// at the same seed (a fraction), over Seeds.
-	AccuracyDiff study.MeanStd `json:"test_accuracy_diff"`
+	AccuracyDiff stats.MeanStd `json:"test_accuracy_diff"`
 	// Significant is whether AccuracyDiff differs from zero by a two-sided
 	// t-test at 5%; Tested is false when the test cannot be made (one seed,
 	// or no spread).
@@ -148,8 +149,8 @@ func (s mnistStage) Run(p *Plan) (*StageResult, error) {
 				gbits = append(gbits, r.GCT.BitsPerElement)
 			}
 		}
-		row.Accuracy, row.Loss, row.WeightBits = study.NewMeanStd(row.AccuracyPerSeed), study.NewMeanStd(loss), study.NewMeanStd(wbits)
-		row.Sparsity, row.GradBits, row.MsPerStep = study.NewMeanStd(sparsity), study.NewMeanStd(gbits), study.NewMeanStd(ms)
+		row.Accuracy, row.Loss, row.WeightBits = stats.NewMeanStd(row.AccuracyPerSeed), stats.NewMeanStd(loss), stats.NewMeanStd(wbits)
+		row.Sparsity, row.GradBits, row.MsPerStep = stats.NewMeanStd(sparsity), stats.NewMeanStd(gbits), stats.NewMeanStd(ms)
 		rows = append(rows, row)
 		curves = append(curves, meanTrainLoss(results))
 		t.AddRow(name, row.Label, study.FormatSeeds(row.Seeds), formatAccuracy(row.Accuracy), study.FormatMeanStd(row.Loss, 4),
@@ -213,7 +214,7 @@ func mnistPairs(rows []MNISTRow) []MNISTPair {
 		if len(diffs) == 0 {
 			continue
 		}
-		pair.AccuracyDiff = study.NewMeanStd(diffs)
+		pair.AccuracyDiff = stats.NewMeanStd(diffs)
 		pair.Significant, pair.Tested = pair.AccuracyDiff.Significant(0.05)
 		pairs = append(pairs, pair)
 	}
@@ -355,15 +356,15 @@ func mnistClaims(rows []MNISTRow, pairs []MNISTPair) []Claim {
 }
 
 // formatAccuracy gives an accuracy in percent with two decimals: "98.12 ± 0.05%".
-func formatAccuracy(m study.MeanStd) string {
+func formatAccuracy(m stats.MeanStd) string {
 	if m.N == 0 {
 		return "—"
 	}
-	return study.FormatMeanStd(study.MeanStd{Mean: 100 * m.Mean, Std: 100 * m.Std, N: m.N}, 2) + "%"
+	return study.FormatMeanStd(stats.MeanStd{Mean: 100 * m.Mean, Std: 100 * m.Std, N: m.N}, 2) + "%"
 }
 
 // formatPoints gives a difference of accuracies in percentage points: "+0.08 ± 0.05 pp".
-func formatPoints(m study.MeanStd) string {
+func formatPoints(m stats.MeanStd) string {
 	if m.N < 2 {
 		return fmt.Sprintf("%+.2f pp", 100*m.Mean)
 	}
@@ -371,7 +372,7 @@ func formatPoints(m study.MeanStd) string {
 }
 
 // formatT gives the t statistic of a paired difference, "—" when it has none.
-func formatT(m study.MeanStd) string {
+func formatT(m stats.MeanStd) string {
 	if t := m.T(); !math.IsNaN(t) {
 		return fmt.Sprintf("%+.1f", t)
 	}

@@ -1,10 +1,10 @@
 package paper
 
 import (
+	"github.com/ggprior/ggprior/internal/stats"
 	"testing"
 
 	"github.com/ggprior/ggprior/internal/mnist"
-	"github.com/ggprior/ggprior/internal/study"
 	"github.com/stretchr/testify/require"
 )
 
@@ -48,7 +48,7 @@ func TestMNISTPairsAndClaims(t *testing.T) {
 		{Config: "gg-beta1.4-gct", Seeds: []int64{2, 3}, AccuracyPerSeed: []float64{0.955, 0.950}},
 	}
 	for i := range rows {
-		rows[i].Accuracy = study.NewMeanStd(rows[i].AccuracyPerSeed)
+		rows[i].Accuracy = stats.NewMeanStd(rows[i].AccuracyPerSeed)
 	}
 	pairs := mnistPairs(rows)
 	require.Len(t, pairs, 2)

@@ -2,6 +2,7 @@ package study
 
 import (
 	"fmt"
+	"github.com/ggprior/ggprior/internal/stats"
 	"slices"
 	"sort"
 	"strconv"
@@ -13,7 +14,7 @@ import (
 // EvalLoss is the validation loss at one evaluation step, over seeds.
 type EvalLoss struct {
 	Step int `json:"step"`
-	MeanStd
+	stats.MeanStd
 }
 
 // ConfigSummary aggregates the runs of one configuration.
@@ -27,7 +28,7 @@ type ConfigSummary struct {
 	// ValLoss is the validation loss at each evaluation step.
 	ValLoss []EvalLoss `json:"val_loss"`
 	// Final is the validation loss at the last step.
-	Final MeanStd `json:"final_val_loss"`
+	Final stats.MeanStd `json:"final_val_loss"`
 	// StepsToBaseline is the step at which the mean validation curve first
 	// reaches the baseline's mean final loss, interpolated linearly between
 	// evaluation steps; nil if it never does (or there is no baseline).
@@ -42,9 +43,9 @@ type ConfigSummary struct {
 	// same seed, over the seeds both have: the seed fixes the order of the
 	// training batches, so each pair differs only by the configuration (and
 	// its random draws). Nil for the baseline, or without common seeds.
-	PairedDiff *MeanStd `json:"paired_final_diff_vs_baseline,omitempty"`
+	PairedDiff *stats.MeanStd `json:"paired_final_diff_vs_baseline,omitempty"`
 	// SecPerStep is the median step time of the runs, in seconds.
-	SecPerStep MeanStd `json:"sec_per_step"`
+	SecPerStep stats.MeanStd `json:"sec_per_step"`
 	// Notes report inconsistencies between the runs.
 	Notes []string `json:"notes,omitempty"`
 
@@ -66,14 +67,14 @@ func (c *ConfigSummary) FinalAt(seed int64) (loss float64, ok bool) {
 
 // Over returns the mean and spread over the configuration's runs of the
 // measurement m; runs for which m reports no value (ok false) are left out.
-func (c *ConfigSummary) Over(m func(r *charlm.Results) (value float64, ok bool)) MeanStd {
+func (c *ConfigSummary) Over(m func(r *charlm.Results) (value float64, ok bool)) stats.MeanStd {
 	var xs []float64
 	for _, r := range c.Runs {
 		if v, ok := m(r.Results); ok {
 			xs = append(xs, v)
 		}
 	}
-	return NewMeanStd(xs)
+	return stats.NewMeanStd(xs)
 }
 
 // MissingRuns lists the seeds of a configuration without results.
@@ -93,7 +94,7 @@ type Summary struct {
 	// Baseline names the baseline configuration; BaselineFinal is its final
 	// loss (nil when it has no runs).
 	Baseline      string           `json:"baseline"`
-	BaselineFinal *MeanStd         `json:"baseline_final_val_loss,omitempty"`
+	BaselineFinal *stats.MeanStd   `json:"baseline_final_val_loss,omitempty"`
 	Configs       []*ConfigSummary `json:"configs"`
 	// Missing lists the expected runs without results; InProgress the runs
 	// being written; Ignored the results files not used, with why.
@@ -222,9 +223,9 @@ func summarizeConfig(name string, runs []Run) *ConfigSummary {
 		}
 	}
 	for _, step := range sortedKeys(losses) {
-		c.ValLoss = append(c.ValLoss, EvalLoss{Step: step, MeanStd: NewMeanStd(losses[step])})
+		c.ValLoss = append(c.ValLoss, EvalLoss{Step: step, MeanStd: stats.NewMeanStd(losses[step])})
 	}
-	c.Final, c.SecPerStep = NewMeanStd(finals), NewMeanStd(times)
+	c.Final, c.SecPerStep = stats.NewMeanStd(finals), stats.NewMeanStd(times)
 	for _, step := range sortedKeys(train) {
 		c.TrainCurve = append(c.TrainCurve, [2]float64{float64(step), stat.Mean(train[step], nil)})
 	}
@@ -256,7 +257,7 @@ func compareToBaseline(s *Summary) {
 			}
 		}
 		if len(pairs) > 0 {
-			paired := NewMeanStd(pairs)
+			paired := stats.NewMeanStd(pairs)
 			c.PairedDiff = &paired
 		}
 	}

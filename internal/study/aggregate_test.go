@@ -1,6 +1,7 @@
 package study
 
 import (
+	"github.com/ggprior/ggprior/internal/stats"
 	"math"
 	"path/filepath"
 	"strconv"
@@ -11,7 +12,7 @@ import (
 )
 
 func TestCrossing(t *testing.T) {
-	curve := []EvalLoss{{250, MeanStd{Mean: 3}}, {500, MeanStd{Mean: 2}}, {1000, MeanStd{Mean: 1.5}}}
+	curve := []EvalLoss{{250, stats.MeanStd{Mean: 3}}, {500, stats.MeanStd{Mean: 2}}, {1000, stats.MeanStd{Mean: 1.5}}}
 	step, first, ok := crossing(curve, 1.75)
 	require.True(t, ok)
 	require.False(t, first)
@@ -24,37 +25,6 @@ func TestCrossing(t *testing.T) {
 	require.Equal(t, 250.0, step)
 	_, _, ok = crossing(curve, 1)
 	require.False(t, ok)
-}
-
-func TestNewMeanStd(t *testing.T) {
-	require.Equal(t, MeanStd{}, NewMeanStd(nil))
-	require.Equal(t, MeanStd{Mean: 2, N: 1}, NewMeanStd([]float64{2}))
-	m := NewMeanStd([]float64{1, 2, 3, 4})
-	require.Equal(t, 2.5, m.Mean)
-	require.InDelta(t, math.Sqrt(5.0/3), m.Std, 1e-12, "sample standard deviation")
-	require.Equal(t, 4, m.N)
-}
-
-// TestTTest: with 3 values the two-sided 5% critical t is 4.303.
-func TestTTest(t *testing.T) {
-	for _, c := range []struct {
-		m                        MeanStd
-		below, significant, test bool
-	}{
-		{MeanStd{Mean: -0.01, Std: 0.002, N: 3}, true, true, true},    // t -8.7
-		{MeanStd{Mean: 0.01, Std: 0.002, N: 3}, false, true, true},    // t +8.7
-		{MeanStd{Mean: -0.01, Std: 0.01, N: 3}, false, false, true},   // t -1.7
-		{MeanStd{Mean: -0.01, Std: 0.0040, N: 3}, true, true, true},   // t -4.33
-		{MeanStd{Mean: -0.01, Std: 0.0041, N: 3}, false, false, true}, // t -4.22
-		{MeanStd{Mean: -0.01, N: 1}, true, false, false},              // Untested: the sign only.
-	} {
-		below, tested := c.m.BelowZero(0.05)
-		require.Equal(t, c.below, below, "%+v", c.m)
-		require.Equal(t, c.test, tested, "%+v", c.m)
-		significant, tested := c.m.Significant(0.05)
-		require.Equal(t, c.significant, significant, "%+v", c.m)
-		require.Equal(t, c.test, tested, "%+v", c.m)
-	}
 }
 
 // writeResults writes a results file of config at seed whose final
@@ -124,9 +94,9 @@ func TestAggregateOnlyExpected(t *testing.T) {
 }
 
 func TestFormat(t *testing.T) {
-	require.Equal(t, "—", FormatMeanStd(MeanStd{}, 2))
-	require.Equal(t, "1.50", FormatMeanStd(MeanStd{Mean: 1.5, N: 1}, 2))
-	require.Equal(t, "1.500 ± 0.250", FormatMeanStd(MeanStd{Mean: 1.5, Std: 0.25, N: 3}, 3))
+	require.Equal(t, "—", FormatMeanStd(stats.MeanStd{}, 2))
+	require.Equal(t, "1.50", FormatMeanStd(stats.MeanStd{Mean: 1.5, N: 1}, 2))
+	require.Equal(t, "1.500 ± 0.250", FormatMeanStd(stats.MeanStd{Mean: 1.5, Std: 0.25, N: 3}, 3))
 	require.Equal(t, "1 run", Plural(1, "run"))
 	require.Equal(t, "0 runs", Plural(0, "run"))
 	tab := &Table{Header: []string{"a", "b"}, LeftColumns: 1}

@@ -13,7 +13,7 @@
 //     exist are skipped, runs with a checkpoint directory resume from it.
 //   - Loading (LoadDir, ReadResults): the results files of a directory, with
 //     the runs in progress and the files that cannot be used, and why.
-//   - Aggregating (Aggregate, Summary, MeanStd, Crossing): per configuration,
+//   - Aggregating (Aggregate, Summary; internal/stats for MeanStd): per configuration,
 //     the validation loss at each evaluation step as mean ± sample standard
 //     deviation over seeds, the steps to reach the baseline's mean final
 //     loss, and the final difference from the baseline.

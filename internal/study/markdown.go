@@ -2,6 +2,7 @@ package study
 
 import (
 	"fmt"
+	"github.com/ggprior/ggprior/internal/stats"
 	"io"
 	"math"
 	"strings"
@@ -156,7 +157,7 @@ func JoinSeeds(seeds []int64) string {
 
 // FormatMeanStd gives m with the given number of decimals: "1.2345 ±
 // 0.0123", without spread for one value, "—" for none.
-func FormatMeanStd(m MeanStd, decimals int) string {
+func FormatMeanStd(m stats.MeanStd, decimals int) string {
 	switch m.N {
 	case 0:
 		return "—"

@@ -96,8 +96,8 @@ func shellQuote(s string) string {
 }
 
 // Runner trains the runs of a study in-process, one at a time, and writes
-// each run's results JSON into Dir (through a temporary file renamed into
-// place: a results file is always complete). Runs whose results exist are
+// each run's results JSON into Dir (charlm.Results.WriteJSON: a results file
+// is always complete). Runs whose results exist are
 // not trained again. Processes may share Dir and CheckpointDir (e.g. two
 // studies of different seeds side by side on a machine with cores to
 // spare): a lock per run makes a process wait for a run that another one is
@@ -318,11 +318,7 @@ func (r *Runner) train(spec RunSpec) (*charlm.Results, error) {
 	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("run %s: %w", spec.Name(), err)
 	}
-	path := r.ResultsPath(spec)
-	if err := results.WriteJSON(path + ".tmp"); err != nil {
-		return nil, fmt.Errorf("run %s: %w", spec.Name(), err)
-	}
-	if err := os.Rename(path+".tmp", path); err != nil {
+	if err := results.WriteJSON(r.ResultsPath(spec)); err != nil {
 		return nil, fmt.Errorf("run %s: %w", spec.Name(), err)
 	}
 	switch {

@@ -1,7 +1,11 @@
-package study
+// Package stats holds the statistics of measurements over seeds that the
+// experiments report: mean ± sample standard deviation, the t-tests of a
+// paired difference, and the median.
+package stats
 
 import (
 	"math"
+	"slices"
 
 	"gonum.org/v1/gonum/stat"
 	"gonum.org/v1/gonum/stat/distuv"
@@ -67,4 +71,19 @@ func (m MeanStd) Significant(alpha float64) (significant, tested bool) {
 // with N-1 degrees of freedom.
 func (m MeanStd) tCritical(alpha float64) float64 {
 	return distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(m.N - 1)}.Quantile(1 - alpha/2)
+}
+
+// Median returns the median of xs (the mean of the two middle values for an
+// even count; NaN for none); xs is not modified.
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	k := len(s) / 2
+	if len(s)%2 == 1 {
+		return s[k]
+	}
+	return (s[k-1] + s[k]) / 2
 }
