@@ -14,6 +14,11 @@
 // "/gct" (error-feedback residuals, secant memory, metrics; see
 // optimizers.StateScope) and those of every ACT site's "act" scope
 // (thresholds, counters, metrics; see layers.ACT).
+//
+// Before GoMLX loads it, the checkpoint is checked (ckptcheck.Check): its
+// files against their SHA-256 sums, if it has a manifest (the charlm
+// experiment writes one), and its variables' shapes against the bytes of its
+// data; a checkpoint that fails is an error naming the file.
 package gomlxckpt
 
 import (
@@ -22,6 +27,7 @@ import (
 	"regexp"
 	"sort"
 
+	"github.com/ggprior/ggprior/internal/ckptcheck"
 	"github.com/ggprior/ggprior/optimizers"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/dtypes/bfloat16"
@@ -55,6 +61,11 @@ type Checkpoint struct {
 	Dir string
 	// Variables lists every variable, sorted by path.
 	Variables []Variable
+	// Checksummed is true when the checkpoint's files matched the SHA-256
+	// sums of its manifest; false for one without a manifest (GoMLX's
+	// checkpoint package writes none), whose files were only checked
+	// against each other (see ckptcheck.Checked).
+	Checksummed bool
 
 	store *model.Store
 }
@@ -72,7 +83,8 @@ func isOptimizerState(path string) bool { return optimizerStatePath.MatchString(
 // Open loads the latest checkpoint in dir (the directory given to GoMLX's
 // checkpoint.Build(...).Dir) into a new model.Store, with every variable loaded
 // immediately. It returns an error, never a panic, for a missing directory, a
-// directory without checkpoints, and unreadable or corrupt checkpoint files.
+// directory without checkpoints, and unreadable or corrupt checkpoint files:
+// the checkpoint is checked (ckptcheck.Check) before anything is allocated.
 func Open(dir string) (c *Checkpoint, err error) {
 	info, err := os.Stat(dir)
 	if err != nil {
@@ -87,11 +99,23 @@ func Open(dir string) (c *Checkpoint, err error) {
 			c, err = nil, fmt.Errorf("gomlxckpt: loading checkpoint from %s: %v", dir, p)
 		}
 	}()
+	names, err := ckptcheck.List(dir)
+	if err != nil {
+		return nil, fmt.Errorf("gomlxckpt: %w", err)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("gomlxckpt: no checkpoints found in %s", dir)
+	}
+	// GoMLX loads the latest.
+	checked, err := ckptcheck.Check(dir, names[len(names)-1])
+	if err != nil {
+		return nil, fmt.Errorf("gomlxckpt: loading checkpoint from %s: %w", dir, err)
+	}
 	store := model.NewStore()
 	if _, err := checkpoint.Load(store).Dir(dir).Immediate().Done(); err != nil {
 		return nil, fmt.Errorf("gomlxckpt: loading checkpoint from %s: %w", dir, err)
 	}
-	c = &Checkpoint{Dir: dir, store: store}
+	c = &Checkpoint{Dir: dir, Checksummed: checked.Checksummed, store: store}
 	for v := range store.IterVariables() {
 		shape := v.Shape()
 		c.Variables = append(c.Variables, Variable{

@@ -1,6 +1,10 @@
 package gomlxckpt
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -171,4 +175,98 @@ func TestOpenErrors(t *testing.T) {
 		_, err = Open(dir)
 	})
 	require.ErrorContains(t, err, "loading checkpoint")
+}
+
+// checkpointBase returns the base name of the one checkpoint in dir.
+func checkpointBase(t *testing.T, dir string) string {
+	t.Helper()
+	matches, err := filepath.Glob(filepath.Join(dir, "checkpoint-*.json"))
+	require.NoError(t, err)
+	require.Len(t, matches, 1)
+	return strings.TrimSuffix(filepath.Base(matches[0]), ".json")
+}
+
+// writeManifest writes the SHA-256 sums of the checkpoint base's files next
+// to them, as the charlm experiment does (sha256sum's format).
+func writeManifest(t *testing.T, dir, base string) {
+	t.Helper()
+	var text string
+	for _, ext := range []string{".bin", ".json"} {
+		data, err := os.ReadFile(filepath.Join(dir, base+ext))
+		require.NoError(t, err)
+		text += fmt.Sprintf("%x  %s\n", sha256.Sum256(data), base+ext)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, base+".sha256"), []byte(text), 0o644))
+}
+
+// TestOpenCorrupt: a data file that no longer matches its checksum, or that
+// was cut short, is an error that names it, in both binary formats.
+func TestOpenCorrupt(t *testing.T) {
+	for _, format := range []checkpoint.BinFormat{checkpoint.BinGZIP, checkpoint.BinUncompressed} {
+		t.Run(format.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			saveTinyStore(t, dir, format)
+			base := checkpointBase(t, dir)
+			c, err := Open(dir)
+			require.NoError(t, err)
+			require.False(t, c.Checksummed, "GoMLX writes no manifest")
+			writeManifest(t, dir, base)
+			c, err = Open(dir)
+			require.NoError(t, err)
+			require.True(t, c.Checksummed)
+
+			binPath := filepath.Join(dir, base+".bin")
+			bin, err := os.ReadFile(binPath)
+			require.NoError(t, err)
+			flipped := bytes.Clone(bin)
+			flipped[len(flipped)-5] ^= 0x40
+			require.NoError(t, os.WriteFile(binPath, flipped, 0o644))
+			_, err = Open(dir)
+			require.ErrorContains(t, err, binPath)
+			require.ErrorContains(t, err, "SHA-256")
+
+			// Cut short, without checksums: the variables' entries do not fit.
+			require.NoError(t, os.Remove(filepath.Join(dir, base+".sha256")))
+			require.NoError(t, os.WriteFile(binPath, bin[:len(bin)*3/4], 0o644))
+			_, err = Open(dir)
+			require.ErrorContains(t, err, binPath)
+		})
+	}
+}
+
+// TestOpenHugeShape: metadata that claims a shape far larger than the data
+// is an error naming the variable and both sizes, not an allocation that
+// kills the process.
+func TestOpenHugeShape(t *testing.T) {
+	for _, format := range []checkpoint.BinFormat{checkpoint.BinGZIP, checkpoint.BinUncompressed} {
+		t.Run(format.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			saveTinyStore(t, dir, format)
+			base := checkpointBase(t, dir)
+			jsonPath := filepath.Join(dir, base+".json")
+			data, err := os.ReadFile(jsonPath)
+			require.NoError(t, err)
+			var meta map[string]any
+			require.NoError(t, json.Unmarshal(data, &meta))
+			const name = "var:/block_000/attn/qkv/weights"
+			found := false
+			for _, v := range meta["Variables"].([]any) {
+				if v := v.(map[string]any); v["ParameterName"] == name {
+					v["Dimensions"] = []int{1 << 20, 1 << 20} // 2^40 float32 values: 4 TiB.
+					found = true
+				}
+			}
+			require.True(t, found)
+			data, err = json.Marshal(meta)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(jsonPath, data, 0o644))
+
+			_, err = Open(dir)
+			require.ErrorContains(t, err, "/block_000/attn/qkv/weights")
+			require.ErrorContains(t, err, "4398046511104 bytes")
+			// The data (decompressed, for gzip) holds the variables' 1852 bytes:
+			// 2*16*12*4 (qkv and its moment) + 8*4*8 + 5*4*2 + 3*4 (ids) + 8 (step).
+			require.ErrorContains(t, err, "1852 bytes")
+		})
+	}
 }
