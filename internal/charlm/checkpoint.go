@@ -2,18 +2,20 @@ package charlm
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/gomlx/compute/dtypes"
+	"github.com/ggprior/ggprior/internal/ckptcheck"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -29,11 +31,19 @@ import (
 // hyperparameter, including the run state (data generator, history) that the
 // Experiment keeps in paramRunState, so one checkpoint is one consistent
 // snapshot of a run.
+//
+// A third file, the manifest, holds the SHA-256 sums of the other two
+// (ckptcheck.Manifest): every load checks them (ckptcheck.Check), and a
+// resume skips a checkpoint that fails for the one before it (see
+// resumeCheckpoint). A checkpoint written before manifests existed loads
+// with a notice, its files checked only against each other.
 
 const (
-	checkpointPrefix   = "checkpoint-"
-	checkpointJSONExt  = ".json"
-	checkpointBinExt   = ".bin"
+	checkpointPrefix   = ckptcheck.Prefix
+	checkpointJSONExt  = ckptcheck.MetadataExt
+	checkpointBinExt   = ckptcheck.DataExt
+	checkpointSumExt   = ckptcheck.ManifestExt
+	checkpointTmpStart = ".tmp-" + checkpointPrefix // See writeFileAtomically.
 	checkpointVarKey   = "var:"
 	checkpointFormat   = "uncompressed"
 	checkpointDirPerms = 0o770
@@ -42,16 +52,8 @@ const (
 // checkpointJSON mirrors GoMLX's checkpoint metadata (serializedData).
 type checkpointJSON struct {
 	Params    []checkpointParam
-	Variables []checkpointVar
+	Variables []ckptcheck.Variable
 	BinFormat string
-}
-
-// checkpointVar mirrors GoMLX's serializedVar.
-type checkpointVar struct {
-	ParameterName string
-	Dimensions    []int
-	DType         dtypes.DType
-	Pos, Length   int
 }
 
 // checkpointParam mirrors GoMLX's serializedParam.
@@ -66,29 +68,15 @@ var checkpointCountRegexp = regexp.MustCompile(`^checkpoint-n(\d+)-`)
 // ListCheckpoints returns the base names (without extension) of the checkpoints
 // in dir, oldest first. A missing directory has none.
 func ListCheckpoints(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, errors.Wrapf(err, "failed to list checkpoints")
-	}
-	var names []string
-	for _, e := range entries {
-		name := e.Name()
-		if !e.IsDir() && strings.HasPrefix(name, checkpointPrefix) && strings.HasSuffix(name, checkpointJSONExt) {
-			names = append(names, strings.TrimSuffix(name, checkpointJSONExt))
-		}
-	}
-	sort.Strings(names)
-	return names, nil
+	return ckptcheck.List(dir)
 }
 
 // saveCheckpoint writes every variable and hyperparameter of store to a new
 // checkpoint in dir (created if needed), named after the given global step, and
-// returns its base name. The binary file is written first and the JSON file last,
-// each to a temporary name renamed into place, so an interrupted save never
-// leaves a checkpoint that lists but does not load.
+// returns its base name. The binary file is written first, then the manifest
+// of both files' sums, and the JSON file last, each to a temporary name renamed
+// into place, so an interrupted save never leaves a checkpoint that lists but
+// does not load, nor one without its sums.
 func saveCheckpoint(store *model.Store, dir string, globalStep int64) (string, error) {
 	if err := os.MkdirAll(dir, checkpointDirPerms); err != nil {
 		return "", errors.Wrapf(err, "failed to create the checkpoint directory")
@@ -114,7 +102,10 @@ func saveCheckpoint(store *model.Store, dir string, globalStep int64) (string, e
 	}
 
 	binPath := filepath.Join(dir, base+checkpointBinExt)
+	var binSum hash.Hash
 	err = writeFileAtomically(binPath, func(w io.Writer) error {
+		binSum = sha256.New()
+		w = io.MultiWriter(w, binSum)
 		pos := 0
 		for v := range store.IterVariables() {
 			value, err := v.Value()
@@ -130,7 +121,7 @@ func saveCheckpoint(store *model.Store, dir string, globalStep int64) (string, e
 				return errors.Wrapf(writeErr, "failed to write variable %q", v.Path())
 			}
 			shape := value.Shape()
-			meta.Variables = append(meta.Variables, checkpointVar{
+			meta.Variables = append(meta.Variables, ckptcheck.Variable{
 				ParameterName: checkpointVarKey + v.Path(), Dimensions: shape.Dimensions, DType: shape.DType,
 				Pos: pos, Length: n})
 			pos += n
@@ -140,15 +131,119 @@ func saveCheckpoint(store *model.Store, dir string, globalStep int64) (string, e
 	if err != nil {
 		return "", err
 	}
-	err = writeFileAtomically(filepath.Join(dir, base+checkpointJSONExt), func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "\t")
-		return enc.Encode(&meta)
-	})
+	var metaJSON bytes.Buffer
+	enc := json.NewEncoder(&metaJSON)
+	enc.SetIndent("", "\t")
+	if err := enc.Encode(&meta); err != nil {
+		return "", errors.Wrap(err, "failed to encode the checkpoint metadata")
+	}
+	manifest, err := ckptcheck.Manifest{
+		base + checkpointBinExt:  [sha256.Size]byte(binSum.Sum(nil)),
+		base + checkpointJSONExt: sha256.Sum256(metaJSON.Bytes()),
+	}.MarshalText()
 	if err != nil {
 		return "", err
 	}
+	for _, file := range []struct {
+		ext  string
+		data []byte
+	}{{checkpointSumExt, manifest}, {checkpointJSONExt, metaJSON.Bytes()}} {
+		err := writeFileAtomically(filepath.Join(dir, base+file.ext), func(w io.Writer) error {
+			_, err := w.Write(file.data)
+			return err
+		})
+		if err != nil {
+			return "", err
+		}
+	}
 	return base, nil
+}
+
+// checkCheckpoint reads the metadata of the checkpoint base of dir and checks
+// the checkpoint's files (ckptcheck.Check), without loading anything.
+func checkCheckpoint(dir, base string) (*checkpointJSON, *ckptcheck.Checked, error) {
+	checked, err := ckptcheck.Check(dir, base)
+	if err != nil {
+		return nil, nil, err // It names the file.
+	}
+	var meta checkpointJSON
+	if err := json.Unmarshal(checked.Metadata, &meta); err != nil {
+		return nil, nil, errors.Wrapf(err, "failed to decode checkpoint metadata %s", filepath.Join(dir, base+checkpointJSONExt))
+	}
+	if meta.BinFormat != checkpointFormat {
+		return nil, nil, errors.Errorf("checkpoint %s: binary format %q not supported (only %q)", base, meta.BinFormat, checkpointFormat)
+	}
+	return &meta, checked, nil
+}
+
+// resumeCheckpoint loads into store the latest good checkpoint of dir, for a
+// run that resumes, and returns its base name ("" when dir holds none).
+//
+// First it removes the temporary files that a killed save left in dir,
+// saying so on standard error. Then it checks the checkpoints, latest first
+// (checkCheckpoint): one that fails (a file corrupt, truncated or missing)
+// is named on standard error, left in place, and skipped for the one before
+// it; the run resumes from the first that passes, saying so when it is not
+// the latest, and never from parts of two. With none passing, the error
+// names the failure of each.
+func resumeCheckpoint(store *model.Store, dir string) (string, error) {
+	if err := removeStaleTemporaries(dir); err != nil {
+		return "", err
+	}
+	names, err := ListCheckpoints(dir)
+	if err != nil || len(names) == 0 {
+		return "", err
+	}
+	var failures []string
+	for i := len(names) - 1; i >= 0; i-- {
+		base := names[i]
+		meta, checked, err := checkCheckpoint(dir, base)
+		if err != nil {
+			failures = append(failures, err.Error())
+			fmt.Fprintf(os.Stderr, "warning: skipping a bad checkpoint: %v\n", err)
+			continue
+		}
+		if err := loadCheckedCheckpoint(store, dir, base, meta, checked); err != nil {
+			return "", err
+		}
+		if len(failures) > 0 {
+			fmt.Fprintf(os.Stderr, "warning: resuming from %s, the latest good checkpoint in %s (the bad ones are left in place)\n", base, dir)
+		}
+		return base, nil
+	}
+	return "", errors.Errorf("no checkpoint of %s can be resumed (remove them, or use another -checkpoint directory):\n  %s",
+		dir, strings.Join(failures, "\n  "))
+}
+
+// removeStaleTemporaries removes the temporary files of checkpoint saves that
+// were killed before renaming them into place (see writeFileAtomically) from
+// dir, and says so on standard error.
+func removeStaleTemporaries(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return errors.Wrap(err, "failed to list checkpoints")
+	}
+	var removed []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), checkpointTmpStart) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return errors.Wrap(err, "failed to remove the temporary file of an interrupted checkpoint save")
+			}
+			removed = append(removed, e.Name())
+		}
+	}
+	if len(removed) > 0 {
+		files := "files"
+		if len(removed) == 1 {
+			files = "file"
+		}
+		fmt.Fprintf(os.Stderr, "note: removed %d temporary %s that an interrupted checkpoint save left in %s: %s\n",
+			len(removed), files, dir, strings.Join(removed, ", "))
+	}
+	return nil
 }
 
 // loadCheckpoint reads the checkpoint `base` (a name from ListCheckpoints) from
@@ -156,17 +251,23 @@ func saveCheckpoint(store *model.Store, dir string, globalStep int64) (string, e
 // overwritten) with its saved value. Variables created here are trainable (the
 // format does not record it): callers mark the others (see
 // RunState.NonTrainable). Load into a fresh Store, before building any graph.
+//
+// The checkpoint is checked first (checkCheckpoint): a corrupt, truncated or
+// missing file is an error naming it, and one without checksums loads with a
+// notice on standard error.
 func loadCheckpoint(store *model.Store, dir, base string) error {
-	jsonBytes, err := os.ReadFile(filepath.Join(dir, base+checkpointJSONExt))
+	meta, checked, err := checkCheckpoint(dir, base)
 	if err != nil {
-		return errors.Wrapf(err, "failed to read checkpoint metadata")
+		return err
 	}
-	var meta checkpointJSON
-	if err := json.Unmarshal(jsonBytes, &meta); err != nil {
-		return errors.Wrapf(err, "failed to decode checkpoint metadata %s", base+checkpointJSONExt)
-	}
-	if meta.BinFormat != checkpointFormat {
-		return errors.Errorf("checkpoint %s: binary format %q not supported (only %q)", base, meta.BinFormat, checkpointFormat)
+	return loadCheckedCheckpoint(store, dir, base, meta, checked)
+}
+
+// loadCheckedCheckpoint is loadCheckpoint after the check.
+func loadCheckedCheckpoint(store *model.Store, dir, base string, meta *checkpointJSON, checked *ckptcheck.Checked) error {
+	if !checked.Checksummed {
+		fmt.Fprintf(os.Stderr, "note: checkpoint %s has no checksums (written before checkpoints had them): its content is loaded unverified\n",
+			filepath.Join(dir, base))
 	}
 	for _, p := range meta.Params {
 		value, err := decodeParam(p)

@@ -110,9 +110,9 @@ type StepInfo struct {
 // NewExperiment prepares a run: it reads the corpus, creates the Store with the
 // default hyperparameters (setDefaultHyperparameters, and those of GCT and ACT
 // when the run uses them) and, if train.Checkpoint holds checkpoints, loads
-// the latest one (variables, hyperparameters, batch generator, history) to
-// resume it. A data-parallel run (train.Workers >= 2) is made with
-// NewDataParallel instead.
+// the latest good one (variables, hyperparameters, batch generator, history;
+// see resumeCheckpoint) to resume it. A data-parallel run (train.Workers >= 2)
+// is made with NewDataParallel instead.
 func NewExperiment(backend compute.Backend, cfg Config, train TrainConfig) (*Experiment, error) {
 	if train.Workers >= 2 {
 		return nil, errors.Errorf("a data-parallel run (%d workers) is one Experiment per worker: create it with NewDataParallel", train.Workers)
@@ -175,15 +175,11 @@ func newExperiment(backend compute.Backend, cfg Config, train TrainConfig, paral
 		e.showProgress(outputACTSparsity, "act")
 	}
 	if train.Checkpoint != "" {
-		names, err := ListCheckpoints(train.Checkpoint)
+		last, err := resumeCheckpoint(e.Store, train.Checkpoint)
 		if err != nil {
 			return nil, err
 		}
-		if len(names) > 0 {
-			last := names[len(names)-1]
-			if err := loadCheckpoint(e.Store, train.Checkpoint, last); err != nil {
-				return nil, err
-			}
+		if last != "" {
 			if err := e.restoreRunState(last); err != nil {
 				return nil, err
 			}

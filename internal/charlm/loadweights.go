@@ -3,7 +3,6 @@ package charlm
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 
 	"github.com/ggprior/ggprior/internal/storevars"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -30,16 +29,13 @@ func LatestCheckpoint(dir string) (string, error) {
 }
 
 // checkpointRunState returns the run state saved in the checkpoint base of dir
-// (see RunState), read from its metadata alone. found is false for a
-// checkpoint without one (not written by an Experiment).
+// (see RunState), read from its metadata once the checkpoint is checked
+// (checkCheckpoint). found is false for a checkpoint without one (not written
+// by an Experiment).
 func checkpointRunState(dir, base string) (state RunState, found bool, err error) {
-	data, err := os.ReadFile(filepath.Join(dir, base+checkpointJSONExt))
+	meta, _, err := checkCheckpoint(dir, base)
 	if err != nil {
-		return RunState{}, false, errors.Wrapf(err, "failed to read checkpoint metadata")
-	}
-	var meta checkpointJSON
-	if err := json.Unmarshal(data, &meta); err != nil {
-		return RunState{}, false, errors.Wrapf(err, "failed to decode checkpoint metadata %s", base+checkpointJSONExt)
+		return RunState{}, false, err
 	}
 	for _, p := range meta.Params {
 		if p.Key != paramRunState || p.Scope != model.RootScopePath {
