@@ -56,6 +56,7 @@ import (
 	"github.com/ggprior/ggprior/backends"
 	"github.com/ggprior/ggprior/internal/charlm"
 	"github.com/ggprior/ggprior/internal/fitbetas"
+	"github.com/ggprior/ggprior/internal/outfile"
 	"github.com/ggprior/ggprior/optimizers/dataparallel"
 	"github.com/pkg/errors"
 )
@@ -148,6 +149,11 @@ func runWith(comm dataparallel.Communicator) error {
 	cfg, tc, settings, err := cli.RunConfig(newModelConfig())
 	if err != nil {
 		return err
+	}
+	if lead && cli.Results != "" {
+		if err := outfile.CheckFile(cli.Results); err != nil {
+			return errors.WithMessage(err, "-results")
+		}
 	}
 	// "fit:DIR": beta per layer kind, fitted (MLE, median over layers) to a trained checkpoint.
 	beta, err := fitbetas.Resolve(tc.Beta)

@@ -191,3 +191,35 @@ func sortedFlags(flags map[string]string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestCommandOutputsCheckedFirst: a -results or -checkpoint that cannot be
+// written is an error before any training (it was found only when the
+// results were written, after the whole run, or at the first checkpoint).
+func TestCommandOutputsCheckedFirst(t *testing.T) {
+	tinyModel(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "text.txt")
+	require.NoError(t, os.WriteFile(data, []byte(strings.Repeat("Light is refracted by a prism. ", 100)), 0o644))
+	ckpt := filepath.Join(dir, "ckpt")
+	setFlags(t, map[string]string{"steps": "3", "eval-at": "2", "data": data, "quiet": "true", "checkpoint": ckpt})
+	for results, want := range map[string]string{
+		filepath.Join(dir, "missing", "r.json"): "-results: cannot write " + filepath.Join(dir, "missing", "r.json") + ": directory " + filepath.Join(dir, "missing") + " does not exist",
+		dir:                                     "-results: cannot write " + dir + ": it is a directory",
+		filepath.Join(data, "r.json"):           "-results: cannot write " + filepath.Join(data, "r.json") + ": " + data + " is not a directory",
+	} {
+		setFlags(t, map[string]string{"results": results})
+		require.EqualError(t, run(), want)
+		names, err := charlm.ListCheckpoints(ckpt)
+		require.NoError(t, err)
+		require.Empty(t, names, "nothing trained")
+	}
+	setFlags(t, map[string]string{"results": filepath.Join(dir, "r.json")})
+	if os.Geteuid() != 0 { // As root, a read-only directory is writable.
+		readOnly := filepath.Join(dir, "ro")
+		require.NoError(t, os.Mkdir(readOnly, 0o555))
+		setFlags(t, map[string]string{"checkpoint": filepath.Join(readOnly, "ckpt")})
+		require.ErrorContains(t, run(), "-checkpoint: create directory "+filepath.Join(readOnly, "ckpt")+": permission denied")
+		_, err := os.Stat(filepath.Join(dir, "r.json"))
+		require.ErrorIs(t, err, os.ErrNotExist)
+	}
+}

@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/ggprior/ggprior/internal/codedsize"
+	"github.com/ggprior/ggprior/internal/outfile"
 )
 
 // runCodedSize prints the coded size of the weights of the latest checkpoint in
@@ -28,7 +28,7 @@ func runCodedSize(dir, jsonPath string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("-json: %w", err)
 	}
-	if err := os.WriteFile(jsonPath, append(data, '\n'), 0o644); err != nil {
+	if err := outfile.WriteFile(jsonPath, append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("-json: %w", err)
 	}
 	fmt.Fprintf(stderr, "JSON written to %s\n", jsonPath)

@@ -278,3 +278,37 @@ func TestCaptureWired(t *testing.T) {
 	pngtest.Require(t, filepath.Join(dir, "gradients_block_000_mlp_in_weights.png"))
 	require.True(t, strings.Contains(out, "GG fits best for 2/2 tensors"), out)
 }
+
+// TestOutputsCheckedFirst: a -json or -plots that cannot be written is an
+// error before the live run (it was found only after the run and the fits).
+func TestOutputsCheckedFirst(t *testing.T) {
+	saved := liveCapture
+	defer func() { liveCapture = saved }()
+	ran := false
+	liveCapture = func(opts distfit.CaptureOptions, sink distfit.Sink) (string, error) {
+		ran = true
+		return "fake run", sink.Observe(tensorkind.Activations, "/block_000/mlp/act", ggValues(2000, 1, 0.9, 1))
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-json", filepath.Join(dir, "missing", "r.json")},
+			"-json: cannot write " + filepath.Join(dir, "missing", "r.json") + ": directory " + filepath.Join(dir, "missing") + " does not exist"},
+		{[]string{"-json", dir}, "-json: cannot write " + dir + ": it is a directory"},
+		{[]string{"-plots", filepath.Join(file, "plots")},
+			"-plots: cannot create directory " + filepath.Join(file, "plots") + ": " + file + " is not a directory"},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := runMain(append([]string{"-capture", "activations", "-steps", "1"}, c.args...), &stdout, &stderr)
+		require.EqualError(t, err, c.want)
+		require.False(t, ran, "the run must not start: %q", c.args)
+		require.Empty(t, stdout.String())
+	}
+	var stdout, stderr bytes.Buffer
+	err := runMain([]string{"-coded-size", dir, "-json", filepath.Join(dir, "missing", "r.json")}, &stdout, &stderr)
+	require.ErrorContains(t, err, "-json: cannot write")
+}

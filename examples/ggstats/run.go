@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ggprior/ggprior/internal/distfit"
+	"github.com/ggprior/ggprior/internal/outfile"
 	"github.com/ggprior/ggprior/internal/tensorkind"
 )
 
@@ -18,6 +19,9 @@ import (
 // analyzed (not float, too small, not fittable) are skipped and counted; errors
 // reading the source are returned.
 func run(cfg config, stdout, stderr io.Writer) error {
+	if err := checkOutputs(cfg); err != nil {
+		return err
+	}
 	if cfg.fitBetas != "" {
 		return runFitBetas(cfg.fitBetas, stdout, stderr)
 	}
@@ -173,17 +177,26 @@ func formatCounts(counts map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// writeJSONFile writes result as JSON to the file at path.
+// checkOutputs checks, before any work, that the -json file and the -plots
+// directory can be written.
+func checkOutputs(cfg config) error {
+	if cfg.jsonPath != "" {
+		if err := outfile.CheckFile(cfg.jsonPath); err != nil {
+			return fmt.Errorf("-json: %w", err)
+		}
+	}
+	if cfg.plotsDir != "" {
+		if err := outfile.CheckDir(cfg.plotsDir); err != nil {
+			return fmt.Errorf("-plots: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeJSONFile writes result as JSON to the file at path, whole (outfile.Write).
 func writeJSONFile(path string, result distfit.Result) error {
-	f, err := os.Create(path)
+	err := outfile.Write(path, 0o644, func(w io.Writer) error { return distfit.WriteJSON(w, result) })
 	if err != nil {
-		return fmt.Errorf("-json: %w", err)
-	}
-	if err := distfit.WriteJSON(f, result); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
 		return fmt.Errorf("-json: %w", err)
 	}
 	return nil

@@ -46,6 +46,7 @@ import (
 	"github.com/ggprior/ggprior/backends"
 	"github.com/ggprior/ggprior/internal/flagutil"
 	"github.com/ggprior/ggprior/internal/mnist"
+	"github.com/ggprior/ggprior/internal/outfile"
 )
 
 func main() {
@@ -91,6 +92,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if resultsPath != "" {
+		if err := outfile.CheckFile(resultsPath); err != nil {
+			return fmt.Errorf("mnist: -results: %w", err)
+		}
+	}
 	if dir == "" {
 		if dir, err = mnist.DefaultDir(); err != nil {
 			return err
@@ -118,7 +124,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("mnist: -results: %w", err)
 		}
-		if err := os.WriteFile(resultsPath, append(b, '\n'), 0o644); err != nil {
+		if err := outfile.WriteFile(resultsPath, append(b, '\n'), 0o644); err != nil {
 			return fmt.Errorf("mnist: -results: %w", err)
 		}
 		fmt.Fprintf(stderr, "results written to %s\n", resultsPath)

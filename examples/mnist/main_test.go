@@ -89,6 +89,19 @@ func TestCommandUnavailable(t *testing.T) {
 	require.Empty(t, stdout.String())
 }
 
+// TestResultsCheckedFirst: a -results file that cannot be written is an
+// error before the data are read and the model trained (it was found only
+// after training).
+func TestResultsCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, mnist.Save(dir, mnist.Synthetic(150, 60, 1)))
+	missing := filepath.Join(t.TempDir(), "missing", "results.json")
+	var stdout, stderr bytes.Buffer
+	err := run([]string{"-dir", dir, "-steps", "5", "-batch", "16", "-hidden", "8", "-quiet", "-results", missing}, &stdout, &stderr)
+	require.EqualError(t, err, "mnist: -results: cannot write "+missing+": directory "+filepath.Dir(missing)+" does not exist")
+	require.Empty(t, stdout.String(), "nothing trained")
+}
+
 func TestFlagErrors(t *testing.T) {
 	for _, c := range []struct {
 		args []string

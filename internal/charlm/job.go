@@ -1,8 +1,10 @@
 package charlm
 
 import (
+	"github.com/ggprior/ggprior/internal/outfile"
 	"github.com/ggprior/ggprior/optimizers/dataparallel"
 	"github.com/gomlx/compute"
+	"github.com/pkg/errors"
 )
 
 // Job is a run ready to train, whichever way it trains: one Experiment, or
@@ -23,8 +25,15 @@ type Job struct {
 // every rank's store: a data-parallel run over comm when comm is not nil, of
 // train.Workers in-process workers when there are 2 or more, otherwise one
 // Experiment. Each rank resumes from train.Checkpoint if it holds checkpoints.
+// A train.Checkpoint that cannot be written (see outfile.CheckDir) is an
+// error before anything else.
 func NewJob(backend compute.Backend, cfg Config, train TrainConfig, comm dataparallel.Communicator, settings string) (*Job, error) {
 	j := &Job{}
+	if train.Checkpoint != "" {
+		if err := outfile.CheckDir(train.Checkpoint); err != nil {
+			return nil, errors.WithMessage(err, "-checkpoint")
+		}
+	}
 	var err error
 	switch {
 	case comm != nil:

@@ -3,12 +3,12 @@ package charlm
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/ggprior/ggprior/internal/outfile"
 	"github.com/ggprior/ggprior/optimizers/dataparallel"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
@@ -150,13 +150,15 @@ func (e *Experiment) Results() *Results {
 	return r
 }
 
-// WriteJSON writes the results, indented, to path.
+// WriteJSON writes the results, indented, to path, whole (outfile.WriteFile:
+// a temporary file in the same directory renamed into place), so that path
+// never holds part of them.
 func (r *Results) WriteJSON(path string) error {
 	data, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return errors.Wrap(err, "failed to encode results")
 	}
-	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+	if err := outfile.WriteFile(path, append(data, '\n'), 0o644); err != nil {
 		return errors.Wrap(err, "failed to write results")
 	}
 	return nil

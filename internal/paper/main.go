@@ -16,6 +16,7 @@ import (
 	"github.com/ggprior/ggprior/internal/charlm"
 	"github.com/ggprior/ggprior/internal/flagutil"
 	"github.com/ggprior/ggprior/internal/mnist"
+	"github.com/ggprior/ggprior/internal/outfile"
 	"github.com/ggprior/ggprior/internal/study"
 )
 
@@ -146,6 +147,9 @@ func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	o, err := parseOptions(args, stderr)
 	if err != nil {
 		return err
+	}
+	if err := outfile.CheckDir(o.out); err != nil { // Before any work: results.json is written after the first stage.
+		return fmt.Errorf("-out: %w", err)
 	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return fmt.Errorf("-out: %w", err)
