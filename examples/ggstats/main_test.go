@@ -143,6 +143,29 @@ func TestMatchAndMinSize(t *testing.T) {
 	require.Contains(t, out, "GG fits best for 1/1 tensors")
 }
 
+// TestNothingAnalyzed: a run in which no tensor could be analyzed (none
+// matches, all are too small or not fittable) is an error, after the table of
+// what was skipped (it exited with status 0, as if all was well).
+func TestNothingAnalyzed(t *testing.T) {
+	model := filepath.Join(t.TempDir(), "model.safetensors")
+	writeTestModel(t, model)
+	jsonPath := filepath.Join(t.TempDir(), "r.json")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-match", "no_such_tensor"}, `nothing analyzed: no tensor of the 6 matches -match "no_such_tensor"`},
+		{[]string{"-min-size", "100000"}, "nothing analyzed: all 6 tensors were skipped (below -min-size (5), dtype I64 is not a floating-point type (1))"},
+		{[]string{"-match", "ln_1", "-min-size", "1", "-json", jsonPath}, "nothing analyzed: all 1 tensors were skipped (not fittable (1))"},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := runMain(append([]string{"-safetensors", model}, c.args...), &stdout, &stderr)
+		require.EqualError(t, err, c.want, "%q", c.args)
+	}
+	_, err := os.Stat(jsonPath)
+	require.NoError(t, err, "the JSON (with the skipped tensors) is written")
+}
+
 // saveCheckpoint saves a tiny GoMLX store with two weight matrices, optimizer
 // moments, a bias and the global step into dir.
 func saveCheckpoint(t *testing.T, dir string) {

@@ -17,7 +17,8 @@ import (
 // run reads the tensors cfg names, analyzes them, and writes the table and
 // summary to stdout, the JSON and plots where cfg asks. Tensors that cannot be
 // analyzed (not float, too small, not fittable) are skipped and counted; errors
-// reading the source are returned.
+// reading the source are returned, and so is an error when no tensor at all
+// was analyzed (after the table and the JSON, which list the skipped ones).
 func run(cfg config, stdout, stderr io.Writer) error {
 	if err := checkOutputs(cfg); err != nil {
 		return err
@@ -147,7 +148,22 @@ func run(cfg config, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "JSON written to %s\n", cfg.jsonPath)
 	}
+	if len(result.Reports) == 0 {
+		return nothingAnalyzed(cfg, len(items), len(result.Skipped), skipCounts)
+	}
 	return nil
+}
+
+// nothingAnalyzed returns the error of a run that analyzed no tensor: the
+// source's n tensors matched nothing, or the skipped ones were all skipped.
+func nothingAnalyzed(cfg config, n, skipped int, skipCounts map[string]int) error {
+	switch {
+	case n == 0:
+		return fmt.Errorf("nothing analyzed: the source holds no tensor")
+	case skipped == 0 && cfg.match != nil:
+		return fmt.Errorf("nothing analyzed: no tensor of the %d matches -match %q", n, cfg.match)
+	}
+	return fmt.Errorf("nothing analyzed: all %d tensors were skipped (%s)", skipped, formatCounts(skipCounts))
 }
 
 // sortByKind sorts items by kind, in the order of tensorkind.All, keeping the
