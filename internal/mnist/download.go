@@ -87,15 +87,27 @@ type UnavailableError struct {
 	// of every mirror for the first file that could not be fetched, joined
 	// (errors.Join).
 	Err error
+	// Corrupt are the errors of the files of Files that are in Dir but fail
+	// the checks of Load (each names its file and says why); nil if none is.
+	Corrupt []error
 }
 
 // Error returns the one-line notice "mnist: data not available (download
-// failed: CAUSE); put the 4 IDX files in DIR". A mirror whose host name
-// does not resolve (no network) reads "cannot resolve HOST", without the
-// resolver's address, the go command's error output is on one line, and a DIR
-// in the user's home directory starts with "~", so the notice can be pasted
-// into a report as it is.
+// failed: CAUSE); put the 4 IDX files in DIR", or, when files in DIR are
+// corrupt, "...; replace the corrupt files in DIR (FILE: WHY; ...)". A
+// mirror whose host name does not resolve (no network) reads "cannot
+// resolve HOST", without the resolver's address, the go command's error
+// output is on one line, and a DIR in the user's home directory starts with
+// "~", so the notice can be pasted into a report as it is.
 func (e *UnavailableError) Error() string {
+	if len(e.Corrupt) > 0 {
+		var why []string
+		for _, err := range e.Corrupt {
+			why = append(why, oneLine(strings.TrimPrefix(err.Error(), "mnist: ")))
+		}
+		return fmt.Sprintf("mnist: data not available (download failed: %s); replace the corrupt files in %s (%s)",
+			describeFailure(e.Err), homeRelative(e.Dir), strings.Join(why, "; "))
+	}
 	return fmt.Sprintf("mnist: data not available (download failed: %s); put the 4 IDX files (%s) in %s",
 		describeFailure(e.Err), strings.Join(Files, ", "), homeRelative(e.Dir))
 }
@@ -185,7 +197,7 @@ func Download(dir string) error {
 	for _, file := range missing {
 		raw, err := fetch(file)
 		if err != nil {
-			return &UnavailableError{Dir: dir, Err: errors.Join(moduleErr, err)}
+			return &UnavailableError{Dir: dir, Err: errors.Join(moduleErr, err), Corrupt: corruptFiles(dir)}
 		}
 		if err := writeAtomic(filepath.Join(dir, file), raw); err != nil {
 			return err
@@ -203,6 +215,18 @@ func missingFiles(dir string) []string {
 		}
 	}
 	return missing
+}
+
+// corruptFiles returns the errors of the files of Files that dir holds but
+// that fail the checks of Load.
+func corruptFiles(dir string) []error {
+	var corrupt []error
+	for _, file := range Files {
+		if _, err := readFile(dir, file); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			corrupt = append(corrupt, err)
+		}
+	}
+	return corrupt
 }
 
 // writingError marks an error of copyFromGoModule that comes from writing
