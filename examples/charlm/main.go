@@ -42,6 +42,20 @@
 // in-process run with -workers W and the same flags. A rank that fails, dies
 // or hangs ends the whole job with an error (mpirun's exit status is
 // nonzero). A charlm built without the tag refuses to run under mpirun.
+//
+// # Generation
+//
+// From a trained run's checkpoint, charlm decodes text on the host
+// (internal/charlm/generate, KV-cached) instead of training:
+//
+//	charlm -checkpoint DIR -generate 200 -prompt "Light " [-temperature 0.8 -top-k 20 -seed 2] [-sparse]
+//	charlm -checkpoint DIR -bench-decode 200 [-bench-batch 8] -results bench.json
+//
+// -generate prints the bytes decoded (greedy unless -temperature > 0; with
+// -sparse, the products after ACT's sites skip their zeros, same text).
+// -bench-decode times the dense and the ACT-sparse path (and the GoMLX
+// graph) on the same weights and writes decode_tokens_per_sec_dense,
+// decode_tokens_per_sec_sparse, decode_speedup, decode_same_tokens, ... .
 package main
 
 import (
@@ -91,6 +105,9 @@ const errNoMPI = "this charlm was built without MPI support: build with -tags mp
 func run() error {
 	if flag.NArg() > 0 {
 		return errors.Errorf("unexpected arguments %q (flags only; see -help)", flag.Args())
+	}
+	if handled, err := runInference(os.Stdout, os.Stderr); handled {
+		return err
 	}
 	size, err := mpiWorldSize()
 	if err != nil {

@@ -3,12 +3,11 @@ package generate
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"time"
 
+	"github.com/ggprior/ggprior/internal/outfile"
 	"github.com/pkg/errors"
 )
 
@@ -203,32 +202,12 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// WriteJSON writes the result as indented JSON to path, through a temporary
-// file in the same directory renamed into place: an error leaves no file
-// written half-way.
-func (r *BenchResult) WriteJSON(path string) (err error) {
+// WriteJSON writes the result as indented JSON to path, whole (see
+// internal/outfile): an error leaves no file written half-way.
+func (r *BenchResult) WriteJSON(path string) error {
 	data, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return errors.Wrap(err, "failed to encode the bench results")
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return errors.Wrapf(err, "failed to write %s", path)
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(append(data, '\n')); err != nil {
-		return errors.Wrapf(err, "failed to write %s", path)
-	}
-	if err = tmp.Close(); err != nil {
-		return errors.Wrapf(err, "failed to write %s", path)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return errors.Wrapf(err, "failed to write %s", path)
-	}
-	return nil
+	return outfile.WriteFile(path, append(data, '\n'), 0o644)
 }
