@@ -25,7 +25,7 @@ type BenchOptions struct {
 
 // Defaults of BenchOptions.
 const (
-	DefaultBenchRepeats = 5
+	DefaultBenchRepeats = 15
 	DefaultGraphTokens  = 32
 )
 

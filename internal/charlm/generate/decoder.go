@@ -29,16 +29,19 @@ type Decoder struct {
 	// sub-layer's output o, the MLP input projection u and hidden activation a,
 	// the final rows and their logits, the attention weights and accumulators.
 	x, h, qkv, y, o, u, a, xf, lf []float32
-	weights, acc                  []float64
+	scores, probs                 []float32
+	exps                          []float64
 	items                         []item
 }
 
 // sequence is one sequence's window and KV cache.
 type sequence struct {
 	window []byte
-	// k and v are the keys and values of each block at each position of the
-	// window, [layers][block*width].
-	k, v [][]float32
+	// k and v are the keys and values of each block's heads at the
+	// window's positions, laid out for the products of attention: k[l][h]
+	// is [headWidth, block] (position p of feature i at i*block+p), v[l][h]
+	// is [block, headWidth].
+	k, v [][][]float32
 }
 
 // item is one byte the next pass encodes: sequence seq's byte tok at position
@@ -61,9 +64,12 @@ func (e *Engine) NewDecoder(batch int, sparse bool) (*Decoder, error) {
 	for i := range d.seqs {
 		s := &d.seqs[i]
 		s.window = make([]byte, 0, cfg.Block)
-		s.k, s.v = make([][]float32, cfg.Layers), make([][]float32, cfg.Layers)
+		s.k, s.v = make([][][]float32, cfg.Layers), make([][][]float32, cfg.Layers)
 		for l := range cfg.Layers {
-			s.k[l], s.v[l] = make([]float32, cfg.Block*cfg.Width), make([]float32, cfg.Block*cfg.Width)
+			s.k[l], s.v[l] = make([][]float32, cfg.Heads), make([][]float32, cfg.Heads)
+			for h := range cfg.Heads {
+				s.k[l][h], s.v[l][h] = make([]float32, cfg.HeadWidth()*cfg.Block), make([]float32, cfg.Block*cfg.HeadWidth())
+			}
 		}
 	}
 	d.zeros, d.values = make([][numSites]int64, cfg.Layers), make([][numSites]int64, cfg.Layers)
@@ -231,9 +237,7 @@ func (d *Decoder) forward(items []item) {
 				d.rope(q, it.pos)
 				d.rope(k, it.pos)
 			}
-			s := &d.seqs[it.seq]
-			copy(s.k[l][it.pos*W:(it.pos+1)*W], k)
-			copy(s.v[l][it.pos*W:(it.pos+1)*W], v)
+			d.cache(&d.seqs[it.seq], l, it.pos, k, v)
 		}
 		for r, it := range items {
 			d.attend(y[r*W:(r+1)*W], qkv[r*3*W:r*3*W+W], &d.seqs[it.seq], l, it.pos)
@@ -380,41 +384,45 @@ func (d *Decoder) rope(q []float32, pos int) {
 	}
 }
 
+// cache stores one position's keys and values ([width] each) in the
+// sequence's cache of block layer.
+func (d *Decoder) cache(s *sequence, layer, pos int, k, v []float32) {
+	cfg := d.e.Config
+	hw, block := cfg.HeadWidth(), cfg.Block
+	for h := range cfg.Heads {
+		kh, vh := k[h*hw:(h+1)*hw], s.k[layer][h]
+		for i, x := range kh {
+			vh[i*block+pos] = x
+		}
+		copy(s.v[layer][h][pos*hw:(pos+1)*hw], v[h*hw:(h+1)*hw])
+	}
+}
+
 // attend computes causal attention for one item: y [width] is, per head,
 // softmax(q·k_p / sqrt(headWidth)) over the cached positions p <= pos,
-// applied to the cached values. Sums in float64.
+// applied to the cached values. The two products run on the dense kernels
+// (the scores of all the block's positions, those after pos unused); the
+// softmax is computed in float64.
 func (d *Decoder) attend(y, q []float32, s *sequence, layer, pos int) {
 	cfg := d.e.Config
-	W, hw := cfg.Width, cfg.HeadWidth()
+	hw, block := cfg.HeadWidth(), cfg.Block
 	scale := 1 / math.Sqrt(float64(hw))
-	weights, acc := grow(&d.weights, pos+1), grow(&d.acc, hw)
-	keys, values := s.k[layer], s.v[layer]
-	for h0 := 0; h0 < W; h0 += hw {
-		qh := q[h0 : h0+hw]
+	scores, probs, exps := grow(&d.scores, block), grow(&d.probs, pos+1), grow(&d.exps, pos+1)
+	for h := range cfg.Heads {
+		sparse.DenseMatVec(scores, q[h*hw:(h+1)*hw], s.k[layer][h], nil, hw, block)
 		best := math.Inf(-1)
-		for p := range weights {
-			k := keys[p*W+h0 : p*W+h0+hw]
-			var dot float64
-			for i, qv := range qh {
-				dot += float64(qv) * float64(k[i])
-			}
-			weights[p] = dot * scale
-			best = max(best, weights[p])
+		for _, v := range scores[:pos+1] {
+			best = max(best, float64(v))
 		}
 		var sum float64
-		for p, w := range weights {
-			weights[p] = math.Exp(w - best)
-			sum += weights[p]
+		for p, v := range scores[:pos+1] {
+			exps[p] = math.Exp((float64(v) - best) * scale)
+			sum += exps[p]
 		}
-		clear(acc)
-		for p, w := range weights {
-			for i, v := range values[p*W+h0 : p*W+h0+hw] {
-				acc[i] += w * float64(v)
-			}
+		for p, e := range exps {
+			probs[p] = float32(e / sum)
 		}
-		for i, v := range acc {
-			y[h0+i] = float32(v / sum)
-		}
+		sparse.DenseMatVec(y[h*hw:(h+1)*hw], probs, s.v[layer][h][:(pos+1)*hw], nil, pos+1, hw)
 	}
 }
 
@@ -426,11 +434,34 @@ func addTo(x, o []float32) {
 	}
 }
 
-// gelu is the exact GELU, x * (1 + erf(x/sqrt 2))/2, computed in float64 and
-// rounded once.
+// gelu is the exact GELU, x * (1 + erf(x/sqrt 2))/2, in float32 arithmetic
+// as the graph computes it, with erf to float32 precision (erf32).
 func gelu(x float32) float32 {
-	v := float64(x)
-	return float32(v * 0.5 * (1 + math.Erf(v/math.Sqrt2)))
+	return x * 0.5 * (1 + erf32(x*(1/math.Sqrt2)))
+}
+
+// erf32 is erf(x) to float32 precision (within 4 units in the last place
+// of 1): the rational approximation x·P(x²)/Q(x²) on [-4, 4] of Eigen's and
+// XLA's float32 erf; |erf(x)| rounds to 1 in float32 beyond 4. It is
+// several times faster than math.Erf, which is otherwise the largest cost
+// of a decoding step (its float32-to-float64 conversion alone makes a loop
+// of them wait for each call's result).
+func erf32(x float32) float32 {
+	x = max(-4, min(4, x))
+	x2 := x * x
+	p := float32(-2.72614225801306e-10)
+	p = p*x2 + 2.77068142495902e-08
+	p = p*x2 - 2.10102402082508e-06
+	p = p*x2 - 5.69250639462346e-05
+	p = p*x2 - 7.34990630326855e-04
+	p = p*x2 - 2.95459980854025e-03
+	p = p*x2 - 1.60960333262415e-02
+	q := float32(-1.45660718464996e-05)
+	q = q*x2 - 2.13374055278905e-04
+	q = q*x2 - 1.68282697438203e-03
+	q = q*x2 - 7.37332916720468e-03
+	q = q*x2 - 1.42647390514189e-02
+	return x * p / q
 }
 
 // swiglu is silu(gate) * up = gate * sigmoid(gate) * up, computed in float64
