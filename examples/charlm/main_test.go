@@ -223,3 +223,35 @@ func TestCommandOutputsCheckedFirst(t *testing.T) {
 		require.ErrorIs(t, err, os.ErrNotExist)
 	}
 }
+
+// TestCommandResumeChanges: resuming with another -set value is refused,
+// with both values; with -allow-changes the results record the change.
+func TestCommandResumeChanges(t *testing.T) {
+	tinyModel(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "text.txt")
+	require.NoError(t, os.WriteFile(data, []byte(strings.Repeat("Light is refracted by a prism. ", 100)), 0o644))
+	ckpt, results := filepath.Join(dir, "ckpt"), filepath.Join(dir, "r.json")
+	setFlags(t, map[string]string{"steps": "4", "eval-at": "2", "data": data, "quiet": "true", "checkpoint": ckpt, "results": results})
+	require.NoError(t, run())
+	// Back to the checkpoint of step 2, as if the run had stopped there.
+	names, err := charlm.ListCheckpoints(ckpt)
+	require.NoError(t, err)
+	require.Len(t, names, 2)
+	last, err := filepath.Glob(filepath.Join(ckpt, names[1]+".*"))
+	require.NoError(t, err)
+	for _, f := range last {
+		require.NoError(t, os.Remove(f))
+	}
+
+	setFlags(t, map[string]string{"set": "learning_rate=0.01"})
+	err = run()
+	require.ErrorContains(t, err, "was trained with other hyperparameters than this run's:\n  learning_rate: 0.001 in the checkpoint, 0.01 in this run\n")
+	require.ErrorContains(t, err, "-allow-changes")
+
+	setFlags(t, map[string]string{"allow-changes": "true"})
+	require.NoError(t, run())
+	r := readResults(t, results)
+	require.Equal(t, []charlm.HyperparameterChange{{Step: 3, Key: "learning_rate", From: 0.001, To: 0.01}}, r.Config.HyperparameterChanges)
+	require.True(t, r.Config.Train.AllowChanges)
+}

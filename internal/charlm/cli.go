@@ -16,7 +16,7 @@ import (
 // Flags are the charlm command's flags that describe a run: the run itself
 // (-steps, -seed, -init, -beta, -eval-at, ...), the methods under study
 // (-compress and GCT's flags, -act and ACT's flags, -workers) and the
-// outputs (-results, -checkpoint, -quiet). The command registers them on its
+// outputs (-results, -checkpoint, -allow-changes, -quiet). The command registers them on its
 // command line (NewFlags(flag.CommandLine)); other programs that run charlm
 // experiments describe a run by the same arguments (ParseFlags), so a run
 // spec is a charlm command line, and turn it into the run's configuration
@@ -58,6 +58,8 @@ type Flags struct {
 
 	Workers int
 
+	AllowChanges bool
+
 	// fs is the flag set the flags are registered on.
 	fs *flag.FlagSet
 }
@@ -72,9 +74,11 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.Arch, "arch", ArchGPT, "architecture: gpt (the reference) or llama")
 	fs.StringVar(&f.Init, "init", initNameNormal02, "initialization: "+strings.Join(initNames, ", "))
 	fs.StringVar(&f.Beta, "beta", "", `GG shape for -init=gg: one value for all layer kinds ("1.4"), per kind ("attn_qkv=1.3,mlp_in=1.6"), both ("1.4,head=2"), or fitted per kind to a trained checkpoint ("fit:DIR"); kinds: `+strings.Join(Kinds, ", "))
-	fs.StringVar(&f.EvalAt, "eval-at", "250,500,1000,2000", "comma-separated steps after which to measure the validation loss (and checkpoint); the last step is always included")
+	fs.StringVar(&f.EvalAt, "eval-at", "250,500,1000,2000", "comma-separated steps (up to -steps) after which to measure the validation loss (and checkpoint); the last step is always included")
 	fs.StringVar(&f.Checkpoint, "checkpoint", "", "checkpoint directory: saved at every evaluation step and at the end; if it holds a checkpoint, the run resumes from it")
 	fs.StringVar(&f.Results, "results", "", "write the results as JSON to this file")
+	fs.BoolVar(&f.AllowChanges, "allow-changes", false, "with -checkpoint, resume a checkpoint whose hyperparameters (-set, -gct-bits, -act-sparsity, ...) differ from this run's: "+
+		"the run continues with this run's values and its results record each change and its step (hyperparameter_changes); without it such a resume is refused")
 	fs.StringVar(&f.Set, "set", "", `hyperparameters, "key=value;key=value" (e.g. "learning_rate=2e-3;clip_grad_norm=0"); unknown keys list the known ones`)
 	fs.StringVar(&f.Data, "data", "", "text file to train on (default: $GOROOT/"+defaultCorpusName+")")
 	fs.Float64Var(&f.TargetLoss, "target-loss", 0, "report steps_to_target: the first evaluation step with validation loss <= this value (e.g. the baseline's final loss)")
@@ -156,6 +160,13 @@ func (f *Flags) RunConfig(model Config) (Config, TrainConfig, []string, error) {
 	if err != nil {
 		return Config{}, TrainConfig{}, nil, err
 	}
+	if f.Changed("eval-at") { // The default's steps after -steps are dropped; given ones are errors.
+		for _, s := range evalAt {
+			if s > f.Steps {
+				return Config{}, TrainConfig{}, nil, errors.Errorf("-eval-at %q: step %d is after the run's last step (-steps %d)", f.EvalAt, s, f.Steps)
+			}
+		}
+	}
 	if f.Workers < 1 {
 		return Config{}, TrainConfig{}, nil, errors.Errorf("-workers %d: the number of workers must be >= 1", f.Workers)
 	}
@@ -165,6 +176,7 @@ func (f *Flags) RunConfig(model Config) (Config, TrainConfig, []string, error) {
 	tc.Init, tc.Beta, tc.EvalAt = f.Init, f.Beta, evalAt
 	tc.Checkpoint, tc.Data, tc.TargetLoss, tc.LogEvery = f.Checkpoint, f.Data, f.TargetLoss, f.LogEvery
 	tc.Compress, tc.Workers, tc.ValWindows = strings.TrimSpace(f.Compress), f.Workers, f.ValWindows
+	tc.AllowChanges = f.AllowChanges
 	if !strings.HasPrefix(strings.TrimSpace(tc.Beta), BetaFitPrefix) {
 		if _, err := initByName(tc.Init, tc.Beta); err != nil {
 			return Config{}, TrainConfig{}, nil, err

@@ -103,6 +103,8 @@ func TestFlagsErrors(t *testing.T) {
 		{[]string{"-init", "gg", "-beta", "0.001"}, `-beta "0.001": "0.001" is not a shape in [0.05, 50]`},
 		{[]string{"-init", "gg", "-beta", "1.4,head=60"}, "is not a shape in [0.05, 50]"},
 		{[]string{"-beta", "1.4"}, "-beta \"1.4\" is only used with -init=gg"},
+		// An evaluation asked for after the last step was dropped silently.
+		{[]string{"-eval-at", "10", "-steps", "5"}, `-eval-at "10": step 10 is after the run's last step (-steps 5)`},
 	} {
 		f, err := ParseFlags(c.args)
 		require.NoError(t, err)

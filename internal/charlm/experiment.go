@@ -87,6 +87,9 @@ type Experiment struct {
 
 	// gct is the GCT wrapper that newOptimizer built as Optimizer (nil without GCT).
 	gct *optimizers.Wrapper
+
+	// resume is what checkResume compares a resumed run with (nil for a fresh run).
+	resume *resumeCheck
 }
 
 // StepOutputFn returns a named scalar computed in the training graph (e.g. an
@@ -143,8 +146,12 @@ func newExperiment(backend compute.Backend, cfg Config, train TrainConfig, paral
 	if err != nil {
 		return nil, err
 	}
-	if n := corpus.NumValWindows(cfg.Block); n == 0 {
+	n := corpus.NumValWindows(cfg.Block)
+	switch {
+	case n == 0:
 		return nil, errors.Errorf("the validation split of %s (%d bytes) holds no window of %d bytes", corpus.Path, len(corpus.Val), cfg.Block+1)
+	case train.ValWindows > n:
+		return nil, errors.Errorf("-val-windows %d: the validation split holds %d windows of %d bytes (0: all of them)", train.ValWindows, n, cfg.Block+1)
 	}
 	batches, err := newBatches(corpus.Train, train.Batch, cfg.Block, train.Seed)
 	if err != nil {
@@ -253,6 +260,9 @@ func (e *Experiment) NumParams() int {
 // evaluating (and checkpointing, if configured) after each evaluation step it
 // passes (see TrainConfig.EvalSteps). Calling it again continues where it stopped.
 func (e *Experiment) TrainTo(target int) error {
+	if err := e.checkSettings(); err != nil {
+		return err
+	}
 	target = min(target, e.Train.Steps)
 	if e.globalStep >= target {
 		return nil

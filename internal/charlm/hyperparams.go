@@ -1,7 +1,15 @@
 package charlm
 
 import (
+	"maps"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/ggprior/ggprior/layers"
+	"github.com/ggprior/ggprior/optimizers"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/pkg/errors"
 )
 
 // paramSeed is the hyperparameter holding the run's seed: it seeds the Store's
@@ -45,4 +53,103 @@ func scheduleFromScope(scope *model.Scope, steps int) WarmupCosine {
 	s.Min = model.GetParamOr(scope, paramMinLearningRate, s.Min)
 	s.Warmup = model.GetParamOr(scope, paramWarmupSteps, s.Warmup)
 	return s
+}
+
+// hyperparameterRange is the range of a numeric hyperparameter's values:
+// valid says whether a value is in it, want describes it.
+type hyperparameterRange struct {
+	valid func(v float64) bool
+	want  string
+}
+
+var (
+	rangePositive    = hyperparameterRange{func(v float64) bool { return v > 0 && !math.IsInf(v, 0) }, "a finite value > 0"}
+	rangeNonNegative = hyperparameterRange{func(v float64) bool { return v >= 0 && !math.IsInf(v, 0) }, "a finite value >= 0"}
+	rangeSteps       = hyperparameterRange{func(v float64) bool { return v >= 0 }, "a value >= 0"}
+	rangeFraction    = hyperparameterRange{func(v float64) bool { return v >= 0 && v < 1 }, "a value in [0, 1)"}
+)
+
+// hyperparameterRanges are the ranges of the numeric hyperparameters the
+// experiment reads (its own, GCT's and ACT's), by key, in whichever scope.
+var hyperparameterRanges = map[string]hyperparameterRange{
+	paramLearningRate:           rangePositive,
+	paramMinLearningRate:        rangeNonNegative,
+	paramWarmupSteps:            rangeSteps,
+	paramAdamBeta1:              rangeFraction,
+	paramAdamBeta2:              rangeFraction,
+	paramAdamEpsilon:            rangePositive,
+	paramWeightDecay:            rangeNonNegative,
+	paramClipGradNorm:           {rangeNonNegative.valid, rangeNonNegative.want + " (0: no clipping)"},
+	optimizers.ParamBits:        {func(v float64) bool { return v > 1 && !math.IsInf(v, 0) }, "a finite value > 1"},
+	optimizers.ParamLambda:      rangeNonNegative,
+	optimizers.ParamWarmupSteps: rangeSteps,
+	layers.ParamSparsity:        rangeFraction,
+	layers.ParamLambda:          rangeNonNegative,
+	layers.ParamStart:           rangeSteps,
+	layers.ParamEnd:             rangeSteps,
+	layers.ParamSampleSize:      {rangeSteps.valid, rangeSteps.want + " (0: all values)"},
+}
+
+// validateHyperparameters checks the values of the store's hyperparameters
+// (see hyperparameterRanges), in every scope, and that the learning rate
+// decays (min_learning_rate <= learning_rate) and ACT's ramp ends after it
+// starts. The error names the first bad one, with its scope.
+func validateHyperparameters(store *model.Store) error {
+	params := map[string]any{}
+	for fullPath, value := range store.IterParams() {
+		params[fullPath] = value
+	}
+	for _, fullPath := range slices.Sorted(maps.Keys(params)) {
+		value := params[fullPath]
+		scope, key := model.SplitPath(fullPath)
+		r, ok := hyperparameterRanges[key]
+		if !ok {
+			continue
+		}
+		v, isNumber := number(value)
+		if !isNumber || !r.valid(v) {
+			return errors.Errorf("hyperparameter %s=%v: want %s", paramName(scope, key), value, r.want)
+		}
+	}
+	root := store.RootScope()
+	for _, pair := range [][2]string{{paramMinLearningRate, paramLearningRate}, {layers.ParamStart, layers.ParamEnd}} {
+		lo, okLo := root.GetParam(pair[0])
+		hi, okHi := root.GetParam(pair[1])
+		a, numA := number(lo)
+		b, numB := number(hi)
+		if !okLo || !okHi || !numA || !numB || a <= b {
+			continue
+		}
+		if pair[0] == paramMinLearningRate {
+			return errors.Errorf("hyperparameter %s=%v is above %s=%v: the learning rate decays to %s", pair[0], lo, pair[1], hi, pair[0])
+		}
+		return errors.Errorf("hyperparameter %s=%v is before %s=%v: ACT's ramp ends after it starts", pair[1], hi, pair[0], lo)
+	}
+	return nil
+}
+
+// number returns a numeric hyperparameter's value as a float64.
+func number(value any) (float64, bool) {
+	switch v := value.(type) {
+	case float64:
+		return v, true
+	case float32:
+		return float64(v), true
+	case int:
+		return float64(v), true
+	case int32:
+		return float64(v), true
+	case int64:
+		return float64(v), true
+	}
+	return 0, false
+}
+
+// paramName returns a hyperparameter's name as -set takes it: the key for
+// the root scope, the full path otherwise.
+func paramName(scope, key string) string {
+	if scope == model.RootScopePath {
+		return key
+	}
+	return strings.TrimSuffix(scope, model.ScopeSeparator) + model.ScopeSeparator + key
 }

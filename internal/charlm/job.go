@@ -25,6 +25,8 @@ type Job struct {
 // every rank's store: a data-parallel run over comm when comm is not nil, of
 // train.Workers in-process workers when there are 2 or more, otherwise one
 // Experiment. Each rank resumes from train.Checkpoint if it holds checkpoints.
+// The hyperparameters are checked (their ranges, and a resume's against the
+// checkpoint's: see TrainConfig.AllowChanges) before it returns.
 // A train.Checkpoint that cannot be written (see outfile.CheckDir) is an
 // error before anything else.
 func NewJob(backend compute.Backend, cfg Config, train TrainConfig, comm dataparallel.Communicator, settings string) (*Job, error) {
@@ -54,6 +56,9 @@ func NewJob(backend compute.Backend, cfg Config, train TrainConfig, comm datapar
 	}
 	for _, exp := range j.Ranks {
 		if _, err := parseSettings(exp.Store, settings); err != nil {
+			return nil, err
+		}
+		if err := exp.checkSettings(); err != nil {
 			return nil, err
 		}
 	}

@@ -6,11 +6,9 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/ggprior/ggprior/internal/outfile"
 	"github.com/ggprior/ggprior/optimizers/dataparallel"
-	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/pkg/errors"
@@ -59,6 +57,10 @@ type ResultsConfig struct {
 	GoVersion       string         `json:"go_version"`
 	Corpus          CorpusInfo     `json:"corpus"`
 	ResumedFrom     string         `json:"resumed_from,omitempty"`
+	// HyperparameterChanges are the changes of hyperparameters that resumes
+	// made (TrainConfig.AllowChanges): Hyperparameters holds the values at
+	// the end, these the earlier ones and the steps from which each applied.
+	HyperparameterChanges []HyperparameterChange `json:"hyperparameter_changes,omitempty"`
 }
 
 // CorpusInfo describes the data of a run.
@@ -79,17 +81,6 @@ type CorpusInfo struct {
 
 // Results returns the results of the run so far.
 func (e *Experiment) Results() *Results {
-	hyper := map[string]any{}
-	for fullPath, value := range e.Store.IterParams() {
-		scope, key := model.SplitPath(fullPath)
-		if strings.HasPrefix(key, internalParamPrefix) {
-			continue
-		}
-		if scope != model.RootScopePath {
-			key = fullPath
-		}
-		hyper[key] = value
-	}
 	optName := ""
 	if e.Optimizer != nil {
 		optName = fmt.Sprintf("%v", e.Optimizer)
@@ -102,8 +93,9 @@ func (e *Experiment) Results() *Results {
 	windows, evaluated := e.Corpus.NumValWindows(e.Config.Block), e.NumValWindowsEvaluated()
 	r := &Results{
 		Config: ResultsConfig{
-			Model: e.Config, Train: e.Train, Hyperparameters: hyper, Optimizer: optName,
+			Model: e.Config, Train: e.Train, Hyperparameters: hyperparameters(e.Store), Optimizer: optName,
 			Backend: e.Backend.Name(), GoVersion: runtime.Version(), ResumedFrom: e.ResumedFrom,
+			HyperparameterChanges: slices.Clone(e.history.Changes),
 			Corpus: CorpusInfo{
 				Path: PortablePath(e.Corpus.Path), Size: e.Corpus.Size, Hash: strconv.FormatUint(e.Corpus.Hash, 16),
 				TrainBytes: len(e.Corpus.Train), ValBytes: len(e.Corpus.Val),

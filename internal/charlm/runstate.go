@@ -2,9 +2,13 @@ package charlm
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 
+	"github.com/ggprior/ggprior/layers"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/pkg/errors"
 )
@@ -25,6 +29,21 @@ type RunState struct {
 
 	// History of the run so far.
 	History History `json:"history"`
+
+	// Settings are the run's settings that are not hyperparameters of the
+	// Store (which the checkpoint holds itself); nil in checkpoints written
+	// before they were recorded.
+	Settings *RunSettings `json:"settings,omitempty"`
+}
+
+// RunSettings are the settings of a run, besides the Store's
+// hyperparameters, that a resume compares (see Experiment.checkResume).
+type RunSettings struct {
+	// ACTSparsity is TrainConfig.ACTSparsity: ACT's per-site targets.
+	ACTSparsity map[string]float64 `json:"act_sparsity,omitempty"`
+	// ValWindows is TrainConfig.ValWindows: the validation losses of the
+	// history were measured on that many windows.
+	ValWindows int `json:"val_windows,omitempty"`
 }
 
 // RunIdentity holds what must not change when a run resumes.
@@ -56,6 +75,33 @@ type History struct {
 	Gradient *GradientTotals `json:"gradient,omitempty"`
 	// Exchange accumulates the payload sizes of a data-parallel run.
 	Exchange *ExchangeTotals `json:"exchange,omitempty"`
+	// Changes are the hyperparameters that resumes changed
+	// (TrainConfig.AllowChanges), in order.
+	Changes []HyperparameterChange `json:"hyperparameter_changes,omitempty"`
+}
+
+// HyperparameterChange records a hyperparameter that a resumed run changed
+// (TrainConfig.AllowChanges): the steps before Step were trained with From,
+// Step and those after with To.
+type HyperparameterChange struct {
+	// Step is the first step trained with To.
+	Step int `json:"step"`
+	// Key names the hyperparameter as -set does (its full path outside the
+	// root scope), "act_sparsity[SITE]" for a per-site ACT target, or
+	// "val_windows" (TrainConfig.ValWindows).
+	Key string `json:"key"`
+	// From and To are the values before and after; nil for none.
+	From any `json:"from"`
+	To   any `json:"to"`
+}
+
+// resumeCheck is what checkResume compares a resumed run with: the
+// checkpoint's hyperparameters and settings.
+type resumeCheck struct {
+	checkpoint string
+	params     map[string]any
+	settings   *RunSettings
+	done       bool
 }
 
 // identity returns the identity of the experiment's run.
@@ -80,7 +126,8 @@ func (e *Experiment) storeRunState() error {
 	if err != nil {
 		return err
 	}
-	state := RunState{Identity: e.identity(), Batches: batches, History: e.history}
+	state := RunState{Identity: e.identity(), Batches: batches, History: e.history,
+		Settings: &RunSettings{ACTSparsity: e.Train.ACTSparsity, ValWindows: e.Train.ValWindows}}
 	for v := range e.Store.IterVariables() {
 		if !v.Trainable {
 			state.NonTrainable = append(state.NonTrainable, v.Path())
@@ -122,5 +169,100 @@ func (e *Experiment) restoreRunState(checkpointName string) error {
 	if e.history.ValLoss == nil {
 		e.history.ValLoss = map[int]float64{}
 	}
+	e.resume = &resumeCheck{checkpoint: checkpointName, params: hyperparameters(e.Store), settings: state.Settings}
 	return nil
+}
+
+// hyperparameters returns the store's hyperparameters (not the internal run
+// state), named as -set names them (see paramName).
+func hyperparameters(store *model.Store) map[string]any {
+	params := map[string]any{}
+	for fullPath, value := range store.IterParams() {
+		scope, key := model.SplitPath(fullPath)
+		if !strings.HasPrefix(key, internalParamPrefix) {
+			params[paramName(scope, key)] = value
+		}
+	}
+	return params
+}
+
+// checkSettings checks the run's settings before its first training step:
+// the hyperparameters' values (validateHyperparameters) and, for a resumed
+// run, that they are the checkpoint's (checkResume). NewJob calls it once
+// the settings are applied, TrainTo before it trains.
+func (e *Experiment) checkSettings() error {
+	if err := validateHyperparameters(e.Store); err != nil {
+		return err
+	}
+	return e.checkResume()
+}
+
+// checkResume compares a resumed run's hyperparameters and settings (see
+// RunSettings) with the checkpoint's, once. A difference is an error that
+// lists each with both values, unless Train.AllowChanges: then the history
+// records them (History.Changes) from the next step on.
+func (e *Experiment) checkResume() error {
+	r := e.resume
+	if r == nil || r.done {
+		return nil
+	}
+	var changes []HyperparameterChange
+	differ := func(key string, from, to any) {
+		if !reflect.DeepEqual(from, to) {
+			changes = append(changes, HyperparameterChange{Step: e.globalStep + 1, Key: key, From: from, To: to})
+		}
+	}
+	now := hyperparameters(e.Store)
+	for _, key := range slices.Sorted(maps.Keys(now)) {
+		differ(key, r.params[key], now[key])
+	}
+	for _, key := range slices.Sorted(maps.Keys(r.params)) {
+		if _, found := now[key]; !found {
+			differ(key, r.params[key], nil)
+		}
+	}
+	if s := r.settings; s != nil {
+		sites := slices.Collect(maps.Keys(s.ACTSparsity))
+		for site := range e.Train.ACTSparsity {
+			if _, found := s.ACTSparsity[site]; !found {
+				sites = append(sites, site)
+			}
+		}
+		slices.Sort(sites)
+		for _, site := range sites {
+			from, inFrom := s.ACTSparsity[site]
+			to, inTo := e.Train.ACTSparsity[site]
+			differ(fmt.Sprintf("%s[%s]", layers.ParamSparsity, site), valueOrNil(from, inFrom), valueOrNil(to, inTo))
+		}
+		differ("val_windows", s.ValWindows, e.Train.ValWindows)
+	}
+	if len(changes) > 0 && !e.Train.AllowChanges {
+		lines := make([]string, len(changes))
+		for i, c := range changes {
+			lines[i] = fmt.Sprintf("  %s: %s in the checkpoint, %s in this run", c.Key, formatValue(c.From), formatValue(c.To))
+		}
+		return errors.Errorf("checkpoint %s was trained with other hyperparameters than this run's:\n%s\n"+
+			"resume with the checkpoint's values (the flags and -set of the run that wrote it), "+
+			"or allow the change with -allow-changes (the results then record it, from step %d on)",
+			r.checkpoint, strings.Join(lines, "\n"), e.globalStep+1)
+	}
+	e.history.Changes = append(e.history.Changes, changes...)
+	r.done = true
+	return nil
+}
+
+// valueOrNil returns v if ok, nil otherwise.
+func valueOrNil(v float64, ok bool) any {
+	if !ok {
+		return nil
+	}
+	return v
+}
+
+// formatValue formats a hyperparameter's value for a message: "none" for nil.
+func formatValue(v any) string {
+	if v == nil {
+		return "none"
+	}
+	return fmt.Sprint(v)
 }

@@ -43,7 +43,8 @@ type TrainConfig struct {
 	// ValWindows, if > 0, measures the validation loss on that many of the
 	// validation windows, evenly spaced over the split (see valSubset),
 	// instead of all of them (0): a cheaper, noisier measurement for quick
-	// profiles. Losses measured with different ValWindows do not compare.
+	// profiles. More windows than the split holds is an error. Losses
+	// measured with different ValWindows do not compare.
 	ValWindows int `json:"val_windows,omitempty"`
 
 	// Compress is the gradient compression (see CompressNone and
@@ -65,6 +66,13 @@ type TrainConfig struct {
 	// NewDataParallel): each computes the gradient of Batch/Workers windows of
 	// every batch. 0 or 1: one worker, no exchange.
 	Workers int `json:"workers,omitempty"`
+
+	// AllowChanges lets a run resume a checkpoint whose hyperparameters (or
+	// ACTSparsity, or ValWindows) differ from the run's: the run continues
+	// with its own, and its history and results record each change and the
+	// step from which it applies (History.Changes). Without it such a resume
+	// is an error that gives both values.
+	AllowChanges bool `json:"allow_changes,omitempty"`
 }
 
 // DefaultTrainConfig returns the benchmark's full run: 2000 steps of batch 12,

@@ -98,3 +98,14 @@ func TestValWindowsRun(t *testing.T) {
 	require.Equal(t, allLoss, sameLoss)
 	require.NotEqual(t, allLoss, subsetLoss)
 }
+
+// TestValWindowsTooMany: asking for more validation windows than the split
+// holds is an error (it silently used all of them).
+func TestValWindowsTooMany(t *testing.T) {
+	tc := DefaultTrainConfig()
+	tc.Steps, tc.EvalAt, tc.ValWindows = 1, nil, 100_000
+	tc.Data = tinyCorpusFile(t, "Light is refracted by a prism; colours differ in refrangibility. ", 60)
+	_, err := NewExperiment(backend(t), tinyConfig(ArchGPT), tc)
+	require.ErrorContains(t, err, "-val-windows 100000: the validation split holds ")
+	require.ErrorContains(t, err, " windows of 17 bytes")
+}
