@@ -7,7 +7,10 @@
 // bar on a terminal, a line per evaluation when the output is a log), the
 // validation loss at the -eval-at steps, and writes the run's results as JSON
 // with -results. With -checkpoint DIR it saves at every evaluation step and at
-// the end, and resumes from DIR's latest checkpoint bit for bit.
+// the end, and resumes from DIR's latest checkpoint bit for bit; a resume
+// whose hyperparameters differ from the checkpoint's is refused, unless
+// -allow-changes (the results then record each change and its step). The
+// outputs (-results, -checkpoint) are checked before any work.
 //
 // The methods under study plug in with flags:
 //
