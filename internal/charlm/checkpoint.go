@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"github.com/ggprior/ggprior/internal/outfile"
 	"hash"
 	"io"
 	"os"
@@ -43,7 +44,7 @@ const (
 	checkpointJSONExt  = ckptcheck.MetadataExt
 	checkpointBinExt   = ckptcheck.DataExt
 	checkpointSumExt   = ckptcheck.ManifestExt
-	checkpointTmpStart = ".tmp-" + checkpointPrefix // See writeFileAtomically.
+	checkpointTmpStart = ".tmp-" + checkpointPrefix // Older versions' temporaries; see isCheckpointTemporary.
 	checkpointVarKey   = "var:"
 	checkpointFormat   = "uncompressed"
 	checkpointDirPerms = 0o770
@@ -103,7 +104,7 @@ func saveCheckpoint(store *model.Store, dir string, globalStep int64) (string, e
 
 	binPath := filepath.Join(dir, base+checkpointBinExt)
 	var binSum hash.Hash
-	err = writeFileAtomically(binPath, func(w io.Writer) error {
+	err = writeCheckpointFile(binPath, func(w io.Writer) error {
 		binSum = sha256.New()
 		w = io.MultiWriter(w, binSum)
 		pos := 0
@@ -148,7 +149,7 @@ func saveCheckpoint(store *model.Store, dir string, globalStep int64) (string, e
 		ext  string
 		data []byte
 	}{{checkpointSumExt, manifest}, {checkpointJSONExt, metaJSON.Bytes()}} {
-		err := writeFileAtomically(filepath.Join(dir, base+file.ext), func(w io.Writer) error {
+		err := writeCheckpointFile(filepath.Join(dir, base+file.ext), func(w io.Writer) error {
 			_, err := w.Write(file.data)
 			return err
 		})
@@ -216,7 +217,7 @@ func resumeCheckpoint(store *model.Store, dir string) (string, error) {
 }
 
 // removeStaleTemporaries removes the temporary files of checkpoint saves that
-// were killed before renaming them into place (see writeFileAtomically) from
+// were killed before renaming them into place (see isCheckpointTemporary) from
 // dir, and says so on standard error.
 func removeStaleTemporaries(dir string) error {
 	entries, err := os.ReadDir(dir)
@@ -228,7 +229,7 @@ func removeStaleTemporaries(dir string) error {
 	}
 	var removed []string
 	for _, e := range entries {
-		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), checkpointTmpStart) {
+		if e.Type().IsRegular() && isCheckpointTemporary(e.Name()) {
 			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
 				return errors.Wrap(err, "failed to remove the temporary file of an interrupted checkpoint save")
 			}
@@ -360,31 +361,23 @@ func decodeParam(p checkpointParam) (any, error) {
 		model.JoinPath(p.Scope, p.Key), p.ValueType, p.Value)
 }
 
-// writeFileAtomically writes a file through fn into a temporary file in the same
-// directory and renames it into place.
-func writeFileAtomically(path string, fn func(w io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return errors.Wrapf(err, "failed to create %s", path)
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
+// writeCheckpointFile writes a checkpoint file whole (outfile.Write: a
+// temporary file in the same directory, synced, renamed into place) through
+// fn, buffered.
+func writeCheckpointFile(path string, fn func(w io.Writer) error) error {
+	return outfile.Write(path, 0o600, func(f io.Writer) error {
+		w := bufio.NewWriterSize(f, 1<<20)
+		if err := fn(w); err != nil {
+			return err
 		}
-	}()
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	if err = fn(w); err != nil {
-		return err
-	}
-	if err = w.Flush(); err != nil {
-		return errors.Wrapf(err, "failed to write %s", path)
-	}
-	if err = tmp.Close(); err != nil {
-		return errors.Wrapf(err, "failed to write %s", path)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return errors.Wrapf(err, "failed to write %s", path)
-	}
-	return nil
+		return w.Flush()
+	})
+}
+
+// isCheckpointTemporary reports whether a file name is the temporary file of
+// a checkpoint save (outfile's ".NAME.tmp-*", or ".tmp-NAME-*" from older
+// versions).
+func isCheckpointTemporary(name string) bool {
+	return strings.HasPrefix(name, checkpointTmpStart) ||
+		(strings.HasPrefix(name, "."+checkpointPrefix) && strings.Contains(name, ".tmp-"))
 }

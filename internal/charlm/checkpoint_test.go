@@ -245,7 +245,8 @@ func TestResumeOldCheckpointAndStaleTemporaries(t *testing.T) {
 		removeManifest(t, dir, name)
 	}
 	stale := []string{".tmp-checkpoint-n0000002-20250101-000000-step-00000006.bin-123456",
-		".tmp-checkpoint-n0000002-20250101-000000-step-00000006.json-654321"}
+		".tmp-checkpoint-n0000002-20250101-000000-step-00000006.json-654321",
+		".checkpoint-n0000002-20250101-000000-step-00000006.sha256.tmp-777"} // Older versions' names, then today's.
 	for _, name := range stale {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("partial"), 0o644))
 	}
@@ -257,7 +258,7 @@ func TestResumeOldCheckpointAndStaleTemporaries(t *testing.T) {
 	t.Logf("stderr: %s", stderr)
 	require.Equal(t, names[1], exp.ResumedFrom)
 	require.Contains(t, stderr, names[1]+" has no checksums")
-	require.Contains(t, stderr, "removed 2 temporary files")
+	require.Contains(t, stderr, "removed 3 temporary files")
 	for _, name := range stale {
 		require.Contains(t, stderr, name)
 		require.NoFileExists(t, filepath.Join(dir, name))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ggprior/ggprior/internal/outfile"
 	"io"
 	"io/fs"
 	"net"
@@ -423,30 +424,9 @@ func get(url string) ([]byte, error) {
 	return body, nil
 }
 
-// writeAtomic writes data to path through a temporary file in the same
-// directory, renamed into place.
-func writeAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("mnist: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(0o644); err != nil { // CreateTemp makes it 0600.
-		_ = tmp.Close()
-		return fmt.Errorf("mnist: %w", err)
-	}
-	if _, err = tmp.Write(data); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("mnist: writing %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("mnist: writing %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
+// writeAtomic writes data to path whole (outfile.WriteFile).
+func writeAtomic(path string, data []byte) error {
+	if err := outfile.WriteFile(path, data, 0o644); err != nil {
 		return fmt.Errorf("mnist: %w", err)
 	}
 	return nil
