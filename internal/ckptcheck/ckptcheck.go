@@ -44,11 +44,11 @@ const (
 	ManifestExt = ".sha256"
 )
 
-// ErrCorrupt is wrapped by the errors of Check and Manifest.UnmarshalText for
+// errCorrupt is wrapped by the errors of Check and Manifest.UnmarshalText for
 // a file whose content is not what the checkpoint says it is: a checksum that
 // does not match, metadata that does not decode, a variable that does not fit
 // the data. A missing file is an error wrapping os.ErrNotExist instead.
-var ErrCorrupt = errors.New("corrupt checkpoint file")
+var errCorrupt = errors.New("corrupt checkpoint file")
 
 // Variable is a variable's entry in a checkpoint's metadata (GoMLX's
 // serializedVar): ParameterName is "var:" and the variable's full path, and
@@ -91,7 +91,7 @@ func (m *Manifest) UnmarshalText(text []byte) error {
 		hexSum, name, ok := strings.Cut(line, "  ")
 		var sum [sha256.Size]byte
 		if n, err := hex.Decode(sum[:], []byte(hexSum)); !ok || err != nil || n != sha256.Size || name == "" {
-			return fmt.Errorf("%w: manifest line %d is not \"<SHA-256 in hex>  <file name>\": %q", ErrCorrupt, i+1, line)
+			return fmt.Errorf("%w: manifest line %d is not \"<SHA-256 in hex>  <file name>\": %q", errCorrupt, i+1, line)
 		}
 		out[name] = sum
 	}
@@ -163,7 +163,7 @@ func Check(dir, base string) (*Checked, error) {
 		}
 		for _, path := range []string{metaPath, dataPath} {
 			if _, ok := manifest[filepath.Base(path)]; !ok {
-				return nil, fmt.Errorf("%s: %w: no checksum for %s", manifestPath, ErrCorrupt, filepath.Base(path))
+				return nil, fmt.Errorf("%s: %w: no checksum for %s", manifestPath, errCorrupt, filepath.Base(path))
 			}
 		}
 	}
@@ -179,7 +179,7 @@ func Check(dir, base string) (*Checked, error) {
 	}
 	var meta struct{ Variables []Variable }
 	if err := json.Unmarshal(c.Metadata, &meta); err != nil {
-		return nil, fmt.Errorf("%s: %w: the metadata does not decode: %v", metaPath, ErrCorrupt, err)
+		return nil, fmt.Errorf("%s: %w: the metadata does not decode: %v", metaPath, errCorrupt, err)
 	}
 	c.Variables = meta.Variables
 
@@ -216,7 +216,7 @@ func Check(dir, base string) (*Checked, error) {
 func compareSum(path, manifestPath string, manifest Manifest, sum [sha256.Size]byte, n int64) error {
 	if want := manifest[filepath.Base(path)]; sum != want {
 		return fmt.Errorf("%s: %w: the SHA-256 of its %d bytes is %x…, its manifest %s records %x…",
-			path, ErrCorrupt, n, sum[:6], filepath.Base(manifestPath), want[:6])
+			path, errCorrupt, n, sum[:6], filepath.Base(manifestPath), want[:6])
 	}
 	return nil
 }
@@ -240,15 +240,15 @@ func dataLength(f *os.File) (int64, error) {
 		return info.Size(), nil
 	}
 	if n < len(header) || header[len(gomlxGzipHeader)] != byte(len("gzip")) || string(header[len(gomlxGzipHeader)+1:]) != "gzip" {
-		return 0, fmt.Errorf("%w: a GoMLX header without its \"gzip\" format", ErrCorrupt)
+		return 0, fmt.Errorf("%w: a GoMLX header without its \"gzip\" format", errCorrupt)
 	}
 	zr, err := gzip.NewReader(bufio.NewReader(f))
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return 0, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
 	size, err := io.Copy(io.Discard, zr)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return 0, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
 	return size, nil
 }
@@ -261,24 +261,24 @@ func checkVariables(vars []Variable, dataLen int64, metaName string) error {
 	for _, v := range vars {
 		name := strings.TrimPrefix(v.ParameterName, "var:")
 		if int64(v.Pos) != pos {
-			return fmt.Errorf("%w: variable %q is at byte %d in %s, the one before it ends at byte %d", ErrCorrupt, name, v.Pos, metaName, pos)
+			return fmt.Errorf("%w: variable %q is at byte %d in %s, the one before it ends at byte %d", errCorrupt, name, v.Pos, metaName, pos)
 		}
 		size, err := byteSize(v.DType, v.Dimensions)
 		if err != nil {
-			return fmt.Errorf("%w: variable %q in %s: %v", ErrCorrupt, name, metaName, err)
+			return fmt.Errorf("%w: variable %q in %s: %v", errCorrupt, name, metaName, err)
 		}
 		if size > dataLen-pos {
 			return fmt.Errorf("%w: variable %q of shape %s%v in %s needs %d bytes, the data holds %d bytes (%d after byte %d)",
-				ErrCorrupt, name, v.DType, v.Dimensions, metaName, size, dataLen, dataLen-pos, pos)
+				errCorrupt, name, v.DType, v.Dimensions, metaName, size, dataLen, dataLen-pos, pos)
 		}
 		if int64(v.Length) != size {
 			return fmt.Errorf("%w: variable %q of shape %s%v in %s needs %d bytes, its entry says %d bytes",
-				ErrCorrupt, name, v.DType, v.Dimensions, metaName, size, v.Length)
+				errCorrupt, name, v.DType, v.Dimensions, metaName, size, v.Length)
 		}
 		pos += size
 	}
 	if pos != dataLen {
-		return fmt.Errorf("%w: the variables of %s take %d bytes, the data holds %d bytes", ErrCorrupt, metaName, pos, dataLen)
+		return fmt.Errorf("%w: the variables of %s take %d bytes, the data holds %d bytes", errCorrupt, metaName, pos, dataLen)
 	}
 	return nil
 }

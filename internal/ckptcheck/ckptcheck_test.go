@@ -24,7 +24,7 @@ func TestManifestText(t *testing.T) {
 	require.Equal(t, m, back)
 
 	for _, bad := range []string{"", "xyz  b.bin\n", fmt.Sprintf("%x b.bin\n", data), fmt.Sprintf("%x  \n", data)} {
-		require.ErrorIs(t, back.UnmarshalText([]byte(bad)), ErrCorrupt, "%q", bad)
+		require.ErrorIs(t, back.UnmarshalText([]byte(bad)), errCorrupt, "%q", bad)
 	}
 	_, err = Manifest{"a\nb": data}.MarshalText()
 	require.Error(t, err)
@@ -146,7 +146,7 @@ func TestCheck(t *testing.T) {
 				tc.damage(dir)
 			}
 			_, err := Check(dir, base)
-			require.ErrorIs(t, err, ErrCorrupt)
+			require.ErrorIs(t, err, errCorrupt)
 			for _, want := range tc.want {
 				require.ErrorContains(t, err, want)
 			}

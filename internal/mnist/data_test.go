@@ -55,15 +55,15 @@ func gzipBytes(b []byte) []byte {
 
 func TestSaveLoad(t *testing.T) {
 	dir, want := savedSynthetic(t, 200, 50)
-	for _, f := range Files {
+	for _, f := range files {
 		require.FileExists(t, filepath.Join(dir, f))
 	}
-	raw := gunzip(t, filepath.Join(dir, TrainImagesFile))
+	raw := gunzip(t, filepath.Join(dir, trainImagesFile))
 	require.Equal(t, uint32(0x803), binary.BigEndian.Uint32(raw))
 	require.Equal(t, []uint32{200, 28, 28}, []uint32{binary.BigEndian.Uint32(raw[4:]), binary.BigEndian.Uint32(raw[8:]), binary.BigEndian.Uint32(raw[12:])})
 	require.Len(t, raw, 16+200*28*28)
 
-	got, err := Load(dir)
+	got, err := load(dir)
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 	require.Equal(t, 784, got.Pixels())
@@ -75,18 +75,18 @@ func TestSaveLoad(t *testing.T) {
 
 	// Uncompressed files (names without .gz) load the same.
 	plain := t.TempDir()
-	for _, f := range Files {
+	for _, f := range files {
 		require.NoError(t, os.WriteFile(filepath.Join(plain, strings.TrimSuffix(f, ".gz")), gunzip(t, filepath.Join(dir, f)), 0o644))
 	}
-	got, err = Load(plain)
+	got, err = load(plain)
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 }
 
 func TestLoadErrors(t *testing.T) {
-	_, err := Load(t.TempDir())
+	_, err := load(t.TempDir())
 	require.ErrorIs(t, err, fs.ErrNotExist)
-	require.ErrorContains(t, err, TrainImagesFile+" (or train-images-idx3-ubyte) not found")
+	require.ErrorContains(t, err, trainImagesFile+" (or train-images-idx3-ubyte) not found")
 
 	// corrupt rewrites one file of a fresh copy of the dataset and returns Load's error.
 	corrupt := func(file string, edit func(raw []byte) []byte, gz bool) error {
@@ -97,7 +97,7 @@ func TestLoadErrors(t *testing.T) {
 			out = gzipBytes(out)
 		}
 		require.NoError(t, os.WriteFile(filepath.Join(dir, file), out, 0o644))
-		_, err := Load(dir)
+		_, err := load(dir)
 		return err
 	}
 	setUint32 := func(offset int, v uint32) func([]byte) []byte {
@@ -109,21 +109,21 @@ func TestLoadErrors(t *testing.T) {
 		gz         bool
 		want       string
 	}{
-		{"magic", TrainImagesFile, setUint32(0, 0x801), true, "IDX magic number 0x00000801, want 0x00000803"},
-		{"labels magic", TestLabelsFile, setUint32(0, 0x803), true, "IDX magic number 0x00000803, want 0x00000801"},
-		{"truncated data", TrainImagesFile, func(raw []byte) []byte { return raw[:len(raw)-5] }, true, "truncated IDX data: dimensions [30 28 28] need 23520 bytes, the file has 23515"},
-		{"truncated header", TestImagesFile, func(raw []byte) []byte { return raw[:10] }, true, "truncated IDX header"},
-		{"empty", TestLabelsFile, func(raw []byte) []byte { return nil }, true, "truncated IDX file"},
-		{"extra bytes", TrainLabelsFile, func(raw []byte) []byte { return append(raw, 1, 2) }, true, "2 bytes after the IDX data"},
-		{"zero dimension", TrainImagesFile, setUint32(8, 0), true, "IDX dimension 1 is 0"},
-		{"count mismatch", TrainLabelsFile, func(raw []byte) []byte { binary.BigEndian.PutUint32(raw[4:], 29); return raw[:len(raw)-1] }, true, "has 30 images but " + TrainLabelsFile + " has 29 labels"},
-		{"label range", TestLabelsFile, func(raw []byte) []byte { raw[8+3] = 10; return raw }, true, "label 10 of example 3"},
-		{"truncated gzip", TrainImagesFile, func(raw []byte) []byte { gz := gzipBytes(raw); return gz[:len(gz)/2] }, false, "corrupt or truncated gzip data"},
-		{"image size", TestImagesFile, func(raw []byte) []byte {
+		{"magic", trainImagesFile, setUint32(0, 0x801), true, "IDX magic number 0x00000801, want 0x00000803"},
+		{"labels magic", testLabelsFile, setUint32(0, 0x803), true, "IDX magic number 0x00000803, want 0x00000801"},
+		{"truncated data", trainImagesFile, func(raw []byte) []byte { return raw[:len(raw)-5] }, true, "truncated IDX data: dimensions [30 28 28] need 23520 bytes, the file has 23515"},
+		{"truncated header", testImagesFile, func(raw []byte) []byte { return raw[:10] }, true, "truncated IDX header"},
+		{"empty", testLabelsFile, func(raw []byte) []byte { return nil }, true, "truncated IDX file"},
+		{"extra bytes", trainLabelsFile, func(raw []byte) []byte { return append(raw, 1, 2) }, true, "2 bytes after the IDX data"},
+		{"zero dimension", trainImagesFile, setUint32(8, 0), true, "IDX dimension 1 is 0"},
+		{"count mismatch", trainLabelsFile, func(raw []byte) []byte { binary.BigEndian.PutUint32(raw[4:], 29); return raw[:len(raw)-1] }, true, "has 30 images but " + trainLabelsFile + " has 29 labels"},
+		{"label range", testLabelsFile, func(raw []byte) []byte { raw[8+3] = 10; return raw }, true, "label 10 of example 3"},
+		{"truncated gzip", trainImagesFile, func(raw []byte) []byte { gz := gzipBytes(raw); return gz[:len(gz)/2] }, false, "corrupt or truncated gzip data"},
+		{"image size", testImagesFile, func(raw []byte) []byte {
 			binary.BigEndian.PutUint32(raw[8:], 14)
 			binary.BigEndian.PutUint32(raw[12:], 56)
 			return raw
-		}, true, "has 14x56 images but " + TrainImagesFile + " has 28x28"},
+		}, true, "has 14x56 images but " + trainImagesFile + " has 28x28"},
 	} {
 		err := corrupt(c.file, c.edit, c.gz)
 		require.ErrorContains(t, err, c.want, c.name)
@@ -256,11 +256,11 @@ func goCalls(t *testing.T, log string) int {
 // given files of a saved synthetic dataset.
 func moduleWith(t *testing.T, src string, files ...string) string {
 	mod := t.TempDir()
-	require.NoError(t, os.Mkdir(filepath.Join(mod, GoModuleDataDir), 0o755))
+	require.NoError(t, os.Mkdir(filepath.Join(mod, goModuleDataDir), 0o755))
 	for _, f := range files {
 		b, err := os.ReadFile(filepath.Join(src, f))
 		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(mod, GoModuleDataDir, f), b, 0o444))
+		require.NoError(t, os.WriteFile(filepath.Join(mod, goModuleDataDir, f), b, 0o444))
 	}
 	return mod
 }
@@ -276,20 +276,20 @@ func TestGoModule(t *testing.T) {
 	setGoCommand(t, "go")
 	never := newMirror(t, http.NotFound)
 	setBaseURLs(t, never.URL)
-	modDir, err := GoModuleDir()
+	modDir, err := goModuleDir()
 	require.NoError(t, err)
-	require.DirExists(t, filepath.Join(modDir, GoModuleDataDir))
+	require.DirExists(t, filepath.Join(modDir, goModuleDataDir))
 
 	for _, proxy := range []string{"", "off"} {
 		if proxy != "" {
 			t.Setenv("GOPROXY", proxy)
 		}
 		dir := filepath.Join(t.TempDir(), "mnist")
-		require.NoError(t, Download(dir), "GOPROXY=%q", proxy)
-		d, err := Load(dir)
+		require.NoError(t, download(dir), "GOPROXY=%q", proxy)
+		d, err := load(dir)
 		require.NoError(t, err)
 		require.Equal(t, []int{28, 28, 60000, 10000}, []int{d.Rows, d.Cols, d.Train.N, d.Test.N})
-		for _, f := range Files {
+		for _, f := range files {
 			info, err := os.Stat(filepath.Join(dir, f))
 			require.NoError(t, err)
 			require.Equal(t, os.FileMode(0o644), info.Mode().Perm(), "a writable copy of %s", f)
@@ -304,20 +304,20 @@ func TestGoModuleFake(t *testing.T) {
 	setBaseURLs(t, never.URL)
 
 	// The module's files are copied; a second call runs nothing.
-	log := fakeGo(t, "ok", moduleWith(t, src, Files...))
+	log := fakeGo(t, "ok", moduleWith(t, src, files...))
 	dir := filepath.Join(t.TempDir(), "cache", "mnist")
 	got, err := LoadOrDownload(dir)
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 	require.Equal(t, 1, goCalls(t, log))
-	require.NoError(t, Download(dir))
+	require.NoError(t, download(dir))
 	_, err = LoadOrDownload(dir)
 	require.NoError(t, err)
 	require.Equal(t, 1, goCalls(t, log), "cached: the go command is not run again")
 	require.Zero(t, never.requests.Load())
 
 	// A corrupt cached file is copied again.
-	require.NoError(t, os.WriteFile(filepath.Join(dir, TrainLabelsFile), []byte("garbage"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, trainLabelsFile), []byte("garbage"), 0o644))
 	got, err = LoadOrDownload(dir)
 	require.NoError(t, err)
 	require.Equal(t, want, got)
@@ -326,8 +326,8 @@ func TestGoModuleFake(t *testing.T) {
 	// Failing to write the directory is not "unavailable", and the mirrors
 	// are not tried (a non-empty directory in the place of a file).
 	dir = t.TempDir()
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, TrainImagesFile, "sub"), 0o755))
-	err = Download(dir)
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, trainImagesFile, "sub"), 0o755))
+	err = download(dir)
 	require.Error(t, err)
 	require.NotErrorIs(t, err, ErrUnavailable)
 	require.True(t, strings.HasPrefix(err.Error(), "mnist: "), err.Error())
@@ -336,11 +336,11 @@ func TestGoModuleFake(t *testing.T) {
 	// A file the module lacks comes from the mirrors, only that one.
 	good := newMirror(t, func(w http.ResponseWriter, r *http.Request) { http.FileServer(http.Dir(src)).ServeHTTP(w, r) })
 	setBaseURLs(t, good.URL)
-	fakeGo(t, "ok", moduleWith(t, src, TrainImagesFile, TrainLabelsFile, TestImagesFile))
+	fakeGo(t, "ok", moduleWith(t, src, trainImagesFile, trainLabelsFile, testImagesFile))
 	dir = t.TempDir()
-	require.NoError(t, Download(dir))
+	require.NoError(t, download(dir))
 	require.Equal(t, int32(1), good.requests.Load())
-	got, err = Load(dir)
+	got, err = load(dir)
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 }
@@ -349,9 +349,9 @@ func TestGoModuleFake(t *testing.T) {
 // then tries the mirrors and reports both.
 func TestGoModuleErrors(t *testing.T) {
 	src, _ := savedSynthetic(t, 30, 20)
-	corrupt := moduleWith(t, src, Files...)
-	require.NoError(t, os.Chmod(filepath.Join(corrupt, GoModuleDataDir, TestImagesFile), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(corrupt, GoModuleDataDir, TestImagesFile), []byte("garbage"), 0o644))
+	corrupt := moduleWith(t, src, files...)
+	require.NoError(t, os.Chmod(filepath.Join(corrupt, goModuleDataDir, testImagesFile), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(corrupt, goModuleDataDir, testImagesFile), []byte("garbage"), 0o644))
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	cmdLine := exe + " mod download -json " + GoModulePath + "@" + GoModuleVersion
@@ -366,18 +366,18 @@ func TestGoModuleErrors(t *testing.T) {
 		{"garbage", "", cmdLine + `: reading its output "not json": invalid character`},
 		{"wrong-sum", src, cmdLine + `: module checksum "h1:wrong=", want "` + goModuleSum + `"`},
 		{"ok", "", cmdLine + ": it reported no module directory"},
-		{"ok", corrupt, cmdLine + ": module file " + filepath.Join(corrupt, GoModuleDataDir, TestImagesFile) + ": mnist: " + TestImagesFile + ": IDX magic number"},
+		{"ok", corrupt, cmdLine + ": module file " + filepath.Join(corrupt, goModuleDataDir, testImagesFile) + ": mnist: " + testImagesFile + ": IDX magic number"},
 	} {
 		fakeGo(t, c.mode, c.moduleDir)
 		dir := filepath.Join(t.TempDir(), "mnist")
 		if c.moduleDir != corrupt {
-			_, err := GoModuleDir()
+			_, err := goModuleDir()
 			var modErr *GoModuleError
 			require.ErrorAs(t, err, &modErr, c.mode)
 			require.Equal(t, cmdLine, modErr.Command)
 			require.True(t, strings.HasPrefix(err.Error(), c.want), "%s: %v", c.mode, err)
 		}
-		err := Download(dir)
+		err := download(dir)
 		require.ErrorIs(t, err, ErrUnavailable, c.mode)
 		msg := err.Error()
 		require.True(t, strings.HasPrefix(msg, "mnist: data not available (download failed: "+c.want), "%s: %s", c.mode, msg)
@@ -390,16 +390,16 @@ func TestGoModuleErrors(t *testing.T) {
 	for _, cmd := range []string{filepath.Join(t.TempDir(), "no-go"), "go"} {
 		setGoCommand(t, cmd)
 		t.Setenv("PATH", t.TempDir())
-		_, err := GoModuleDir()
+		_, err := goModuleDir()
 		require.ErrorContains(t, err, fmt.Sprintf("go command %q not found (install Go, or set PATH)", cmd))
-		require.ErrorContains(t, Download(t.TempDir()), "not found (install Go, or set PATH); GET ")
+		require.ErrorContains(t, download(t.TempDir()), "not found (install Go, or set PATH); GET ")
 	}
 
 	// No go command: the mirrors alone.
 	setGoCommand(t, "")
-	err = Download(t.TempDir())
+	err = download(t.TempDir())
 	require.True(t, strings.HasPrefix(err.Error(), "mnist: data not available (download failed: GET "), err.Error())
-	_, err = GoModuleDir()
+	_, err = goModuleDir()
 	require.ErrorContains(t, err, "no go command")
 }
 
@@ -413,11 +413,11 @@ func TestDownload(t *testing.T) {
 	log := fakeGo(t, "json-error", "")
 
 	dir := filepath.Join(t.TempDir(), "cache", "mnist")
-	require.NoError(t, Download(dir))
+	require.NoError(t, download(dir))
 	require.Equal(t, 1, goCalls(t, log), "the Go module is tried first, once")
 	require.Equal(t, int32(4), good.requests.Load())
 	require.Equal(t, int32(4), missing.requests.Load(), "the first mirror is tried first for each file")
-	got, err := Load(dir)
+	got, err := load(dir)
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 	entries, err := os.ReadDir(dir)
@@ -430,7 +430,7 @@ func TestDownload(t *testing.T) {
 	}
 
 	// The second time, the cache is used: no request.
-	require.NoError(t, Download(dir))
+	require.NoError(t, download(dir))
 	got, err = LoadOrDownload(dir)
 	require.NoError(t, err)
 	require.Equal(t, want, got)
@@ -438,7 +438,7 @@ func TestDownload(t *testing.T) {
 	require.Equal(t, 1, goCalls(t, log))
 
 	// A corrupt cached file is fetched again.
-	require.NoError(t, os.WriteFile(filepath.Join(dir, TestLabelsFile), []byte("garbage"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, testLabelsFile), []byte("garbage"), 0o644))
 	got, err = LoadOrDownload(dir)
 	require.NoError(t, err)
 	require.Equal(t, want, got)
@@ -464,14 +464,14 @@ func TestDownloadUnavailable(t *testing.T) {
 	} {
 		setBaseURLs(t, c.urls...)
 		dir := filepath.Join(t.TempDir(), "data")
-		err := Download(dir)
+		err := download(dir)
 		require.ErrorIs(t, err, ErrUnavailable, c.name)
 		var unavailable *UnavailableError
 		require.True(t, errors.As(err, &unavailable), c.name)
 		msg := err.Error()
 		require.True(t, strings.HasPrefix(msg, "mnist: data not available (download failed: "), msg)
 		require.Contains(t, msg, c.want, c.name)
-		require.True(t, strings.HasSuffix(msg, "); put the 4 IDX files ("+strings.Join(Files, ", ")+") in "+homeRelative(dir)), msg)
+		require.True(t, strings.HasSuffix(msg, "); put the 4 IDX files ("+strings.Join(files, ", ")+") in "+homeRelative(dir)), msg)
 		require.NotContains(t, msg, "\n", c.name)
 		entries, err := os.ReadDir(dir)
 		require.NoError(t, err)
@@ -494,13 +494,13 @@ func TestDownloadUnavailable(t *testing.T) {
 		Err: errors.Join(modErr, errors.Join(dnsErr("a.example"), dnsErr("b.example")))}).Error()
 	require.Equal(t, "mnist: data not available (download failed: go mod download -json m@v: Get \"https://proxy.example/m\": dial tcp: lookup proxy.example: no such host; "+
 		"cannot resolve a.example; cannot resolve b.example); "+
-		"put the 4 IDX files ("+strings.Join(Files, ", ")+") in "+filepath.Join("~", ".cache", "ggprior", "mnist"), msg)
+		"put the 4 IDX files ("+strings.Join(files, ", ")+") in "+filepath.Join("~", ".cache", "ggprior", "mnist"), msg)
 	require.Equal(t, "/elsewhere/mnist", homeRelative("/elsewhere/mnist"))
 
 	// Failing to create the directory is not "unavailable".
 	file := filepath.Join(t.TempDir(), "file")
 	require.NoError(t, os.WriteFile(file, nil, 0o644))
-	err = Download(filepath.Join(file, "sub"))
+	err = download(filepath.Join(file, "sub"))
 	require.Error(t, err)
 	require.NotErrorIs(t, err, ErrUnavailable)
 }

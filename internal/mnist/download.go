@@ -29,8 +29,8 @@ const (
 	// GoModuleVersion is its version whose data/ folder holds the four files
 	// of the MNIST distribution, byte for byte.
 	GoModuleVersion = "v0.0.0-20150320212226-2fbe10d0fa63"
-	// GoModuleDataDir is the folder of the files in the module.
-	GoModuleDataDir = "data"
+	// goModuleDataDir is the folder of the files in the module.
+	goModuleDataDir = "data"
 	// goModuleSum is the module's checksum (go.sum's "h1:" hash of its
 	// content), which "go mod download" reports and Download checks.
 	goModuleSum = "h1:xS51uYfMeRA+pLKKsXaM/UI06LkyRQ1ItZgOvrOgIu8="
@@ -41,9 +41,9 @@ const (
 // not tried.
 var GoCommand = "go"
 
-// GoCommandTimeout bounds the time of "go mod download" (the module's zip
+// goCommandTimeout bounds the time of "go mod download" (the module's zip
 // file is 11 MB).
-var GoCommandTimeout = 5 * time.Minute
+var goCommandTimeout = 5 * time.Minute
 
 // BaseURLs are the web mirrors Download tries, in order, for each file the Go
 // module (GoModulePath) could not provide: the file's URL is the base URL
@@ -54,9 +54,9 @@ var BaseURLs = []string{
 	"https://ossci-datasets.s3.amazonaws.com/mnist/",
 }
 
-// HTTPClient is the client Download uses: at most 15 seconds to connect and
+// httpClient is the client Download uses: at most 15 seconds to connect and
 // 3 minutes per file (the largest is 9.9 MB).
-var HTTPClient = &http.Client{
+var httpClient = &http.Client{
 	Timeout: 3 * time.Minute,
 	Transport: &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
@@ -110,7 +110,7 @@ func (e *UnavailableError) Error() string {
 			describeFailure(e.Err), homeRelative(e.Dir), strings.Join(why, "; "))
 	}
 	return fmt.Sprintf("mnist: data not available (download failed: %s); put the 4 IDX files (%s) in %s",
-		describeFailure(e.Err), strings.Join(Files, ", "), homeRelative(e.Dir))
+		describeFailure(e.Err), strings.Join(files, ", "), homeRelative(e.Dir))
 }
 
 // describeFailure returns err on one line: the errors of a join separated by
@@ -157,7 +157,7 @@ func DefaultDir() (string, error) {
 	return filepath.Join(cache, "ggprior", "mnist"), nil
 }
 
-// Download puts the four MNIST files (Files) into dir, creating it if needed.
+// download puts the four MNIST files (Files) into dir, creating it if needed.
 // It tries, in order:
 //
 //  1. dir itself: a file already there that passes the checks of Load
@@ -177,7 +177,7 @@ func DefaultDir() (string, error) {
 // When a file cannot be had from any source, Download returns an
 // *UnavailableError (errors.Is(err, ErrUnavailable)); errors writing dir are
 // returned as they are.
-func Download(dir string) error {
+func download(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("mnist: creating the data directory: %w", err)
 	}
@@ -210,7 +210,7 @@ func Download(dir string) error {
 // missingFiles returns the files of Files that dir lacks, or holds invalid.
 func missingFiles(dir string) []string {
 	var missing []string
-	for _, file := range Files {
+	for _, file := range files {
 		if _, err := readFile(dir, file); err != nil {
 			missing = append(missing, file)
 		}
@@ -222,7 +222,7 @@ func missingFiles(dir string) []string {
 // that fail the checks of Load.
 func corruptFiles(dir string) []error {
 	var corrupt []error
-	for _, file := range Files {
+	for _, file := range files {
 		if _, err := readFile(dir, file); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			corrupt = append(corrupt, err)
 		}
@@ -258,12 +258,12 @@ func (e *GoModuleError) Unwrap() error { return e.Err }
 // files (see GoModuleDir) into dir, each checked first. Errors writing dir
 // are *writingError; the others *GoModuleError.
 func copyFromGoModule(dir string, missing []string) error {
-	modDir, err := GoModuleDir()
+	modDir, err := goModuleDir()
 	if err != nil {
 		return err
 	}
 	for _, file := range missing {
-		path := filepath.Join(modDir, GoModuleDataDir, file)
+		path := filepath.Join(modDir, goModuleDataDir, file)
 		raw, err := os.ReadFile(path)
 		if err == nil {
 			_, err = parseFile(file, raw)
@@ -301,21 +301,21 @@ type goModDownload struct {
 	Sum string
 }
 
-// GoModuleDir returns the directory of the Go module of the files
+// goModuleDir returns the directory of the Go module of the files
 // (GoModulePath at GoModuleVersion) in the Go module cache, downloading it
 // there first if needed: it runs "go mod download -json MODULE@VERSION" with
 // GoCommand, which serves the module from the module cache when it is there
 // and otherwise gets it from the Go module proxy (GOPROXY) and checks it
 // against the checksum database (GOSUMDB). The files are in its
-// GoModuleDataDir folder.
+// goModuleDataDir folder.
 //
 // The command runs in a new, empty temporary directory with GOWORK=off and
 // GO111MODULE=on, so that neither the current module nor a workspace
 // matters (and neither go.mod nor go.sum is changed), and at most
-// GoCommandTimeout. Its errors are *GoModuleError: the go command is not
+// goCommandTimeout. Its errors are *GoModuleError: the go command is not
 // found, it fails (the error says why, from its JSON output or its standard
 // error output), or it reports another module than expected.
-func GoModuleDir() (string, error) {
+func goModuleDir() (string, error) {
 	fail := func(err error) (string, error) {
 		return "", &GoModuleError{Command: goModuleCommandLine(), Err: err}
 	}
@@ -327,7 +327,7 @@ func GoModuleDir() (string, error) {
 		return fail(err)
 	}
 	defer func() { _ = os.RemoveAll(work) }()
-	ctx, cancel := context.WithTimeout(context.Background(), GoCommandTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), goCommandTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, GoCommand, goModuleArgs()...)
 	cmd.Dir = work
@@ -339,7 +339,7 @@ func GoModuleDir() (string, error) {
 		return fail(fmt.Errorf("go command %q not found (install Go, or set PATH)", GoCommand))
 	}
 	if ctx.Err() != nil {
-		return fail(fmt.Errorf("timed out after %s", GoCommandTimeout))
+		return fail(fmt.Errorf("timed out after %s", goCommandTimeout))
 	}
 	var info goModDownload
 	jsonErr := json.Unmarshal(stdout.Bytes(), &info)
@@ -406,7 +406,7 @@ func fetch(file string) ([]byte, error) {
 
 // get returns the body of a successful GET of url.
 func get(url string) ([]byte, error) {
-	resp, err := HTTPClient.Get(url)
+	resp, err := httpClient.Get(url)
 	if err != nil {
 		return nil, err
 	}
@@ -437,11 +437,11 @@ func writeAtomic(path string, data []byte) error {
 // web mirrors (see Download and Load). When they cannot be had, the error
 // matches ErrUnavailable.
 func LoadOrDownload(dir string) (*Dataset, error) {
-	if d, err := Load(dir); err == nil {
+	if d, err := load(dir); err == nil {
 		return d, nil
 	}
-	if err := Download(dir); err != nil {
+	if err := download(dir); err != nil {
 		return nil, err
 	}
-	return Load(dir)
+	return load(dir)
 }

@@ -15,14 +15,14 @@ import (
 
 // The four files of the MNIST distribution, gzip-compressed IDX files.
 const (
-	TrainImagesFile = "train-images-idx3-ubyte.gz"
-	TrainLabelsFile = "train-labels-idx1-ubyte.gz"
-	TestImagesFile  = "t10k-images-idx3-ubyte.gz"
-	TestLabelsFile  = "t10k-labels-idx1-ubyte.gz"
+	trainImagesFile = "train-images-idx3-ubyte.gz"
+	trainLabelsFile = "train-labels-idx1-ubyte.gz"
+	testImagesFile  = "t10k-images-idx3-ubyte.gz"
+	testLabelsFile  = "t10k-labels-idx1-ubyte.gz"
 )
 
-// Files lists the four files, in the order Download fetches them.
-var Files = []string{TrainImagesFile, TrainLabelsFile, TestImagesFile, TestLabelsFile}
+// files lists the four files, in the order Download fetches them.
+var files = []string{trainImagesFile, trainLabelsFile, testImagesFile, testLabelsFile}
 
 // Magic numbers of the IDX format: two zero bytes, the element type (0x08:
 // unsigned byte) and the number of dimensions.
@@ -173,15 +173,15 @@ func readFile(dir, file string) (idx, error) {
 	return parseFile(file, raw)
 }
 
-// Load reads the four MNIST files (Files) from dir, gzip-compressed (as
+// load reads the four MNIST files (Files) from dir, gzip-compressed (as
 // distributed) or already decompressed (the names without ".gz"), and checks
 // them: IDX magic numbers, dimensions, data sizes (a truncated file is an
 // error, not a short dataset), matching image and label counts, the same image
 // size in both splits, and labels in [0, 10). A missing file gives an error
 // that wraps fs.ErrNotExist (see Download and LoadOrDownload).
-func Load(dir string) (*Dataset, error) {
+func load(dir string) (*Dataset, error) {
 	var parts [4]idx
-	for i, file := range Files {
+	for i, file := range files {
 		var err error
 		if parts[i], err = readFile(dir, file); err != nil {
 			return nil, err
@@ -190,7 +190,7 @@ func Load(dir string) (*Dataset, error) {
 	d := &Dataset{}
 	for i, split := range []*Split{&d.Train, &d.Test} {
 		images, labels := parts[2*i], parts[2*i+1]
-		imagesFile, labelsFile := Files[2*i], Files[2*i+1]
+		imagesFile, labelsFile := files[2*i], files[2*i+1]
 		if images.dims[0] != labels.dims[0] {
 			return nil, fmt.Errorf("mnist: %s has %d images but %s has %d labels", imagesFile, images.dims[0], labelsFile, labels.dims[0])
 		}
@@ -198,7 +198,7 @@ func Load(dir string) (*Dataset, error) {
 		if i == 0 {
 			d.Rows, d.Cols = rows, cols
 		} else if rows != d.Rows || cols != d.Cols {
-			return nil, fmt.Errorf("mnist: %s has %dx%d images but %s has %dx%d", imagesFile, rows, cols, Files[0], d.Rows, d.Cols)
+			return nil, fmt.Errorf("mnist: %s has %dx%d images but %s has %dx%d", imagesFile, rows, cols, files[0], d.Rows, d.Cols)
 		}
 		for j, l := range labels.data {
 			if l >= NumClasses {
@@ -223,7 +223,7 @@ func Save(dir string, d *Dataset) error {
 	for i, split := range []*Split{&d.Train, &d.Test} {
 		if len(split.Images) != split.N*d.Pixels() || len(split.Labels) != split.N {
 			return fmt.Errorf("mnist: saving %s: %d images of %d bytes and %d labels for N=%d",
-				Files[2*i], len(split.Images), d.Pixels(), len(split.Labels), split.N)
+				files[2*i], len(split.Images), d.Pixels(), len(split.Labels), split.N)
 		}
 		files := []struct {
 			name  string
@@ -231,8 +231,8 @@ func Save(dir string, d *Dataset) error {
 			dims  []int
 			data  []uint8
 		}{
-			{Files[2*i], imagesMagic, []int{split.N, d.Rows, d.Cols}, split.Images},
-			{Files[2*i+1], labelsMagic, []int{split.N}, split.Labels},
+			{files[2*i], imagesMagic, []int{split.N, d.Rows, d.Cols}, split.Images},
+			{files[2*i+1], labelsMagic, []int{split.N}, split.Labels},
 		}
 		for _, f := range files {
 			if err := writeAtomic(filepath.Join(dir, f.name), encodeIDX(f.magic, f.dims, f.data)); err != nil {

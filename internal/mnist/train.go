@@ -41,8 +41,8 @@ const (
 
 // Gradient compressions (Config.Compress).
 const (
-	// CompressNone trains with plain Adam.
-	CompressNone = "none"
+	// compressNone trains with plain Adam.
+	compressNone = "none"
 	// CompressGCT wraps Adam in optimizers.GCT with its generalized-Gaussian
 	// quantizer at Config.GCTBits bits per gradient element.
 	CompressGCT = "gct"
@@ -51,8 +51,8 @@ const (
 // Normalization of the pixels: x = (p/255 - PixelMean) / PixelStd, the mean and
 // standard deviation of MNIST's training images.
 const (
-	PixelMean = 0.1307
-	PixelStd  = 0.3081
+	pixelMean = 0.1307
+	pixelStd  = 0.3081
 )
 
 // Config configures a training run of the MLP classifier. Start from
@@ -103,7 +103,7 @@ func DefaultConfig() Config {
 		Seed:         1,
 		Init:         InitHe,
 		Beta:         ggx.DefaultBeta,
-		Compress:     CompressNone,
+		Compress:     compressNone,
 		LogEvery:     50,
 		EvalBatch:    1000,
 	}
@@ -130,8 +130,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("mnist: beta %g: want a shape in [%g, %g]", c.Beta, ggx.MinBeta, ggx.MaxBeta)
 	case !(c.ACT >= 0 && c.ACT < 1):
 		return fmt.Errorf("mnist: ACT target sparsity %g: want a value in [0, 1) (0: no ACT)", c.ACT)
-	case c.Compress != CompressNone && c.Compress != CompressGCT:
-		return fmt.Errorf("mnist: compress %q: want %q or %q", c.Compress, CompressNone, CompressGCT)
+	case c.Compress != compressNone && c.Compress != CompressGCT:
+		return fmt.Errorf("mnist: compress %q: want %q or %q", c.Compress, compressNone, CompressGCT)
 	case c.GCTBits < 0 || math.IsNaN(c.GCTBits) || math.IsInf(c.GCTBits, 0):
 		return fmt.Errorf("mnist: GCT bits %g: want a finite value > 0 (0: the default)", c.GCTBits)
 	}
@@ -404,7 +404,7 @@ func scalar(t *tensors.Tensor) float64 {
 // pixelTable maps a pixel byte to its normalized value.
 var pixelTable = func() (table [256]float32) {
 	for p := range table {
-		table[p] = float32((float64(p)/255 - PixelMean) / PixelStd)
+		table[p] = float32((float64(p)/255 - pixelMean) / pixelStd)
 	}
 	return
 }()

@@ -25,19 +25,19 @@ type RunConfig struct {
 	KeepWeights bool
 }
 
-// Baseline names of the charlm studies: the benchmark's normal(0, 0.02)
+// baseline names of the charlm studies: the benchmark's normal(0, 0.02)
 // initialization, for the gpt model and the llama model.
 const (
-	Baseline      = "normal02"
-	LlamaBaseline = "llama-normal02"
+	baseline      = "normal02"
+	llamaBaseline = "llama-normal02"
 )
 
-// Configs are the configurations the stages run, by name (the name of their
+// configs are the configurations the stages run, by name (the name of their
 // results files, "<name>-seed<S>-steps<N>.json", as every study
 // names the init study's).
-var Configs = map[string]RunConfig{
+var configs = map[string]RunConfig{
 	// The init study (and the baseline of every gpt study).
-	Baseline:     {Args: []string{"-init", "normal02"}, Label: "normal(0, 0.02)", KeepWeights: true},
+	baseline:     {Args: []string{"-init", "normal02"}, Label: "normal(0, 0.02)", KeepWeights: true},
 	"he":         {Args: []string{"-init", "he"}, Label: "He"},
 	"gg-beta1.0": {Args: []string{"-init", "gg", "-beta", "1.0"}, Label: "GG, β=1.0", KeepWeights: true},
 	"gg-beta1.4": {Args: []string{"-init", "gg", "-beta", "1.4"}, Label: "GG, β=1.4", KeepWeights: true},
@@ -87,7 +87,7 @@ var Configs = map[string]RunConfig{
 	"w4-powersgd4": {Args: dpArgs(4, "powersgd:4"), Label: "4 workers, PowerSGD rank 4"},
 
 	// The arch study: the llama model.
-	LlamaBaseline:      {Args: []string{"-arch", "llama", "-init", "normal02"}, Label: "llama, normal(0, 0.02)", Arch: charlm.ArchLlama, KeepWeights: true},
+	llamaBaseline:      {Args: []string{"-arch", "llama", "-init", "normal02"}, Label: "llama, normal(0, 0.02)", Arch: charlm.ArchLlama, KeepWeights: true},
 	"llama-gg-beta1.4": {Args: []string{"-arch", "llama", "-init", "gg", "-beta", "1.4"}, Label: "llama, GG β=1.4", Arch: charlm.ArchLlama},
 }
 

@@ -23,23 +23,23 @@ func (evidenceStage) Title() string {
 }
 
 func (evidenceStage) Needs(p *Plan) []Need {
-	return []Need{{Config: Baseline, Seed: p.Seeds[0], Weights: true}}
+	return []Need{{Config: baseline, Seed: p.Seeds[0], Weights: true}}
 }
 
 func (evidenceStage) ExtraSeconds(p *Plan) float64 { return evidenceSeconds(p, charlm.ArchGPT) }
 
 func (evidenceStage) Run(p *Plan) (*StageResult, error) {
-	if _, err := p.Ensure(Need{Config: Baseline, Seed: p.Seeds[0], Weights: true}); err != nil {
+	if _, err := p.Ensure(Need{Config: baseline, Seed: p.Seeds[0], Weights: true}); err != nil {
 		return nil, err
 	}
-	ev, err := gatherEvidence(p, Baseline, "evidence")
+	ev, err := gatherEvidence(p, baseline, "evidence")
 	if err != nil {
 		return nil, err
 	}
 	res := &StageResult{Data: ev, Figures: ev.figures, Notes: ev.notes()}
 	res.Claims = ev.claims("the trained gpt charlm", true)
 	res.Tables = []Table{{Caption: fmt.Sprintf("Fits per kind of tensor and layer (%s).", ev.Source), Markdown: ev.table(),
-		Commands: p.Commands([]string{Baseline})}}
+		Commands: p.Commands([]string{baseline})}}
 	return res, nil
 }
 

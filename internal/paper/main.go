@@ -65,7 +65,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	var o options
 	var profile, stages, seeds string
-	fs.StringVar(&profile, "profile", "quick", "`size` of the runs: "+strings.Join(ProfileNames(), ", ")+
+	fs.StringVar(&profile, "profile", "quick", "`size` of the runs: "+strings.Join(profileNames(), ", ")+
 		" (quick: a smoke test in minutes; full: the paper's 2000-step, 3-seed runs; tiny: a test of the pipeline)")
 	fs.StringVar(&o.out, "out", "paper-results", "output `directory`: results.json, report.md, figures/, and by default runs/ and checkpoints/")
 	fs.StringVar(&o.runs, "runs", "", "`directory` of the charlm runs' results JSON, read and written (default OUT/runs; "+
@@ -82,9 +82,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("unexpected arguments %q (flags go before them?)", fs.Args())
 	}
-	p, ok := Profiles[profile]
+	p, ok := profiles[profile]
 	if !ok {
-		return options{}, fmt.Errorf("-profile %q: want one of %s", profile, strings.Join(ProfileNames(), ", "))
+		return options{}, fmt.Errorf("-profile %q: want one of %s", profile, strings.Join(profileNames(), ", "))
 	}
 	copied := *p
 	o.profile = &copied
@@ -191,7 +191,7 @@ func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer) e
 				return fmt.Errorf("stage %s: %w", st.Name(), err)
 			}
 			if train {
-				arch := Configs[n.Config].arch()
+				arch := configs[n.Config].arch()
 				plan.progress.plan(pendingRun{stage: st.Name(), name: spec.Name(), arch: arch, steps: spec.Steps,
 					evals: len(prof.evalSteps())})
 			}

@@ -72,7 +72,7 @@ func TestMainStages(t *testing.T) {
 	require.True(t, rf.Stages["gct"].Finished.After(before), "redone")
 	// The redone stage trained nothing, yet it accounts for its runs' training.
 	gct := rf.Stages["gct"]
-	require.Equal(t, len(gctStage{}.Needs(&Plan{Profile: Profiles["tiny"], Seeds: rf.Seeds})), gct.Runs)
+	require.Equal(t, len(gctStage{}.Needs(&Plan{Profile: profiles["tiny"], Seeds: rf.Seeds})), gct.Runs)
 	require.Greater(t, gct.TrainingSeconds, 0.0)
 	require.Equal(t, trainingBefore, gct.TrainingSeconds, "the same runs, the same step times")
 	report, err = os.ReadFile(filepath.Join(out, reportFileName))
@@ -239,7 +239,7 @@ func TestClaims(t *testing.T) {
 // TestProgressETA checks the ETA: profile estimates until measured, then
 // the measured median step time, with the stages' own work.
 func TestProgressETA(t *testing.T) {
-	prof := *Profiles["quick"]
+	prof := *profiles["quick"]
 	var w bytes.Buffer
 	p := newProgress(&w, false, &prof)
 	p.plan(pendingRun{stage: "init", name: "a", arch: charlm.ArchGPT, steps: 100, evals: 2})

@@ -69,13 +69,13 @@ func (p *Plan) SpecSteps(config string, seed int64, steps int) (study.RunSpec, e
 	} else {
 		evalAt = []int{steps / 2, steps}
 	}
-	c, ok := Configs[config]
+	c, ok := configs[config]
 	if !ok {
 		return study.RunSpec{}, fmt.Errorf("unknown configuration %q", config)
 	}
 	args := slices.Clone(c.Args)
 	if c.FitBaseline {
-		args = append(args, "-beta", charlm.BetaFitPrefix+p.CheckpointDir(Baseline, p.Seeds[0]))
+		args = append(args, "-beta", charlm.BetaFitPrefix+p.CheckpointDir(baseline, p.Seeds[0]))
 	}
 	args = append(args, "-seed", strconv.FormatInt(seed, 10), "-steps", strconv.Itoa(steps),
 		"-eval-at", evalAtArg(evalAt))
@@ -120,8 +120,8 @@ func (p *Plan) ensure(n Need, wait bool) (*charlm.Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	if train && Configs[n.Config].FitBaseline {
-		if _, err := p.Ensure(Need{Config: Baseline, Seed: p.Seeds[0], Weights: true}); err != nil {
+	if train && configs[n.Config].FitBaseline {
+		if _, err := p.Ensure(Need{Config: baseline, Seed: p.Seeds[0], Weights: true}); err != nil {
 			return nil, err
 		}
 	}

@@ -31,7 +31,7 @@ func (w waitWriter) Write(p []byte) (int, error) {
 // waitWriter when it waits for another process; onTrain, if not nil, is
 // called with the name of each run as it starts.
 func lockPlan(t *testing.T, onTrain func(name string)) (plan *Plan, trained *[]string, waiting waitWriter) {
-	prof := Profiles["tiny"]
+	prof := profiles["tiny"]
 	out := t.TempDir()
 	plan = &Plan{Profile: prof, Seeds: prof.Seeds, Out: out, Backend: testbackend.Get(t),
 		ctx: context.Background(), progress: newProgress(os.Stderr, true, prof), ensured: map[string]bool{}}
@@ -134,7 +134,7 @@ func TestEnsureAllTrainsAheadWhileBusy(t *testing.T) {
 // weights.
 func TestEnsureWeightsAfterResults(t *testing.T) {
 	plan, trained, _ := lockPlan(t, nil)
-	need := Need{Config: Baseline, Seed: 1}
+	need := Need{Config: baseline, Seed: 1}
 	_, err := plan.Ensure(need)
 	require.NoError(t, err)
 	spec, err := plan.Spec(need.Config, need.Seed)

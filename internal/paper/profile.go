@@ -87,8 +87,8 @@ func (p *Profile) model() charlm.Config {
 // studyEvalAt are the evaluation steps of the full runs (the full profile's).
 var studyEvalAt = []int{250, 500, 1000, 1500, 2000}
 
-// Profiles are the profiles -profile chooses from, by name.
-var Profiles = map[string]*Profile{
+// profiles are the profiles -profile chooses from, by name.
+var profiles = map[string]*Profile{
 	// quick: a smoke test of every stage in under 10 minutes on 2 cores
 	// (pure-Go backend, GOEXPERIMENT=simd): one 120-step charlm run of each
 	// configuration below (one seed), and 300-step MNIST runs.
@@ -145,10 +145,10 @@ var Profiles = map[string]*Profile{
 	},
 }
 
-// ProfileNames returns the names of Profiles, sorted.
-func ProfileNames() []string {
-	names := make([]string, 0, len(Profiles))
-	for name := range Profiles {
+// profileNames returns the names of Profiles, sorted.
+func profileNames() []string {
+	names := make([]string, 0, len(profiles))
+	for name := range profiles {
 		names = append(names, name)
 	}
 	sort.Strings(names)
@@ -162,7 +162,7 @@ func (p *Profile) validate() error {
 	}
 	for _, list := range [][]string{p.InitConfigs, p.ACTConfigs, p.GCTConfigs, p.ArchConfigs, p.DPConfigs} {
 		for _, name := range list {
-			if _, ok := Configs[name]; !ok {
+			if _, ok := configs[name]; !ok {
 				return fmt.Errorf("profile %s: unknown configuration %q", p.Name, name)
 			}
 		}

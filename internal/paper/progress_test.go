@@ -15,7 +15,7 @@ import (
 // evaluation, not per step; quiet, it writes nothing.
 func TestProgressLog(t *testing.T) {
 	for _, quiet := range []bool{false, true} {
-		prof := *Profiles["quick"]
+		prof := *profiles["quick"]
 		var w bytes.Buffer
 		p := newProgress(&w, quiet, &prof)
 		p.plan(pendingRun{stage: "init", name: "a", arch: charlm.ArchGPT, steps: 1000, evals: 3})

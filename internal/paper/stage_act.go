@@ -19,7 +19,7 @@ type actStage struct{}
 func (actStage) Name() string  { return "act" }
 func (actStage) Title() string { return "ACT: activation-constrained training" }
 
-func (actStage) configs(p *Plan) []string { return withBaseline(Baseline, p.Profile.ACTConfigs) }
+func (actStage) configs(p *Plan) []string { return withBaseline(baseline, p.Profile.ACTConfigs) }
 
 func (s actStage) Needs(p *Plan) []Need { return p.Seeded(s.configs(p)) }
 
@@ -85,7 +85,7 @@ func (s actStage) Run(p *Plan) (*StageResult, error) {
 		return nil, err
 	}
 	var rows []ACTRow
-	t := &study.Table{Header: []string{"config", "ACT", "seeds", "final val loss", "vs " + Baseline, "MLP-hidden sparsity",
+	t := &study.Table{Header: []string{"config", "ACT", "seeds", "final val loss", "vs " + baseline, "MLP-hidden sparsity",
 		"all-site sparsity", "bits/activation", "× smaller than int8", "skippable MACs"}, LeftColumns: 2}
 	for _, c := range sum.Configs {
 		row := ACTRow{Config: c.Name, FinalLoss: c.Final, DiffPct: c.FinalDiffPct}
@@ -200,7 +200,7 @@ func actFigure(p *Plan, rows []ACTRow, sum *study.Summary) (Figure, error) {
 	}
 	plot.Series = append(plot.Series, others...)
 	if sum.BaselineFinal != nil {
-		plot.HLines = []study.HLine{{Name: Baseline + " (no ACT)", Y: sum.BaselineFinal.Mean}}
+		plot.HLines = []study.HLine{{Name: baseline + " (no ACT)", Y: sum.BaselineFinal.Mean}}
 	}
 	path, rel, err := p.figure("act-sparsity-loss.png")
 	if err != nil {

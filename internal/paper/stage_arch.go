@@ -14,9 +14,9 @@ type archStage struct{}
 func (archStage) Name() string  { return "arch" }
 func (archStage) Title() string { return "Another architecture: llama" }
 
-func (archStage) configs(p *Plan) []string { return withBaseline(LlamaBaseline, p.Profile.ArchConfigs) }
+func (archStage) configs(p *Plan) []string { return withBaseline(llamaBaseline, p.Profile.ArchConfigs) }
 
-func (s archStage) Needs(p *Plan) []Need { return p.Seeded(s.configs(p), LlamaBaseline) }
+func (s archStage) Needs(p *Plan) []Need { return p.Seeded(s.configs(p), llamaBaseline) }
 
 func (archStage) ExtraSeconds(p *Plan) float64 { return evidenceSeconds(p, charlm.ArchLlama) }
 
@@ -33,7 +33,7 @@ func (s archStage) Run(p *Plan) (*StageResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	ev, err := gatherEvidence(p, LlamaBaseline, "arch-llama")
+	ev, err := gatherEvidence(p, llamaBaseline, "arch-llama")
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func (dpStage) steps(p *Plan) int {
 // Needs are the baseline and the data-parallel configurations, at the first
 // seed only: the stage measures bytes and time per step.
 func (s dpStage) Needs(p *Plan) []Need {
-	needs := []Need{{Config: Baseline, Seed: p.Seeds[0], Steps: s.steps(p)}}
+	needs := []Need{{Config: baseline, Seed: p.Seeds[0], Steps: s.steps(p)}}
 	for _, c := range p.Profile.DPConfigs {
 		needs = append(needs, Need{Config: c, Seed: p.Seeds[0], Steps: s.steps(p)})
 	}

@@ -31,7 +31,7 @@ func TestDPStage(t *testing.T) {
 	var rows []DPRow
 	remarshal(t, st.Data, &rows)
 	require.Len(t, rows, 2)
-	require.Equal(t, Baseline, rows[0].Config)
+	require.Equal(t, baseline, rows[0].Config)
 	require.Equal(t, 1, rows[0].Workers)
 	require.Nil(t, rows[0].Parallel)
 	r := rows[1]

@@ -21,7 +21,7 @@ type gctStage struct{}
 func (gctStage) Name() string  { return "gct" }
 func (gctStage) Title() string { return "GCT: gradient-constrained training" }
 
-func (gctStage) configs(p *Plan) []string { return withBaseline(Baseline, p.Profile.GCTConfigs) }
+func (gctStage) configs(p *Plan) []string { return withBaseline(baseline, p.Profile.GCTConfigs) }
 
 func (s gctStage) Needs(p *Plan) []Need { return p.Seeded(s.configs(p)) }
 
@@ -67,7 +67,7 @@ func (s gctStage) Run(p *Plan) (*StageResult, error) {
 		return nil, err
 	}
 	var rows []GCTRow
-	t := &study.Table{Header: []string{"config", "compressor", "seeds", "final val loss", "vs " + Baseline, "coded bits/element",
+	t := &study.Table{Header: []string{"config", "compressor", "seeds", "final val loss", "vs " + baseline, "coded bits/element",
 		"× fewer than fp32"}, LeftColumns: 2}
 	for _, c := range sum.Configs {
 		row := GCTRow{Config: c.Name, FinalLoss: c.Final, DiffPct: c.FinalDiffPct, FinalBySeed: map[int64]float64{}}
@@ -137,7 +137,7 @@ func gctFigure(p *Plan, rows []GCTRow, sum *study.Summary) (Figure, error) {
 	}
 	plot.Series = append(plot.Series, others...)
 	if sum.BaselineFinal != nil {
-		plot.HLines = []study.HLine{{Name: "uncompressed (" + Baseline + ")", Y: sum.BaselineFinal.Mean}}
+		plot.HLines = []study.HLine{{Name: "uncompressed (" + baseline + ")", Y: sum.BaselineFinal.Mean}}
 	}
 	path, rel, err := p.figure("gct-loss-bits.png")
 	if err != nil {
@@ -187,7 +187,7 @@ func gctClaims(rows []GCTRow) []Claim {
 	}
 	for _, name := range gctCompetitors {
 		c := Claim{
-			Claim: fmt.Sprintf("at equal bits, GCT trains to a lower loss than %s", Configs[name].Label),
+			Claim: fmt.Sprintf("at equal bits, GCT trains to a lower loss than %s", configs[name].Label),
 			Criterion: "GCT's loss at the compressor's bits (a GCT run with no more bits and a lower mean loss, or GCT's mean " +
 				"loss interpolated in log bits between its runs) is lower: with 2 or more seeds, lower at the same seeds by a " +
 				"paired t-test at the 5% level (two-sided); with one seed, lower at all (untested)",

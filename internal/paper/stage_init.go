@@ -16,7 +16,7 @@ func (initStage) Name() string  { return "init" }
 func (initStage) Title() string { return "GG initialization" }
 
 // configs returns the stage's configurations, the baseline first.
-func (initStage) configs(p *Plan) []string { return withBaseline(Baseline, p.Profile.InitConfigs) }
+func (initStage) configs(p *Plan) []string { return withBaseline(baseline, p.Profile.InitConfigs) }
 
 func (s initStage) Needs(p *Plan) []Need { return p.Seeded(s.configs(p)) }
 

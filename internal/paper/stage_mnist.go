@@ -17,7 +17,7 @@ import (
 	"github.com/ggprior/ggprior/internal/study"
 )
 
-// MNISTConfigs are the configurations of the MNIST stage, by name: the MLP
+// mnistConfigs are the configurations of the MNIST stage, by name: the MLP
 // classifier with He or GG initialization, each plain, with ACT (target
 // sparsity 0.9 after every hidden layer) or with GCT (Adam in optimizers.GCT
 // at its default bits).
@@ -30,12 +30,12 @@ var MNISTConfigs = map[string]func(cfg *mnist.Config){
 	"gg-beta1.4-gct":    func(cfg *mnist.Config) { cfg.Init, cfg.Beta, cfg.Compress = mnist.InitGG, 1.4, mnist.CompressGCT },
 }
 
-// MNISTBaselines maps a GG configuration of MNISTConfigs to its He
+// mnistBaselines maps a GG configuration of MNISTConfigs to its He
 // counterpart: the same run (same ACT, same GCT) with He initialization. The
 // stage runs a configuration's baseline with it, even where the profile does
 // not list the baseline, and compares the two paired by seed, so that GG with
 // ACT is measured against He with ACT, not against plain He.
-var MNISTBaselines = map[string]string{
+var mnistBaselines = map[string]string{
 	"gg-beta1.4":        "he",
 	"gg-beta1.4-act0.9": "he-act0.9",
 	"gg-beta1.4-gct":    "he-gct",
@@ -47,7 +47,7 @@ var MNISTBaselines = map[string]string{
 func mnistConfigs(list []string) []string {
 	var out []string
 	for _, name := range list {
-		if base, ok := MNISTBaselines[name]; ok && !slices.Contains(list, base) && !slices.Contains(out, base) {
+		if base, ok := mnistBaselines[name]; ok && !slices.Contains(list, base) && !slices.Contains(out, base) {
 			out = append(out, base)
 		}
 		if !slices.Contains(out, name) {
@@ -195,7 +195,7 @@ func rowOf(rows []MNISTRow, config string) MNISTRow {
 func mnistPairs(rows []MNISTRow) []MNISTPair {
 	var pairs []MNISTPair
 	for _, row := range rows {
-		base, ok := MNISTBaselines[row.Config]
+		base, ok := mnistBaselines[row.Config]
 		if !ok {
 			continue
 		}
@@ -328,7 +328,7 @@ func mnistClaims(rows []MNISTRow, pairs []MNISTPair) []Claim {
 	for _, c := range []struct{ config, with string }{
 		{"gg-beta1.4", ""}, {"gg-beta1.4-act0.9", " with ACT (target sparsity 0.9)"}, {"gg-beta1.4-gct", " with GCT"},
 	} {
-		base := MNISTBaselines[c.config]
+		base := mnistBaselines[c.config]
 		claim := Claim{
 			Claim:     "GG initialization trains the MNIST MLP" + c.with + " at least as well as He initialization",
 			Criterion: fmt.Sprintf("the mean test accuracy of %s (GG, β=1.4) is >= that of %s (He), at the same seeds", c.config, base),

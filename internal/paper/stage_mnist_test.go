@@ -14,7 +14,7 @@ func TestMNISTConfigs(t *testing.T) {
 		mnistConfigs([]string{"he", "gg-beta1.4", "gg-beta1.4-act0.9", "gg-beta1.4-gct"}))
 	require.Equal(t, []string{"he-gct", "gg-beta1.4-gct", "he"}, mnistConfigs([]string{"gg-beta1.4-gct", "he"}))
 	require.Equal(t, []string{"he", "gg-beta1.4"}, mnistConfigs([]string{"he", "gg-beta1.4"}))
-	for name, base := range MNISTBaselines {
+	for name, base := range mnistBaselines {
 		require.Contains(t, MNISTConfigs, name)
 		require.Contains(t, MNISTConfigs, base)
 		gg, he := mnist.DefaultConfig(), mnist.DefaultConfig()
@@ -25,7 +25,7 @@ func TestMNISTConfigs(t *testing.T) {
 		gg.Init, gg.Beta = he.Init, he.Beta
 		require.Equal(t, he, gg, "%s and %s differ only in the initialization", name, base)
 	}
-	for _, prof := range Profiles {
+	for _, prof := range profiles {
 		for _, name := range mnistConfigs(prof.MNISTConfigs) {
 			require.Contains(t, MNISTConfigs, name, prof.Name)
 		}

@@ -20,7 +20,7 @@ func (sizeStage) Title() string { return "Smaller models: coded size of the trai
 // configs returns the runs whose weights are coded: the baseline, the GG
 // initializations of the init study and the ACT runs.
 func (sizeStage) configs(p *Plan) []string {
-	configs := []string{Baseline}
+	configs := []string{baseline}
 	for _, c := range append(p.Profile.InitConfigs, p.Profile.ACTConfigs...) {
 		if hasPrefixAny(c, "gg-", "act-") {
 			configs = append(configs, c)
@@ -54,7 +54,7 @@ func (s sizeStage) Run(p *Plan) (*StageResult, error) {
 	}
 	var rows []SizeRow
 	t := &study.Table{Header: []string{"run", "final val loss", "weights", "fp32 bits/weight", "int8 bits/weight",
-		"coded bits/weight", "× smaller than fp32", "vs " + Baseline}, LeftColumns: 1}
+		"coded bits/weight", "× smaller than fp32", "vs " + baseline}, LeftColumns: 1}
 	for i, c := range configs {
 		rep, err := codedsize.Checkpoint(p.CheckpointDir(c, p.Seeds[0]))
 		if err != nil {

@@ -32,9 +32,9 @@ const DefaultHeartbeat = 5 * time.Minute
 // barWidth is the width, in characters, of the bar itself.
 const barWidth = 20
 
-// IsTerminal reports whether w is a terminal: an *os.File open on a terminal
+// isTerminal reports whether w is a terminal: an *os.File open on a terminal
 // device. Anything else (a regular file, a pipe, a bytes.Buffer, nil) is not.
-func IsTerminal(w io.Writer) bool {
+func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && f != nil && term.IsTerminal(int(f.Fd()))
 }
@@ -71,7 +71,7 @@ func New(w io.Writer, total int, description string) *Bar {
 	}
 	b := &Bar{w: w, now: time.Now}
 	b.lastLine = b.now()
-	if IsTerminal(w) {
+	if isTerminal(w) {
 		b.bar = progressbar.NewOptions(total,
 			progressbar.OptionSetWriter(w),
 			progressbar.OptionSetDescription(description),

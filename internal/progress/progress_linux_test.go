@@ -50,7 +50,7 @@ func openPTY(t *testing.T) (controller, tty *os.File) {
 func TestTerminalBar(t *testing.T) {
 	controller, tty := openPTY(t)
 	defer func() { _ = controller.Close() }()
-	require.True(t, IsTerminal(tty))
+	require.True(t, isTerminal(tty))
 	read := make(chan string)
 	go func() {
 		b, _ := io.ReadAll(controller) // Ends with an error once the terminal side is closed.

@@ -15,20 +15,20 @@ import (
 
 // TestIsTerminal: buffers, pipes, regular files and nil are not terminals.
 func TestIsTerminal(t *testing.T) {
-	require.False(t, IsTerminal(nil))
-	require.False(t, IsTerminal(&bytes.Buffer{}))
-	require.False(t, IsTerminal(io.Discard))
+	require.False(t, isTerminal(nil))
+	require.False(t, isTerminal(&bytes.Buffer{}))
+	require.False(t, isTerminal(io.Discard))
 	var nilFile *os.File
-	require.False(t, IsTerminal(nilFile))
+	require.False(t, isTerminal(nilFile))
 	r, w, err := os.Pipe()
 	require.NoError(t, err)
 	defer func() { _ = r.Close() }()
 	defer func() { _ = w.Close() }()
-	require.False(t, IsTerminal(w))
+	require.False(t, isTerminal(w))
 	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
 	require.NoError(t, err)
 	defer func() { _ = f.Close() }()
-	require.False(t, IsTerminal(f))
+	require.False(t, isTerminal(f))
 }
 
 // quickstartLoop runs, writing to w, a loop shaped like the quickstart's
