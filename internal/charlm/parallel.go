@@ -18,10 +18,10 @@ import (
 	"github.com/pkg/errors"
 )
 
-// parallelTimeout is how long a data-parallel worker waits for the others in
+// ParallelTimeout is how long a data-parallel worker waits for the others in
 // an exchange before the run fails: long enough for rank 0's validation and
 // checkpoint, which the others wait for at their next step.
-const parallelTimeout = 10 * time.Minute
+const ParallelTimeout = 10 * time.Minute
 
 // DataParallel is a data-parallel run of the experiment, or this process's
 // part of one: Train.Workers workers ("ranks"), each an Experiment with its
@@ -88,7 +88,7 @@ func newDataParallel(backend compute.Backend, cfg Config, train TrainConfig) (*D
 	if err := train.Validate(); err != nil {
 		return nil, err
 	}
-	comms, err := dataparallel.NewInProcess(train.Workers, parallelTimeout)
+	comms, err := dataparallel.NewInProcess(train.Workers, ParallelTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -2,5 +2,5 @@
 
 package charlm
 
-// PeakRSS returns the peak resident set size of this process: unknown (0) on this platform.
-func PeakRSS() int64 { return 0 }
+// peakRSS returns the peak resident set size of this process: unknown (0) on this platform.
+func peakRSS() int64 { return 0 }
