@@ -38,7 +38,7 @@ type Stage interface {
 }
 
 // Stages are the stages of the paper command, in the order they run.
-var Stages = []Stage{evidenceStage{}, initStage{}, actStage{}, gctStage{}, dpStage{}, archStage{}, mnistStage{}, sizeStage{}}
+var Stages = []Stage{evidenceStage{}, initStage{}, actStage{}, gctStage{}, dpStage{}, archStage{}, mnistStage{}, sizeStage{}, speedStage{}}
 
 // StageNames returns the names of Stages, in order.
 func StageNames() []string {

@@ -52,6 +52,10 @@ type Profile struct {
 	MNISTSteps   int
 	MNISTConfigs []string
 
+	// SpeedTokens is the number of bytes the speed stage decodes per
+	// sequence (0: 100).
+	SpeedTokens int
+
 	// SecPerStep and ValSeconds are the estimates, per architecture, of a
 	// training step and of a validation on every window, used for the ETA
 	// until the runs measure them.
@@ -100,7 +104,7 @@ var profiles = map[string]*Profile{
 		ArchConfigs:    []string{"llama-normal02", "llama-gg-beta1.4"},
 		DPConfigs:      []string{"w2-none", "w2-gct2"},
 		EvidenceSample: 20_000, EvidenceMinSize: 1024, CaptureSteps: 2,
-		MNISTSteps: 300, MNISTConfigs: []string{"he", "gg-beta1.4", "gg-beta1.4-act0.9", "gg-beta1.4-gct"},
+		MNISTSteps: 300, MNISTConfigs: []string{"he", "gg-beta1.4", "gg-beta1.4-act0.9", "gg-beta1.4-gct"}, SpeedTokens: 100,
 		SecPerStep: map[string]float64{charlm.ArchGPT: 0.3, charlm.ArchLlama: 0.6},
 		ValSeconds: map[string]float64{charlm.ArchGPT: 20, charlm.ArchLlama: 70},
 	},
@@ -120,7 +124,7 @@ var profiles = map[string]*Profile{
 			"w4-powersgd4"},
 		DPSteps:        500,
 		EvidenceSample: 200_000, EvidenceMinSize: 1024, CaptureSteps: 5,
-		MNISTSteps: 2000, MNISTConfigs: []string{"he", "gg-beta1.4", "gg-beta1.4-act0.9", "gg-beta1.4-gct"},
+		MNISTSteps: 2000, MNISTConfigs: []string{"he", "gg-beta1.4", "gg-beta1.4-act0.9", "gg-beta1.4-gct"}, SpeedTokens: 200,
 		SecPerStep: map[string]float64{charlm.ArchGPT: 0.3, charlm.ArchLlama: 0.6},
 		ValSeconds: map[string]float64{charlm.ArchGPT: 20, charlm.ArchLlama: 70},
 	},
@@ -139,7 +143,7 @@ var profiles = map[string]*Profile{
 		ArchConfigs:    []string{"llama-normal02", "llama-gg-beta1.4"},
 		DPConfigs:      []string{"w2-gct2"},
 		EvidenceSample: 2_000, EvidenceMinSize: 256, CaptureSteps: 1,
-		MNISTSteps: 10, MNISTConfigs: []string{"he", "gg-beta1.4"},
+		MNISTSteps: 10, MNISTConfigs: []string{"he", "gg-beta1.4"}, SpeedTokens: 10,
 		SecPerStep: map[string]float64{charlm.ArchGPT: 0.02, charlm.ArchLlama: 0.03},
 		ValSeconds: map[string]float64{charlm.ArchGPT: 2, charlm.ArchLlama: 3},
 	},
