@@ -30,7 +30,9 @@
 //     and with GCT (the data from the Go module cache, see internal/mnist;
 //     skipped, with a notice, when no source has them);
 //   - size: the coded size (int8 + Exp-Golomb) of the weights of the baseline,
-//     GG and ACT runs, beside their fp32 size.
+//     GG and ACT runs, beside their fp32 size;
+//   - speed: greedy decoding tokens/s, dense vs ACT-sparse, of the baseline
+//     and the ACT models, at batch 1 and 12.
 //
 // Each stage states the paper's claims it checks and whether they were
 // reproduced, with the criterion and the measured numbers; a claim that one

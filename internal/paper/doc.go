@@ -1,7 +1,7 @@
 // Package paper is the library behind examples/paper: the command that
 // reproduces every claim of the paper with one command (see Main).
 //
-// The work is a list of Stages (evidence, init, act, gct, dp, arch, mnist, size),
+// The work is a list of Stages (evidence, init, act, gct, dp, arch, mnist, size, speed),
 // each a Stage: the charlm runs it needs (Needs), which a shared Plan trains
 // once whichever stage needs them first (through internal/study's Runner,
 // each run a charlm command line: Configs and Plan.Spec), and what it
