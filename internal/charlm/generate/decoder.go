@@ -249,7 +249,17 @@ func (d *Decoder) forward(items []item) {
 		d.act(l, siteMLPIn, h)
 		d.product(u, h, b.mlpIn, b.mlpInBias, m, W, uWidth, l, siteMLPIn)
 		if gpt {
+			// On the sparse path, GELU is not computed where ACT will zero its
+			// output anyway (see geluSkipBelow): the same bits, less work.
+			skip := float32(math.Inf(-1))
+			if d.sparse && b.act[siteMLPHidden] {
+				skip = geluSkipBelow(b.tau[siteMLPHidden])
+			}
 			for i, v := range u {
+				if v < skip {
+					a[i] = 0
+					continue
+				}
 				a[i] = gelu(v)
 			}
 		} else {
@@ -439,6 +449,22 @@ func addTo(x, o []float32) {
 	for i, v := range o {
 		x[i] += v
 	}
+}
+
+// geluSkipBelow returns the input below which GELU's output is certainly
+// zeroed by an ACT threshold tau at its output (|gelu(x)| < tau), or -Inf
+// when there is none. For x < 0, |gelu(x)| <= 0.17 (its minimum is about
+// -0.16997, at x = -0.75), so a threshold above geluNegBound zeroes every
+// negative input; for x >= 0, gelu(x) <= x (1 + erf32) with erf32 <= 1 up
+// to a few float32 ulps, so an input below tau by a relative margin far
+// larger than those ulps gives an output below tau. Inputs closer to tau are
+// computed and tested as usual, so skipping never changes a bit.
+func geluSkipBelow(tau float32) float32 {
+	const geluNegBound = 0.18
+	if !(tau > geluNegBound) {
+		return float32(math.Inf(-1))
+	}
+	return tau * (1 - 1e-4)
 }
 
 // gelu is the exact GELU, x * (1 + erf(x/sqrt 2))/2, in float32 arithmetic

@@ -21,3 +21,35 @@ func TestErf32(t *testing.T) {
 	}
 	require.Equal(t, float32(1), float32(math.Erf(4)))
 }
+
+// TestGeluSkipBelow checks the rule that lets the sparse path skip GELU:
+// every input below geluSkipBelow(tau) has |gelu(x)| < tau, so ACT zeroes it
+// on the dense path too. Negative inputs are scanned densely (the minimum of
+// GELU is near -0.75); positive ones on every float32 just below the skip
+// point and on a grid below it.
+func TestGeluSkipBelow(t *testing.T) {
+	for x := float32(-12); x <= 0; x += 1e-4 {
+		if g := gelu(x); !(g > -0.18 && g < 0.18) {
+			t.Fatalf("gelu(%g) = %g: |gelu| not below 0.18", x, g)
+		}
+	}
+	require.True(t, math.IsInf(float64(geluSkipBelow(0.18)), -1), "no skipping at or below the negative bound")
+	require.True(t, math.IsInf(float64(geluSkipBelow(float32(math.NaN()))), -1))
+	for _, tau := range []float32{0.05, 0.1, 0.17, 0.1801, 0.25, 0.5, 0.77, 1, 1.5, 2, 3.9, 4, 4.1, 6, 20} {
+		skip := geluSkipBelow(tau)
+		if math.IsInf(float64(skip), -1) {
+			continue
+		}
+		for x := float32(-12); x < 0; x += 1e-3 { // Negative inputs are skipped too.
+			require.Less(t, float32(math.Abs(float64(gelu(x)))), tau, "tau %g, x %g", tau, x)
+		}
+		x := skip
+		for range 100000 { // The floats just below the skip point.
+			x = math.Nextafter32(x, 0)
+			require.Less(t, gelu(x), tau, "tau %g, x %g", tau, x)
+		}
+		for x := float32(0); x < skip; x += skip / 1000 {
+			require.Less(t, gelu(x), tau, "tau %g, x %g", tau, x)
+		}
+	}
+}
