@@ -189,7 +189,7 @@ func (c *ACTConfig) Done() *Node {
 	g := x.Graph()
 	scope := c.scope.In("act").WithInitializer(initializer.Zero)
 	stepVar := storevars.State(scope, "step", shapes.Make(dtypes.Int64))
-	tauVar := storevars.State(scope, "threshold", shapes.Make(dtypes.Float32))
+	tauVar := storevars.State(scope, MetricThreshold, shapes.Make(dtypes.Float32))
 	absX := Abs(x)
 	if !scope.IsTraining(g) {
 		tau := ConvertDType(tauVar.NodeValue(g), x.DType())

@@ -2,6 +2,7 @@ package charlm
 
 import (
 	"fmt"
+	"github.com/ggprior/ggprior/layers"
 	"slices"
 	"strings"
 
@@ -72,7 +73,7 @@ func ACTThresholdPath(layer int, site string) string {
 	if site == SiteAttnIn {
 		sub = "attn"
 	}
-	return model.JoinPath(model.RootScopePath, fmt.Sprintf("block_%03d", layer), sub, site, "act", "threshold")
+	return model.JoinPath(model.RootScopePath, fmt.Sprintf("block_%03d", layer), sub, site, "act", layers.MetricThreshold)
 }
 
 // Model returns the checkpoint's model, with ACT at its sites.
