@@ -128,7 +128,7 @@ func TestCommandMethods(t *testing.T) {
 	require.Greater(t, r.ACTSparsity, 0.0)
 
 	setFlags(t, map[string]string{"act": "false", "act-sites": "all", "act-sparsity": "", "act-lambda": "0.001",
-		"act-schedule": "cosine", "act-start": "-1", "act-end": "-1", "act-threshold": "batch",
+		"act-schedule": "cosine", "act-start": "", "act-end": "", "act-threshold": "batch",
 		"workers": "2", "compress": "gct", "checkpoint": filepath.Join(dir, "ckpt")})
 	require.NoError(t, run())
 	r = readResults(t, results)

@@ -1,6 +1,7 @@
 package charlm
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -16,7 +17,8 @@ import (
 // activation sites of every block (through Model.Activation), with the
 // hyperparameters of the Store (layers.ParamSparsity, ParamLambda,
 // ParamSchedule, ParamStart, ParamEnd, ParamThreshold, ParamStraightThrough:
-// "act_sparsity", ...) and the per-site targets of TrainConfig.ACTSparsity.
+// "act_sparsity", ...), the per-site targets of TrainConfig.ACTSparsity and
+// the per-site ramps of TrainConfig.ACTRamp.
 // Each site's state (step counter, running threshold) and metrics are
 // non-trainable variables under "<block>/<attn|mlp>/<site>/act", saved in
 // every checkpoint. Validation runs the model in inference mode, where ACT
@@ -69,7 +71,31 @@ func parseACTSparsity(spec string) (def float64, perSite map[string]float64, err
 		func(v float64) bool { return v >= 0 && v < 1 })
 }
 
-// validateACT checks ACTSites and ACTSparsity.
+// parseACTRamp parses one end of ACT's ramp (the -act-start or -act-end
+// flag): one step for every site ("100"), per-site steps ("mlp_hidden=0"), or
+// both ("100,mlp_hidden=0"). Steps are integers >= 0; "" or "-1" alone is
+// the default. It returns the bare value (-1 if none) and the per-site ones.
+func parseACTRamp(flagName, spec string) (def int, perSite map[string]int, err error) {
+	if spec = strings.TrimSpace(spec); spec == "" || spec == "-1" {
+		return -1, nil, nil
+	}
+	d, values, err := parseKeyedValues(flagName, strings.TrimSpace(spec), "activation site", ActivationSites, "a step number >= 0",
+		func(v float64) bool { return v >= 0 && v == math.Trunc(v) && v <= math.MaxInt32 })
+	if err != nil {
+		return 0, nil, err
+	}
+	def = -1
+	if !math.IsNaN(d) {
+		def = int(d)
+	}
+	perSite = make(map[string]int, len(values))
+	for site, v := range values {
+		perSite[site] = int(v)
+	}
+	return def, perSite, nil
+}
+
+// validateACT checks ACTSites, ACTSparsity and ACTRamp.
 func (tc TrainConfig) validateACT() error {
 	for i, site := range tc.ACTSites {
 		if !slices.Contains(ActivationSites, site) {
@@ -85,6 +111,14 @@ func (tc TrainConfig) validateACT() error {
 		}
 		if !(s >= 0 && s < 1) {
 			return errors.Errorf("ACT sparsity %g for site %q: want a value in [0, 1)", s, site)
+		}
+	}
+	for site, r := range tc.ACTRamp {
+		if !slices.Contains(tc.ACTSites, site) {
+			return errors.Errorf("ACT ramp given for site %q, which is not among the ACT sites %q", site, tc.ACTSites)
+		}
+		if r[0] < 0 || r[1] < r[0] {
+			return errors.Errorf("ACT ramp %d–%d for site %q: want 0 <= start <= end", r[0], r[1], site)
 		}
 	}
 	return nil
@@ -119,7 +153,7 @@ func setACTDefaults(store *model.Store, tc TrainConfig) {
 // the site's ACT lives in the sub-layer's scope, under the site's name.
 func (tc TrainConfig) actActivation() ActivationFn {
 	sites := slices.Clone(tc.ACTSites)
-	targets := tc.ACTSparsity
+	targets, ramps := maps.Clone(tc.ACTSparsity), maps.Clone(tc.ACTRamp)
 	return func(scope *model.Scope, site string, x *Node) *Node {
 		if !slices.Contains(sites, site) {
 			return x
@@ -127,6 +161,9 @@ func (tc TrainConfig) actActivation() ActivationFn {
 		act := layers.ACT(scope.In("%s", site), x)
 		if s, ok := targets[site]; ok {
 			act = act.TargetSparsity(s)
+		}
+		if r, ok := ramps[site]; ok {
+			act = act.Ramp(r[0], r[1])
 		}
 		return act.Done()
 	}
@@ -162,6 +199,9 @@ type ACTSettings struct {
 	Sites []string `json:"sites"`
 	// Sparsity is the final target sparsity of each site.
 	Sparsity map[string]float64 `json:"sparsity"`
+	// Ramp is the [start, end] ramp of the sites that have their own
+	// (TrainConfig.ACTRamp); the others ramp from Start to End.
+	Ramp map[string][2]int `json:"ramp,omitempty"`
 	// Lambda, Schedule, Start, End, Threshold, StraightThrough and
 	// SampleSize are the layers.ACT hyperparameters of the run.
 	Lambda          float64                `json:"lambda"`
@@ -243,6 +283,7 @@ func (e *Experiment) actResults() *ACTResults {
 		}
 		r.ACT.Sparsity[site] = s
 	}
+	r.ACT.Ramp = maps.Clone(e.Train.ACTRamp)
 	var sparsitySum, bitsSum, width, macs, skipped float64
 	for _, m := range metrics {
 		name, site := actSiteName(m.Site)

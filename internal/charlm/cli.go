@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/ggprior/ggprior/internal/flagutil"
@@ -52,8 +53,8 @@ type Flags struct {
 	ACTSparsity  string
 	ACTLambda    float64
 	ACTSchedule  layers.Schedule
-	ACTStart     int
-	ACTEnd       int
+	ACTStart     string
+	ACTEnd       string
 	ACTThreshold layers.ThresholdSource
 
 	Workers int
@@ -97,8 +98,8 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 	fs.Float64Var(&f.ACTLambda, "act-lambda", layers.DefaultLambda, "final weight of ACT's rate term (hyperparameter "+layers.ParamLambda+")")
 	fs.TextVar(&f.ACTSchedule, "act-schedule", layers.ScheduleCosine, fmt.Sprintf("ramp of ACT's constraint: %s, %s or %s (hyperparameter %s)",
 		layers.ScheduleLinear, layers.ScheduleCosine, layers.ScheduleStaged, layers.ParamSchedule))
-	fs.IntVar(&f.ACTStart, "act-start", -1, fmt.Sprintf("step at which ACT's ramp starts; -1: %g of -steps (hyperparameter %s)", defaultACTStartFraction, layers.ParamStart))
-	fs.IntVar(&f.ACTEnd, "act-end", -1, fmt.Sprintf("step at which ACT's ramp reaches the target; -1: %g of -steps (hyperparameter %s)", defaultACTEndFraction, layers.ParamEnd))
+	fs.StringVar(&f.ACTStart, "act-start", "", fmt.Sprintf(`step at which ACT's ramp starts: one step ("100"), per site ("mlp_hidden=0"), or both ("100,mlp_hidden=0"); default %g of -steps (hyperparameter %s)`, defaultACTStartFraction, layers.ParamStart))
+	fs.StringVar(&f.ACTEnd, "act-end", "", fmt.Sprintf(`step at which ACT's ramp reaches the target, like -act-start (start = end: the full target from that step); default %g of -steps (hyperparameter %s)`, defaultACTEndFraction, layers.ParamEnd))
 	fs.TextVar(&f.ACTThreshold, "act-threshold", layers.ThresholdBatch, fmt.Sprintf("where ACT's threshold comes from: %s (the batch quantile) or %s (the fitted GG's quantile) (hyperparameter %s)",
 		layers.ThresholdBatch, layers.ThresholdGG, layers.ParamThreshold))
 
@@ -264,16 +265,47 @@ func (f *Flags) methodSettings(tc *TrainConfig) (settings []string, err error) {
 		}
 	}
 	start, end := DefaultACTRamp(tc.Steps)
-	if f.ACTStart >= 0 {
-		start = f.ACTStart
+	defStart, siteStarts, err := parseACTRamp("-act-start", f.ACTStart)
+	if err != nil {
+		return nil, err
+	}
+	defEnd, siteEnds, err := parseACTRamp("-act-end", f.ACTEnd)
+	if err != nil {
+		return nil, err
+	}
+	if defStart >= 0 {
+		start = defStart
 		set(layers.ParamStart, start)
 	}
-	if f.ACTEnd >= 0 {
-		end = f.ACTEnd
+	if defEnd >= 0 {
+		end = defEnd
 		set(layers.ParamEnd, end)
 	}
 	if end < start {
 		return nil, errors.Errorf("ACT's ramp ends (step %d) before it starts (step %d): check -act-start and -act-end", end, start)
+	}
+	for _, site := range ActivationSites {
+		siteStart, hasStart := siteStarts[site]
+		siteEnd, hasEnd := siteEnds[site]
+		if !hasStart && !hasEnd {
+			continue
+		}
+		if !slices.Contains(tc.ACTSites, site) {
+			return nil, errors.Errorf("-act-start/-act-end give a ramp for site %q, which is not among the -act-sites %q", site, tc.ACTSites)
+		}
+		if !hasStart {
+			siteStart = start
+		}
+		if !hasEnd {
+			siteEnd = end
+		}
+		if siteEnd < siteStart {
+			return nil, errors.Errorf("ACT's ramp at %s ends (step %d) before it starts (step %d): check -act-start and -act-end", site, siteEnd, siteStart)
+		}
+		if tc.ACTRamp == nil {
+			tc.ACTRamp = map[string][2]int{}
+		}
+		tc.ACTRamp[site] = [2]int{siteStart, siteEnd}
 	}
 	return settings, nil
 }

@@ -99,6 +99,10 @@ func TestFlagsErrors(t *testing.T) {
 		{[]string{"-gct-bits", "3"}, "-gct-bits is only used with -compress gct"},
 		{[]string{"-act-lambda", "0"}, "-act-lambda is only used with -act"},
 		{[]string{"-act", "-act-start", "10", "-act-end", "5"}, "ends (step 5) before it starts (step 10)"},
+		{[]string{"-act", "-act-start", "mlp_hidden=1500"}, "ramp at mlp_hidden ends (step 1200) before it starts (step 1500)"},
+		{[]string{"-act", "-act-sites", "mlp_hidden", "-act-end", "attn_in=0"}, `site "attn_in", which is not among the -act-sites`},
+		{[]string{"-act", "-act-start", "1.5"}, `"1.5" is not a step number >= 0`},
+		{[]string{"-act", "-act-end", "mlp_out=3"}, `unknown activation site "mlp_out"`},
 		// A GG shape outside ggx's range is refused with the flags, in one line.
 		{[]string{"-init", "gg", "-beta", "0.001"}, `-beta "0.001": "0.001" is not a shape in [0.05, 50]`},
 		{[]string{"-init", "gg", "-beta", "1.4,head=60"}, "is not a shape in [0.05, 50]"},
@@ -111,4 +115,32 @@ func TestFlagsErrors(t *testing.T) {
 		_, _, _, err = f.RunConfig(DefaultConfig())
 		require.ErrorContains(t, err, c.want, "%q", c.args)
 	}
+}
+
+// TestFlagsPerSiteRamp: -act-start and -act-end take per-site steps, which
+// become TrainConfig.ACTRamp (the other end from the run's ramp), survive
+// Args, and reach the ACT layers of their sites only.
+func TestFlagsPerSiteRamp(t *testing.T) {
+	f, err := ParseFlags([]string{"-steps", "400", "-act", "-act-sparsity", "0.6,mlp_hidden=0.95",
+		"-act-start", "mlp_hidden=0", "-act-end", "300,mlp_hidden=0,attn_in=250"})
+	require.NoError(t, err)
+	_, tc, settings, err := f.RunConfig(DefaultConfig())
+	require.NoError(t, err)
+	// The run's ramp: the default start (5% of 400 steps), end 300.
+	require.Contains(t, settings, layers.ParamEnd+"=300")
+	require.NotContains(t, settings, layers.ParamStart+"=0")
+	require.Equal(t, map[string][2]int{SiteMLPHidden: {0, 0}, SiteAttnIn: {20, 250}}, tc.ACTRamp)
+	require.NoError(t, tc.Validate())
+
+	again, err := ParseFlags(f.Args())
+	require.NoError(t, err)
+	_, tc2, _, err := again.RunConfig(DefaultConfig())
+	require.NoError(t, err)
+	require.Equal(t, tc, tc2)
+
+	bad := tc
+	bad.ACTRamp = map[string][2]int{SiteMLPHidden: {10, 5}}
+	require.ErrorContains(t, bad.Validate(), "want 0 <= start <= end")
+	bad.ACTSites = []string{siteMLPIn}
+	require.ErrorContains(t, bad.Validate(), "not among the ACT sites")
 }

@@ -138,6 +138,7 @@ func newExperiment(backend compute.Backend, cfg Config, train TrainConfig, paral
 	train.EvalAt = slices.Clone(train.EvalAt)
 	train.ACTSites = slices.Clone(train.ACTSites)
 	train.ACTSparsity = maps.Clone(train.ACTSparsity)
+	train.ACTRamp = maps.Clone(train.ACTRamp)
 	initFn, err := initByName(train.Init, train.Beta)
 	if err != nil {
 		return nil, err

@@ -62,7 +62,9 @@ func TestCheckpointResume(t *testing.T) {
 	}{
 		"adamw": {state: "/AdamW/step"},
 		"gct":   {train: func(tc *TrainConfig) { tc.Compress = "gct" }, settings: "gct_lambda=1e-4", state: "/gct/step"},
-		"act": {train: func(tc *TrainConfig) { tc.ACTSites = ActivationSites }, settings: "act_start=2;act_end=6",
+		"act": {train: func(tc *TrainConfig) {
+			tc.ACTSites, tc.ACTRamp = ActivationSites, map[string][2]int{SiteMLPHidden: {0, 0}}
+		}, settings: "act_start=2;act_end=6",
 			state: "/block_000/attn/attn_in/act/threshold"},
 		"gct+act": {train: func(tc *TrainConfig) { tc.Compress, tc.ACTSites = "gct", []string{SiteMLPHidden} },
 			state: "/block_000/mlp/mlp_hidden/act/step"},
@@ -101,7 +103,7 @@ func TestCheckpointResume(t *testing.T) {
 			_, err = NewExperiment(backend(t), tinyConfig(ArchGPT), tc)
 			require.ErrorContains(t, err, "belongs to another run")
 			tc.Seed--
-			tc.Compress, tc.ACTSites = "int8", nil
+			tc.Compress, tc.ACTSites, tc.ACTRamp = "int8", nil, nil
 			_, err = NewExperiment(backend(t), tinyConfig(ArchGPT), tc)
 			require.ErrorContains(t, err, "belongs to another run")
 		})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ggprior/ggprior/layers"
@@ -283,4 +284,26 @@ func keys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestACTPerSiteRamp: a site's own ramp reaches its layers only: with the
+// run's ramp starting at step 6, the MLP hidden site with a fixed threshold
+// (ramp 0–0) is sparse from the first step, the other sites are not.
+func TestACTPerSiteRamp(t *testing.T) {
+	data := tinyCorpusFile(t, pangram, 20)
+	exp := methodExperiment(t, data, 4, "", func(tc *TrainConfig) {
+		tc.ACTSites = ActivationSites
+		tc.ACTRamp = map[string][2]int{SiteMLPHidden: {0, 0}}
+	}, "act_sparsity=0.5;act_start=6;act_end=8")
+	r, err := exp.Run()
+	require.NoError(t, err)
+	require.Equal(t, map[string][2]int{SiteMLPHidden: {0, 0}}, r.ACT.Ramp)
+	require.Equal(t, 6, r.ACT.Start)
+	for name, s := range r.ACTSparsityBySite {
+		if strings.HasSuffix(name, "/"+SiteMLPHidden) {
+			require.InDelta(t, 0.5, s, 0.05, name)
+		} else {
+			require.Zero(t, s, name)
+		}
+	}
 }

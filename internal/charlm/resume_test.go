@@ -28,6 +28,10 @@ func TestResumeRefusesChanges(t *testing.T) {
 		}, resumeTrain: func(tc *TrainConfig) {
 			tc.ACTSites, tc.ACTSparsity = []string{SiteMLPHidden, SiteAttnIn}, map[string]float64{SiteMLPHidden: 0.8}
 		}, want: "act_sparsity[mlp_hidden]: 0.5 in the checkpoint, 0.8 in this run"},
+		"act_ramp": {train: func(tc *TrainConfig) {
+			tc.ACTSites, tc.ACTRamp = []string{SiteMLPHidden, SiteAttnIn}, map[string][2]int{SiteMLPHidden: {0, 0}}
+		}, resumeTrain: func(tc *TrainConfig) { tc.ACTSites = []string{SiteMLPHidden, SiteAttnIn} },
+			want: "act_ramp[mlp_hidden]: [0 0] in the checkpoint, none in this run"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -41,6 +41,8 @@ type RunState struct {
 type RunSettings struct {
 	// ACTSparsity is TrainConfig.ACTSparsity: ACT's per-site targets.
 	ACTSparsity map[string]float64 `json:"act_sparsity,omitempty"`
+	// ACTRamp is TrainConfig.ACTRamp: ACT's per-site ramps.
+	ACTRamp map[string][2]int `json:"act_ramp,omitempty"`
 	// ValWindows is TrainConfig.ValWindows: the validation losses of the
 	// history were measured on that many windows.
 	ValWindows int `json:"val_windows,omitempty"`
@@ -87,7 +89,8 @@ type HyperparameterChange struct {
 	// Step is the first step trained with To.
 	Step int `json:"step"`
 	// Key names the hyperparameter as -set does (its full path outside the
-	// root scope), "act_sparsity[SITE]" for a per-site ACT target, or
+	// root scope), "act_sparsity[SITE]" for a per-site ACT target,
+	// "act_ramp[SITE]" for a per-site ramp ([start, end]), or
 	// "val_windows" (TrainConfig.ValWindows).
 	Key string `json:"key"`
 	// From and To are the values before and after; nil for none.
@@ -127,7 +130,7 @@ func (e *Experiment) storeRunState() error {
 		return err
 	}
 	state := RunState{Identity: e.identity(), Batches: batches, History: e.history,
-		Settings: &RunSettings{ACTSparsity: e.Train.ACTSparsity, ValWindows: e.Train.ValWindows}}
+		Settings: &RunSettings{ACTSparsity: e.Train.ACTSparsity, ACTRamp: e.Train.ACTRamp, ValWindows: e.Train.ValWindows}}
 	for v := range e.Store.IterVariables() {
 		if !v.Trainable {
 			state.NonTrainable = append(state.NonTrainable, v.Path())
@@ -222,18 +225,8 @@ func (e *Experiment) checkResume() error {
 		}
 	}
 	if s := r.settings; s != nil {
-		sites := slices.Collect(maps.Keys(s.ACTSparsity))
-		for site := range e.Train.ACTSparsity {
-			if _, found := s.ACTSparsity[site]; !found {
-				sites = append(sites, site)
-			}
-		}
-		slices.Sort(sites)
-		for _, site := range sites {
-			from, inFrom := s.ACTSparsity[site]
-			to, inTo := e.Train.ACTSparsity[site]
-			differ(fmt.Sprintf("%s[%s]", layers.ParamSparsity, site), valueOrNil(from, inFrom), valueOrNil(to, inTo))
-		}
+		diffPerSite(s.ACTSparsity, e.Train.ACTSparsity, layers.ParamSparsity, differ)
+		diffPerSite(s.ACTRamp, e.Train.ACTRamp, "act_ramp", differ)
 		differ("val_windows", s.ValWindows, e.Train.ValWindows)
 	}
 	if len(changes) > 0 && !e.Train.AllowChanges {
@@ -251,8 +244,25 @@ func (e *Experiment) checkResume() error {
 	return nil
 }
 
+// diffPerSite calls differ("KEY[SITE]", from, to) for every site of either
+// per-site map, in site order; a site missing from one side is nil there.
+func diffPerSite[V any](from, to map[string]V, key string, differ func(key string, from, to any)) {
+	sites := slices.Collect(maps.Keys(from))
+	for site := range to {
+		if _, found := from[site]; !found {
+			sites = append(sites, site)
+		}
+	}
+	slices.Sort(sites)
+	for _, site := range sites {
+		f, inFrom := from[site]
+		t, inTo := to[site]
+		differ(fmt.Sprintf("%s[%s]", key, site), valueOrNil(f, inFrom), valueOrNil(t, inTo))
+	}
+}
+
 // valueOrNil returns v if ok, nil otherwise.
-func valueOrNil(v float64, ok bool) any {
+func valueOrNil[V any](v V, ok bool) any {
 	if !ok {
 		return nil
 	}

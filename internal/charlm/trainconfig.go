@@ -62,13 +62,19 @@ type TrainConfig struct {
 	// use the act_sparsity hyperparameter (layers.ParamSparsity).
 	ACTSparsity map[string]float64 `json:"act_sparsity,omitempty"`
 
+	// ACTRamp gives some sites their own ramp, [start, end] steps (see
+	// layers.ACTConfig.Ramp; [0, 0] is a fixed threshold at the full target
+	// from the first step); the others use the act_start and act_end
+	// hyperparameters (layers.ParamStart, layers.ParamEnd).
+	ACTRamp map[string][2]int `json:"act_ramp,omitempty"`
+
 	// Workers, if >= 2, is the number of in-process data-parallel workers (see
 	// NewDataParallel): each computes the gradient of Batch/Workers windows of
 	// every batch. 0 or 1: one worker, no exchange.
 	Workers int `json:"workers,omitempty"`
 
 	// AllowChanges lets a run resume a checkpoint whose hyperparameters (or
-	// ACTSparsity, or ValWindows) differ from the run's: the run continues
+	// ACTSparsity, ACTRamp, or ValWindows) differ from the run's: the run continues
 	// with its own, and its history and results record each change and the
 	// step from which it applies (History.Changes). Without it such a resume
 	// is an error that gives both values.

@@ -39,13 +39,15 @@ type ACTRow struct {
 	Config string `json:"config"`
 	// Sites are the activation sites with ACT, Targets their final target
 	// sparsities, Target the MLP hidden's; Lambda, Start and End are the
-	// other ACT settings (of its first run).
+	// other ACT settings (of its first run), Ramps the sites' own ramps.
 	Sites   []string           `json:"sites,omitempty"`
 	Targets map[string]float64 `json:"target_sparsity_by_site,omitempty"`
 	Target  float64            `json:"target_sparsity"`
 	Lambda  float64            `json:"lambda"`
 	Start   int                `json:"ramp_start"`
 	End     int                `json:"ramp_end"`
+	// Ramps are the sites with a ramp of their own ([start, end]).
+	Ramps map[string][2]int `json:"ramp_by_site,omitempty"`
 	// FinalLoss is the final validation loss; DiffPct its difference from the baseline's (percent).
 	FinalLoss stats.MeanStd `json:"final_val_loss"`
 	DiffPct   *float64      `json:"final_diff_pct_vs_baseline,omitempty"`
@@ -92,6 +94,7 @@ func (s actStage) Run(p *Plan) (*StageResult, error) {
 		if a := c.Runs[0].Results.ACTResults; a != nil {
 			row.Sites, row.Targets = a.ACT.Sites, a.ACT.Sparsity
 			row.Target, row.Lambda, row.Start, row.End = a.ACT.Sparsity[charlm.SiteMLPHidden], a.ACT.Lambda, a.ACT.Start, a.ACT.End
+			row.Ramps = a.ACT.Ramp
 		}
 		row.AllSites = c.Over(func(r *charlm.Results) (float64, bool) {
 			if r.ACTResults == nil {
@@ -120,7 +123,7 @@ func (s actStage) Run(p *Plan) (*StageResult, error) {
 		rows = append(rows, row)
 		settings, ratio := "none", "—"
 		if row.Sparsity.N > 0 {
-			settings = fmt.Sprintf("target %s, λ %g, ramp %d–%d", row.targets(), row.Lambda, row.Start, row.End)
+			settings = fmt.Sprintf("target %s, λ %g, ramp %s", row.targets(), row.Lambda, row.ramps())
 			if row.Bits.Mean > 0 {
 				ratio = fmt.Sprintf("%.1f", int8Bits/row.Bits.Mean)
 			}
@@ -156,6 +159,22 @@ func (r ACTRow) targets() string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// ramps formats the ramp: "100–1200", with the sites that have their own
+// after it: "100–1200 (mlp_hidden 0–0)".
+func (r ACTRow) ramps() string {
+	s := fmt.Sprintf("%d–%d", r.Start, r.End)
+	var parts []string
+	for _, site := range charlm.ActivationSites {
+		if v, ok := r.Ramps[site]; ok && slices.Contains(r.Sites, site) {
+			parts = append(parts, fmt.Sprintf("%s %d–%d", site, v[0], v[1]))
+		}
+	}
+	if len(parts) > 0 {
+		s += " (" + strings.Join(parts, ", ") + ")"
+	}
+	return s
 }
 
 // everySite reports whether the row has ACT at every activation site.

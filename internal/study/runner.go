@@ -404,6 +404,7 @@ func (s RunSpec) Check(results *charlm.Results, model charlm.Config) error {
 	differ("compression", normCompress(tc.Compress), normCompress(got.Compress))
 	differ("ACT sites", tc.ACTSites, got.ACTSites)
 	differ("ACT per-site sparsity", tc.ACTSparsity, got.ACTSparsity)
+	differ("ACT per-site ramp", tc.ACTRamp, got.ACTRamp)
 	differ("workers", tc.NumWorkers(), got.NumWorkers())
 	for _, setting := range strings.Split(strings.Join(settings, ";"), ";") {
 		key, value, ok := strings.Cut(setting, "=")
