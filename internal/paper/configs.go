@@ -60,6 +60,12 @@ var configs = map[string]RunConfig{
 	// above 70% (0.6, 0.6, 0.95: about 72%): act-all's cost at a lower rate.
 	"act-all-0.6": {Args: []string{"-act", "-act-sparsity", "0.6," + charlm.SiteMLPHidden + "=0.95"},
 		Label: "ACT at every site (0.6; MLP hidden 0.95)", KeepWeights: true},
+	// act-all with the MLP hidden site's threshold fixed from the first step
+	// (act-0.95-fixed's ramp, which trains better than the progressive one
+	// there), the inputs ramping as in act-all.
+	"act-all-hfixed": {Args: []string{"-act", "-act-sparsity", "0.7," + charlm.SiteMLPHidden + "=0.95",
+		"-act-start", charlm.SiteMLPHidden + "=0", "-act-end", charlm.SiteMLPHidden + "=0"},
+		Label: "ACT at every site (0.7; MLP hidden 0.95, fixed threshold)", KeepWeights: true},
 
 	// The GCT study: GCT's quantizer, and the baseline compressors in its place.
 	"gct-1.5bits": {Args: []string{"-compress", "gct", "-gct-bits", "1.5"}, Label: "GCT 1.5 bits"},

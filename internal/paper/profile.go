@@ -114,7 +114,7 @@ var profiles = map[string]*Profile{
 		Name: "full", Steps: charlm.FullRunSteps, EvalAt: studyEvalAt, Seeds: []int64{1, 2, 3},
 		InitConfigs: []string{"normal02", "he", "gg-beta1.0", "gg-beta1.4", "gg-beta2.0", "gg-fit"},
 		ACTConfigs: []string{"act-0.8", "act-0.9", "act-0.95", "act-0.98", "act-0.95-lambda0", "act-0.95-fixed", "act-all",
-			"act-all-0.6"},
+			"act-all-0.6", "act-all-hfixed"},
 		GCTConfigs: []string{"gct-1.5bits", "gct-2bits", "gct-3bits", "bf16", "int8", "topk-0.01", "topk-0.04",
 			"sign", "powersgd-4"},
 		ArchConfigs: []string{"llama-normal02", "llama-gg-beta1.4"},
