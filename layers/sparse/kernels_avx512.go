@@ -11,7 +11,7 @@ import (
 func init() {
 	switch {
 	case archsimd.X86.AVX512():
-		kernels = kernelSet{sparse: sparseAVX512, dense: denseAVX512, zeros: zerosAVX512, fused: true}
+		kernels = kernelSet{sparse: sparseAVX512, dense: denseAVX512, zeros: zerosAVX512, threshold: thresholdAVX512, fused: true}
 	case archsimd.X86.AVX():
 		// The plain-Go kernels, after VZEROUPPER: a caller's AVX code can
 		// leave scalar float instructions slow.
@@ -27,6 +27,10 @@ func init() {
 			zeros: func(x []float32) int {
 				archsimd.ClearAVXUpperBits()
 				return zerosGo(x)
+			},
+			threshold: func(x []float32, tau uint32) int {
+				archsimd.ClearAVXUpperBits()
+				return thresholdGo(x, tau)
 			},
 		}
 	}
@@ -207,6 +211,29 @@ func zerosAVX512(x []float32) int {
 	for i := 0; i < len(x); i += 16 {
 		v := archsimd.LoadUint32x16SlicePart(xbits[i:])
 		nonzeros += bits.OnesCount16(v.And(abs).NotEqual(archsimd.Uint32x16{}).ToBits())
+	}
+	archsimd.ClearAVXUpperBits()
+	return len(x) - nonzeros
+}
+
+// thresholdAVX512 is Threshold's kernel: 16 values at a time, on their bits.
+//
+//go:nocheckptr
+func thresholdAVX512(x []float32, tau uint32) int {
+	if len(x) == 0 {
+		return 0
+	}
+	xbits := unsafe.Slice((*uint32)(unsafe.Pointer(&x[0])), len(x))
+	abs := archsimd.BroadcastUint32x16(0x7fff_ffff)
+	lo := archsimd.BroadcastUint32x16(tau)
+	inf := archsimd.BroadcastUint32x16(0x7f80_0000)
+	nonzeros := 0
+	for i := 0; i < len(x); i += 16 {
+		v := archsimd.LoadUint32x16SlicePart(xbits[i:])
+		a := v.And(abs)
+		keep := a.GreaterEqual(lo).And(a.LessEqual(inf))
+		v.Masked(keep).StoreSlicePart(xbits[i:])
+		nonzeros += bits.OnesCount16(keep.And(a.NotEqual(archsimd.Uint32x16{})).ToBits())
 	}
 	archsimd.ClearAVXUpperBits()
 	return len(x) - nonzeros

@@ -43,6 +43,42 @@ func DenseMatMul(dst, x, w, bias []float32, m, k, n int) {
 // Zeros returns how many elements of x are zeros (+0 or -0).
 func Zeros(x []float32) int { return kernels.zeros(x) }
 
+// Threshold applies an ACT site's inference mask to x in place, as the
+// graph of layers.ACT in inference mode does: every element whose magnitude
+// is below tau becomes +0, and so does every NaN; the others (|x| >= tau,
+// ±Inf included) stay as they are. It returns the number of zeros of x
+// afterwards (+0 or -0), the count the zero-skipping kernels then skip. tau
+// must be >= 0 and not NaN (a threshold ACT freezes in training always is);
+// otherwise Threshold panics.
+//
+// The test runs on the float bits (for non-negative floats, the order of
+// the bit patterns is the order of the values), with AVX-512 under
+// GOEXPERIMENT=simd where the CPU has it: a mask of a few hundred values
+// takes tens of nanoseconds.
+func Threshold(x []float32, tau float32) int {
+	t := math.Float32bits(tau)
+	if t > 0x7f800000 && t != 1<<31 { // Negative (but -0), or NaN.
+		panic(fmt.Sprintf("sparse.Threshold: threshold %v, want a value >= 0", tau))
+	}
+	return kernels.threshold(x, t&^(1<<31))
+}
+
+// thresholdGo is Threshold's plain-Go kernel; tau is the threshold's bits.
+func thresholdGo(x []float32, tau uint32) int {
+	zeros := 0
+	for i, v := range x {
+		a := math.Float32bits(v) &^ (1 << 31)
+		if a < tau || a > 0x7f800000 {
+			x[i] = 0
+			a = 0
+		}
+		if a == 0 {
+			zeros++
+		}
+	}
+	return zeros
+}
+
 // Sparsity returns the fraction of the elements of x that are zeros (+0 or
 // -0), 0 for an empty x.
 func Sparsity(x []float32) float64 {
@@ -96,6 +132,7 @@ type kernel func(dst, x, w, bias []float32, m, k, n, c0, c1 int)
 type kernelSet struct {
 	sparse, dense kernel
 	zeros         func(x []float32) int
+	threshold     func(x []float32, tau uint32) int
 	// fused: each step is a fused multiply-add.
 	fused bool
 }
@@ -104,7 +141,7 @@ type kernelSet struct {
 // finds its instructions on the CPU.
 var kernels = goKernels
 
-var goKernels = kernelSet{sparse: sparseGo, dense: denseGo, zeros: zerosGo}
+var goKernels = kernelSet{sparse: sparseGo, dense: denseGo, zeros: zerosGo, threshold: thresholdGo}
 
 // parallelWork is the number of multiply-adds (for a sparse kernel, the dense
 // count times the estimated fraction of non-zeros of x) that a goroutine gets

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -350,6 +351,60 @@ func TestZeros(t *testing.T) {
 				}
 			}
 			require.Zero(t, Sparsity(nil))
+		})
+	}
+}
+
+// TestThreshold: ACT's inference mask, against the float comparison
+// |x| < tau (and NaN) it stands for, on values at the threshold and next to
+// it, signed zeros, subnormals, NaN and ±Inf, over lengths that cover the
+// SIMD kernel's tail; a negative or NaN threshold panics.
+func TestThreshold(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	for name, ks := range implementations() {
+		using(ks, func() {
+			for _, tau := range []float32{0, 0.25, math.Float32frombits(3), inf} {
+				for size := range 70 {
+					x := make([]float32, size)
+					for i := range x {
+						x[i] = float32(rng.NormFloat64()) * 0.3
+						switch rng.IntN(12) {
+						case 0:
+							x[i] = tau
+						case 1:
+							x[i] = -math.Nextafter32(tau, 0)
+						case 2:
+							x[i] = nan
+						case 3:
+							x[i] = -inf
+						case 4:
+							x[i] = float32(math.Copysign(0, -1))
+						case 5:
+							x[i] = -math.Float32frombits(uint32(rng.IntN(8)))
+						}
+					}
+					want := slices.Clone(x)
+					zeros := 0
+					for i, v := range want {
+						if v != v || float32(math.Abs(float64(v))) < tau {
+							want[i] = 0
+						}
+						if want[i] == 0 {
+							zeros++
+						}
+					}
+					got := Threshold(x, tau)
+					require.Equal(t, zeros, got, "%s: tau %v, size %d", name, tau, size)
+					for i := range x {
+						require.Equal(t, math.Float32bits(want[i]), math.Float32bits(x[i]), "%s: tau %v, element %d of %d", name, tau, i, size)
+					}
+				}
+			}
+			require.Zero(t, Threshold(nil, 1))
+			require.Panics(t, func() { Threshold(make([]float32, 3), -1) })
+			require.Panics(t, func() { Threshold(make([]float32, 3), nan) })
+			require.NotPanics(t, func() { Threshold(make([]float32, 3), float32(math.Copysign(0, -1))) })
 		})
 	}
 }

@@ -327,24 +327,8 @@ func (d *Decoder) act(layer, site int, v []float32) {
 	if !b.act[site] {
 		return
 	}
-	// |x| >= tau, on the bits: for non-negative floats (tau >= 0, checked at
-	// load) the order of the bit patterns is the order of the values, and
-	// NaN's bits (above +Inf's) fail the test, as NaN >= tau does. Integer
-	// compares also avoid the scalar floating-point penalty after AVX-512
-	// kernels (README, notes on the pure-Go backend).
-	tau := math.Float32bits(b.tau[site]) &^ (1 << 31) // -0 is 0.
-	zeros := 0
-	for i, x := range v {
-		a := math.Float32bits(x) &^ (1 << 31)
-		if a < tau || a > 0x7f800000 {
-			v[i] = 0
-			a = 0
-		}
-		if a == 0 {
-			zeros++
-		}
-	}
-	d.zeros[layer][site] += int64(zeros)
+	// tau >= 0 (checked at load).
+	d.zeros[layer][site] += int64(sparse.Threshold(v, b.tau[site]))
 	d.values[layer][site] += int64(len(v))
 }
 
