@@ -59,7 +59,8 @@ func (int8Quantizer) Compress(_ *model.Scope, _ *model.Variable, x *Node) Compre
 }
 
 // SignSGD returns the EF-signSGD compressor: sign(x) times the mean |x|, one bit
-// per element plus a 32-bit scale.
+// per element plus a 32-bit scale (CodingSign: Mask marks the negative
+// elements, Step is the scale; zeros count as positive).
 func SignSGD() Compressor { return signCompressor{} }
 
 type signCompressor struct{}
@@ -69,12 +70,17 @@ func (signCompressor) Name() string { return "sign" }
 func (signCompressor) Compress(_ *model.Scope, _ *model.Variable, x *Node) Compressed {
 	checkFloat("Sign", x)
 	scale := ReduceAllMean(Abs(x))
-	return Compressed{Decoded: Mul(SignPlusOrMinus(x), scale), Bits: bitsConst(x.Graph(), sizeOf(x)+32), Coding: CodingDense}
+	signs := SignPlusOrMinus(x)
+	return Compressed{
+		Decoded: Mul(signs, scale), Bits: bitsConst(x.Graph(), sizeOf(x)+32),
+		Coding: CodingSign, Mask: LessThan(signs, ZerosLike(signs)), Step: scale,
+	}
 }
 
 // TopKSparse returns the compressor that keeps the fraction f of elements largest in
 // magnitude (k = ceil(f n), at least one; zeros are never kept) and zeroes the
-// rest; each kept element costs its 32-bit value and a ceil(log2 n)-bit index.
+// rest; each kept element costs its 32-bit value and a ceil(log2 n)-bit index
+// (CodingSparse, SparseIndexBits; tensors where k >= n are sent dense).
 // The k-th largest magnitude is found by bisection in the graph, to
 // max|x| 2^-32: magnitudes tied with it, or closer to it than that, are all
 // kept or all dropped, and the bits count the elements kept.
@@ -108,15 +114,18 @@ func (c topK) Compress(_ *model.Scope, _ *model.Variable, x *Node) Compressed {
 	threshold = ConvertDType(threshold, x.DType())
 	keep := And(GreaterOrEqual(mags, threshold), GreaterThan(mags, ZerosLike(mags)))
 	decoded := Where(keep, x, ZerosLike(x))
-	indexBits := math.Ceil(math.Log2(float64(n)))
 	kept := ReduceAllSum(ConvertDType(keep, dtypes.Float32))
-	return Compressed{Decoded: decoded, Bits: MulScalar(kept, 32+indexBits), Coding: CodingDense}
+	return Compressed{
+		Decoded: decoded, Bits: MulScalar(kept, float64(32+SparseIndexBits(n))),
+		Coding: CodingSparse, Mask: keep,
+	}
 }
 
 // PowerSGD returns the rank-r PowerSGD compressor (Vogels et al., 2019): the
 // gradient, viewed as a matrix M [rows, cols] (leading axes flattened), is sent
 // as P = orthonormalize(M Q) and Q' = M^T P, with Q warm-started from the
-// previous step; the receiver decodes P Q'^T. It costs 32 (rows + cols) r bits.
+// previous step; the receiver decodes P Q'^T (CodingLowRank, LowRankDecode).
+// It costs 32 (rows + cols) r bits.
 // Tensors of rank < 2, or too small to gain, are sent uncompressed (32 bits per
 // element), as in the paper.
 func PowerSGD(rank int) Compressor {
@@ -137,8 +146,7 @@ func (c powerSGD) Compress(state *model.Scope, v *model.Variable, x *Node) Compr
 	if len(dims) < 2 {
 		return FP32().Compress(state, v, x)
 	}
-	cols := dims[len(dims)-1]
-	rows := x.Shape().Size() / cols
+	rows, cols := LowRankMatrixDims(dims)
 	r := c.rank
 	if (rows+cols)*r >= rows*cols {
 		return FP32().Compress(state, v, x)
@@ -153,8 +161,10 @@ func (c powerSGD) Compress(state *model.Scope, v *model.Variable, x *Node) Compr
 	p = orthonormalize(p)                 // Columns orthonormal.
 	qNew := MatMul(Transpose(m, 0, 1), p) // [cols, r]
 	qVar.SetNodeValue(qNew)
-	decoded := Reshape(MatMul(p, Transpose(qNew, 0, 1)), dims...)
-	return Compressed{Decoded: decoded, Bits: bitsConst(g, 32*float64((rows+cols)*r)), Coding: CodingDense}
+	return Compressed{
+		Decoded: LowRankDecode(p, qNew, dims...), Bits: bitsConst(g, 32*float64((rows+cols)*r)),
+		Coding: CodingLowRank, P: p, Q: qNew,
+	}
 }
 
 // orthonormalize applies Gram-Schmidt to the columns of p [rows, r], unrolled

@@ -2,6 +2,7 @@ package optimizers
 
 import (
 	"fmt"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -19,9 +20,19 @@ const (
 	CodingExpGolomb Coding = "expgolomb"
 	// CodingInt8: Ints as raw int8 bytes, plus Step (float32).
 	CodingInt8 Coding = "int8"
-	// CodingDense: Decoded sent as is (float32, or bfloat16 for BF16), or the
-	// compressor's own factors (PowerSGD, Top-k values and indices, signs).
+	// CodingDense: Decoded sent as is (float32, or bfloat16 for BF16).
 	CodingDense Coding = "dense"
+	// CodingSparse: the elements where Mask is true, as (index, value) pairs:
+	// Decoded is zero elsewhere. On the wire each index takes
+	// SparseIndexBits(n) bits and each value 32 (float32). Top-k uses it.
+	CodingSparse Coding = "sparse"
+	// CodingSign: one bit per element, set where Mask is true (Decoded is
+	// -Step there and +Step elsewhere), plus Step (float32). SignSGD uses it.
+	CodingSign Coding = "sign"
+	// CodingLowRank: the factors P [rows, r] and Q [cols, r] (float32) of
+	// Decoded = LowRankDecode(P, Q, shape), the gradient viewed as a matrix
+	// [rows, cols] (leading axes flattened). PowerSGD uses it.
+	CodingLowRank Coding = "lowrank"
 )
 
 // Compressed is one variable's compressed gradient, built in the graph.
@@ -41,6 +52,16 @@ type Compressed struct {
 	Step   *Node
 	K      int
 
+	// Mask (Bool, the gradient's shape) is, for CodingSparse, the elements
+	// sent (Decoded is zero elsewhere), and for CodingSign the elements whose
+	// decoded value is -Step (the others are +Step; Step is the scale).
+	Mask *Node
+
+	// P [rows, r] and Q [cols, r] are, for CodingLowRank, the factors sent
+	// (the gradient's dtype), with Decoded = LowRankDecode(P, Q, shape)
+	// computed exactly so, so that receivers reconstruct the same bits.
+	P, Q *Node
+
 	// ZeroFraction is the fraction of zeros among Ints (Float32 scalar; nil if
 	// not integer-coded).
 	ZeroFraction *Node
@@ -48,6 +69,44 @@ type Compressed struct {
 	// Beta is the GG shape fitted to the compressor's input (Float32 scalar; nil
 	// if the compressor fits none).
 	Beta *Node
+}
+
+// SparseIndexBits returns the bits of one index of CodingSparse for a tensor
+// of n elements: ceil(log2 n), the fewest that hold every index in [0, n).
+func SparseIndexBits(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	return bits.Len(uint(n - 1))
+}
+
+// LowRankMatrixDims returns the dimensions [rows, cols] of the matrix a
+// tensor of the given dimensions is viewed as by CodingLowRank: cols is the
+// last axis, rows the product of the others.
+func LowRankMatrixDims(dims []int) (rows, cols int) {
+	if len(dims) < 2 {
+		exceptions.Panicf("optimizers.LowRankMatrixDims(%v): want at least 2 axes", dims)
+	}
+	cols = dims[len(dims)-1]
+	rows = 1
+	for _, d := range dims[:len(dims)-1] {
+		rows *= d
+	}
+	return rows, cols
+}
+
+// LowRankDecode returns P Q^T [rows, cols] reshaped to dims: the decoded
+// gradient of CodingLowRank. The compressor (PowerSGD) and the receivers of
+// its factors (a data-parallel trainer) both call it, so that on the same
+// backend they compute the same bits.
+func LowRankDecode(p, q *Node, dims ...int) *Node {
+	rows, cols := LowRankMatrixDims(dims)
+	if p.Rank() != 2 || q.Rank() != 2 || p.Shape().Dimensions[0] != rows || q.Shape().Dimensions[0] != cols ||
+		p.Shape().Dimensions[1] != q.Shape().Dimensions[1] || p.DType() != q.DType() {
+		exceptions.Panicf("optimizers.LowRankDecode: factors P %s and Q %s don't fit a [%d, %d] matrix of rank r "+
+			"(want P [%d, r] and Q [%d, r] of one dtype)", p.Shape(), q.Shape(), rows, cols, rows, cols)
+	}
+	return Reshape(MatMul(p, Transpose(q, 0, 1)), dims...)
 }
 
 // Compressor turns one variable's gradient into what a remote worker would

@@ -13,21 +13,28 @@
 //  1. compute: forward and backward on the shard, then GCT's compression
 //     (optimizers.Wrapper.CompressGradients: rate constraint, error feedback,
 //     quantization). The graph outputs each trainable variable's wire form:
-//     the integers and the step for Exp-Golomb and int8 codings, or the decoded
-//     gradient for dense codings (fp32, bf16, sign, Top-k, PowerSGD).
+//     the integers and the step for Exp-Golomb and int8 codings, the kept
+//     elements' mask and values for Top-k, the signs and the scale for sign,
+//     the factors P and Q for PowerSGD, or the decoded gradient for dense
+//     codings (fp32, bf16).
 //  2. exchange: the host encodes all variables into one payload (Exp-Golomb
-//     frames from the expgolomb package, raw int8 bytes, or raw floats), all
-//     ranks all-gather their payloads, and each checks and decodes its peers'
-//     payloads straight into tensors. Corruption (any CRC-32C mismatch, a
-//     malformed header, sizes that disagree with the model) is an error naming
-//     the sender and the variable, and nothing of that step is applied.
+//     frames from the expgolomb package, raw int8 bytes, bit-packed indices
+//     and values, bit-packed signs, the factors, or raw floats), all ranks
+//     all-gather their payloads, and each checks and decodes its peers'
+//     payloads straight into tensors (sparse and sign sections into the dense
+//     gradient). Corruption (any CRC-32C mismatch, a malformed header, sizes
+//     or indices that disagree with the model) is an error naming the sender
+//     and the variable, and nothing of that step is applied.
 //  3. update: a second graph averages the W gradients, sum_w Ints_w*Step_w / W
-//     (or the dense ones), and applies the inner optimizer (the one GCT wraps)
-//     with UpdateGraphWithGradients.
+//     (or the dense ones, or sum_w P_w Q_w^T / W for PowerSGD, computed by
+//     optimizers.LowRankDecode as the sender computed its own), and applies
+//     the inner optimizer (the one GCT wraps) with UpdateGraphWithGradients.
 //
 // Every rank feeds the update graph the same tensors in the same order (its own
-// wire tensors are bit-identical to what the peers decode from its payload), so
-// the weights and the inner optimizer's state stay bit-identical on every rank:
+// wire tensors are bit-identical to what the peers decode from its payload, and
+// the Decoded that GCT keeps for its error feedback is exactly what they
+// rebuild), so the weights and the inner optimizer's state stay bit-identical
+// on every rank:
 // WeightsHash, printed as weights_hash=<hex> at the end of a run, checks it, and
 // TrainerConfig.VerifyEvery checks it during training. GCT's error-feedback
 // residuals are local to each worker, as they should be. Rank 0's initial
@@ -44,6 +51,11 @@
 //	Exp-Golomb   one expgolomb frame: expgolomb.FrameOverhead (28) + ceil(bits/8) bytes
 //	int8         n + 8 bytes (the float32 step, the values, a CRC-32C)
 //	dense        n*4 + 4 bytes (float32 values and a CRC-32C); bf16: n*2 + 4
+//	sparse       Top-k: the count c (4 bytes), c indices of ceil(log2 n) bits
+//	             packed, c float32 values, a CRC-32C: 8 + ceil(c*b/8) + 4c bytes
+//	sign         the float32 scale, n bits packed, a CRC-32C: 8 + ceil(n/8) bytes
+//	lowrank      PowerSGD: P [rows, r] and Q [cols, r] (float32), a CRC-32C:
+//	             4 (rows+cols) r + 4 bytes
 //
 // # Byte accounting
 //
@@ -54,13 +66,18 @@
 // what the compressors claim (optimizers.Compressed.Bits). For Exp-Golomb, a
 // variable's section is its coded size minus the 4-byte step, plus the 28-byte
 // frame (the frame carries the step): per variable the wire carries 24 bytes
-// more than Bits/8 (rounded up to a byte), plus the payload header. For int8,
-// 4 bytes of CRC more. Dense codings send the decoded tensor (4 bytes per
-// element; 2 for bf16, whose values are exactly bfloat16), so sign (1 bit
-// claimed), Top-k ((32 + index bits) per kept value claimed) and PowerSGD
-// ((rows+cols)*rank floats claimed) send more than they claim: their compact
-// wire forms are not implemented, and comparisons should use CodedBits for
-// them.
+// more than Bits/8 (rounded up to a byte), plus the payload header. The
+// other sections carry, besides Bits/8 rounded up to a byte, only their
+// framing: the 4-byte CRC-32C for int8, dense (fp32: 32 bits per element;
+// bf16: 16, whose values are exactly bfloat16), sign (n + 32 bits) and lowrank
+// (32 (rows+cols) r bits); the CRC-32C and the 4-byte count for sparse ((32 +
+// ceil(log2 n)) bits per kept value): SparseSectionOverhead and the like.
+// PowerSGD sends vectors, and matrices whose factors would not be smaller,
+// dense (and claims 32 bits per element for them), Top-k the tensors where it
+// keeps every element. In GCT's warmup steps, which send the uncompressed
+// gradient and claim 32 bits per element, a variable travels dense, unless
+// its wire form happens to decode exactly to the gradient (e.g. the sign of
+// a one-element tensor): then it travels in that (smaller) form.
 //
 // These are logical bytes: what a worker contributes, each contribution
 // reaching every other rank. On the links, a ring all-gather sends each

@@ -2,6 +2,7 @@ package dataparallel
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/ggprior/ggprior/optimizers"
 	"github.com/gomlx/compute/dtypes"
@@ -20,11 +21,17 @@ type layout struct {
 	numOutputs int // Extra scalars of TrainerConfig.Outputs, after the variables' outputs.
 }
 
-// varLayout is one variable's outputs. Integer codings output, in order:
-// faithful (Bool: Decoded == Ints*Step exactly, false e.g. during GCT's
-// warmup steps, which send the uncompressed gradient), Ints (Int32, or Int8
-// for int8), Step (Float32), Decoded and Bits. Dense codings output Decoded
-// (in its wire dtype) and Bits.
+// varLayout is one variable's outputs. Dense codings output Decoded (in its
+// wire dtype) and Bits. The others output first faithful (Bool: the wire form
+// decodes exactly to Decoded; false e.g. during GCT's warmup steps, which send
+// the uncompressed gradient, and then the variable travels dense), then their
+// wire form, then Decoded and Bits. The wire forms:
+//
+//	expgolomb, int8  Ints (Int32, or Int8 for int8), Step (Float32)
+//	sparse           Mask (Bool), the gradient as float32, zero outside Mask
+//	sign             Mask (Bool), Step (Float32), the gradient as float32
+//	                 (Where(Mask, -Step, Step): what receivers rebuild)
+//	lowrank          P, Q (Float32)
 type varLayout struct {
 	variable *model.Variable
 	coding   optimizers.Coding
@@ -32,8 +39,11 @@ type varLayout struct {
 }
 
 func (v varLayout) numOutputs() int {
-	if v.coding == optimizers.CodingDense {
+	switch v.coding {
+	case optimizers.CodingDense:
 		return 2
+	case optimizers.CodingSign:
+		return 6
 	}
 	return 5
 }
@@ -91,6 +101,9 @@ func (t *Trainer) computeGraph(scope *model.Scope, inputsAndLabels []*Node) []*N
 				decoded = ConvertDType(decoded, denseDType)
 			}
 			outputs = append(outputs, decoded, bits)
+		case optimizers.CodingSparse, optimizers.CodingSign, optimizers.CodingLowRank:
+			outputs = append(outputs, compactWireForm(vg.Variable, c)...)
+			outputs = append(outputs, c.Decoded, bits)
 		default:
 			exceptions.Panicf("dataparallel: variable %q: unknown coding %q", vg.Variable.Path(), c.Coding)
 		}
@@ -110,6 +123,41 @@ func (t *Trainer) computeGraph(scope *model.Scope, inputsAndLabels []*Node) []*N
 	}
 	t.layout = lay
 	return outputs
+}
+
+// compactWireForm returns the faithful flag and the wire form of a sparse,
+// sign or lowrank coding (see varLayout). The values travel as float32: the
+// flag is false where they don't decode exactly to c.Decoded.
+func compactWireForm(v *model.Variable, c optimizers.Compressed) []*Node {
+	dtype := c.Decoded.DType()
+	need := func(what string, x *Node) {
+		if x == nil {
+			exceptions.Panicf("dataparallel: variable %q: %s coding without %s", v.Path(), c.Coding, what)
+		}
+	}
+	switch c.Coding {
+	case optimizers.CodingSparse:
+		need("Mask", c.Mask)
+		values := ConvertDType(c.Decoded, dtypes.Float32)
+		values = Where(c.Mask, values, ZerosLike(values))
+		faithful := LogicalAll(Equal(ConvertDType(values, dtype), c.Decoded))
+		return []*Node{faithful, c.Mask, values}
+	case optimizers.CodingSign:
+		need("Mask", c.Mask)
+		need("Step", c.Step)
+		step := ConvertDType(c.Step, dtypes.Float32)
+		steps := BroadcastToDims(step, c.Mask.Shape().Dimensions...)
+		signed := Where(c.Mask, Neg(steps), steps) // Neg flips the sign bit: as receivers do.
+		faithful := LogicalAll(Equal(ConvertDType(signed, dtype), c.Decoded))
+		return []*Node{faithful, c.Mask, step, signed}
+	default: // optimizers.CodingLowRank
+		need("P", c.P)
+		need("Q", c.Q)
+		p, q := ConvertDType(c.P, dtypes.Float32), ConvertDType(c.Q, dtypes.Float32)
+		recon := ConvertDType(optimizers.LowRankDecode(p, q, c.Decoded.Shape().Dimensions...), dtype)
+		faithful := LogicalAll(Equal(recon, c.Decoded))
+		return []*Node{faithful, p, q}
+	}
 }
 
 func (l *layout) sameAs(o *layout) bool {
@@ -146,16 +194,23 @@ func (l *layout) wireGradients(outputs []*tensors.Tensor, stats *StepStats) ([]W
 		vs.Path, vs.Size = v.variable.Path(), v.variable.Shape().Size()
 		vs.CodedBits = tensors.ToScalar[float64](out[len(out)-1])
 		stats.CodedBits += vs.CodedBits
-		if v.coding == optimizers.CodingDense {
+		switch {
+		case v.coding == optimizers.CodingDense:
 			grads[i] = WireGradient{Kind: KindDense, Dense: out[0]}
-		} else if !tensors.ToScalar[bool](out[0]) {
-			grads[i] = WireGradient{Kind: KindDense, Dense: out[3]}
-		} else {
-			kind := KindExpGolomb
-			if v.coding == optimizers.CodingInt8 {
-				kind = KindInt8
-			}
-			grads[i] = WireGradient{Kind: kind, Ints: out[1], Step: tensors.ToScalar[float32](out[2]), K: v.k}
+		case !tensors.ToScalar[bool](out[0]):
+			grads[i] = WireGradient{Kind: KindDense, Dense: out[len(out)-2]}
+		case v.coding == optimizers.CodingExpGolomb:
+			grads[i] = WireGradient{Kind: KindExpGolomb, Ints: out[1], Step: tensors.ToScalar[float32](out[2]), K: v.k}
+		case v.coding == optimizers.CodingInt8:
+			grads[i] = WireGradient{Kind: KindInt8, Ints: out[1], Step: tensors.ToScalar[float32](out[2])}
+		case v.coding == optimizers.CodingSparse:
+			grads[i] = WireGradient{Kind: KindSparse, Mask: out[1], Dense: out[2]}
+		case v.coding == optimizers.CodingSign:
+			grads[i] = WireGradient{Kind: KindSign, Mask: out[1], Step: tensors.ToScalar[float32](out[2]), Dense: out[3]}
+		case v.coding == optimizers.CodingLowRank:
+			grads[i] = WireGradient{Kind: KindLowRank, P: out[1], Q: out[2]}
+		default:
+			return nil, fmt.Errorf("variable %q: unknown coding %q", v.variable.Path(), v.coding)
 		}
 		vs.Kind = grads[i].Kind
 	}
@@ -167,9 +222,12 @@ func (l *layout) wireGradients(outputs []*tensors.Tensor, stats *StepStats) ([]W
 }
 
 // updateGraph is the second execution: it averages the W workers' gradients
-// (inputs: per rank, per variable, Ints and Step, or the dense gradient;
-// told apart by dtype) and applies the inner optimizer. It returns the
-// squared L2 norm of the averaged gradient (Float64).
+// and applies the inner optimizer. Its inputs are, per rank, per variable,
+// Ints and Step (an integer dtype), the dense gradient (a float tensor of the
+// variable's dimensions: dense, and sparse and sign sections decoded on the
+// host), or the factors P and Q of a lowrank section (a float matrix whose
+// dimensions are not the variable's: PowerSGD's P [rows, r] has r < cols).
+// It returns the squared L2 norm of the averaged gradient (Float64).
 func (t *Trainer) updateGraph(scope *model.Scope, inputs []*Node) []*Node {
 	g := inputs[0].Graph()
 	vars := t.layout.vars
@@ -188,11 +246,22 @@ func (t *Trainer) updateGraph(scope *model.Scope, inputs []*Node) []*Node {
 			dtype := v.variable.Shape().DType
 			x := inputs[pos]
 			var term *Node
-			switch x.DType() {
-			case dtypes.Int32, dtypes.Int8:
+			dims := v.variable.Shape().Dimensions
+			switch {
+			case x.DType() == dtypes.Int32 || x.DType() == dtypes.Int8:
 				step := inputs[pos+1]
 				pos += 2
 				term = Mul(ConvertDType(x, dtype), ConvertDType(step, dtype))
+			case x.Rank() == 2 && !slices.Equal(x.Shape().Dimensions, dims):
+				if pos+1 >= len(inputs) {
+					exceptions.Panicf("dataparallel: update graph: rank %d's factor P of %q is its last input, Q is missing", r, v.variable.Path())
+				}
+				q := inputs[pos+1]
+				pos += 2
+				term = optimizers.LowRankDecode(x, q, dims...)
+				if term.DType() != dtype {
+					term = ConvertDType(term, dtype)
+				}
 			default:
 				pos++
 				term = x

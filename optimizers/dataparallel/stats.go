@@ -28,12 +28,13 @@ type StepStats struct {
 
 	// CodedBits is the sum over variables of the size the compressor claims
 	// (Compressed.Bits): the exact Exp-Golomb or int8 size plus 32 bits per
-	// step, or, for dense codings, the compressor's nominal size (e.g. 1 bit
-	// per element for sign, 16 for bf16, (32 + index bits) per kept value for
-	// Top-k). For Exp-Golomb and int8, BytesSent exceeds CodedBits/8 only by
-	// the framing (headers and CRCs: see the package documentation); for
-	// dense codings the wire carries the decoded tensor (4 bytes per element,
-	// 2 for bf16), so sign, Top-k and PowerSGD send more than they claim.
+	// step, 32 or 16 bits per element for fp32 and bf16, 1 per element plus a
+	// 32-bit scale for sign, (32 + ceil(log2 n)) per kept value for Top-k,
+	// 32 (rows + cols) r for PowerSGD's factors. BytesSent exceeds
+	// CodedBits/8 (rounded up to a byte per variable) only by the framing:
+	// the payload header and, per section, its CRC-32C (plus the Exp-Golomb
+	// frame's header, the sparse section's count; see the package
+	// documentation).
 	CodedBits float64
 
 	// Variables has the per-variable details, in the order of the payload's sections.

@@ -261,9 +261,12 @@ func (t *Trainer) Step(inputs, labels []*tensors.Tensor) (stats StepStats, err e
 	updateArgs := make([]any, 0, 2*t.size*len(own))
 	for _, perRank := range grads {
 		for _, wg := range perRank {
-			if wg.Kind == KindDense {
+			switch wg.Kind {
+			case KindDense, KindSparse, KindSign: // Sparse and sign: decoded on the host.
 				updateArgs = append(updateArgs, wg.Dense)
-			} else {
+			case KindLowRank:
+				updateArgs = append(updateArgs, wg.P, wg.Q)
+			default:
 				updateArgs = append(updateArgs, wg.Ints, wg.Step)
 			}
 		}

@@ -104,12 +104,15 @@ func TestGCTSameWeights(t *testing.T) {
 // TestBytesSentMatchesCodec: the bytes a worker sends are its payload, and
 // the payload is exactly the header plus, per variable, the codec's frame
 // (Exp-Golomb: FrameOverhead + ceil((Bits-32)/8), Bits as the compressor
-// counts them), the int8 section (n + 8) or the dense section (4n + 4). The
-// communicator's traffic counts the same bytes.
+// counts them), the int8 section (n + 8), the dense section (4n + 4), or
+// the sparse (Top-k: ceil(Bits/8) + 8), sign (ceil(Bits/8) + 4) or lowrank
+// (PowerSGD: Bits/8 + 4) section. The communicator's traffic counts the same
+// bytes.
 func TestBytesSentMatchesCodec(t *testing.T) {
 	const w, b, steps = 2, 8, 3
 	xs, ys := dataset(w*b*steps, 3)
-	for _, comp := range []optimizers.Compressor{optimizers.GGQuantizer(2, 0), optimizers.Int8(), optimizers.FP32()} {
+	for _, comp := range []optimizers.Compressor{optimizers.GGQuantizer(2, 0), optimizers.Int8(), optimizers.FP32(),
+		optimizers.TopKSparse(0.01), optimizers.TopKSparse(0.3), optimizers.PowerSGD(2), optimizers.SignSGD()} {
 		group, err := NewInProcess(w, 20*time.Second)
 		require.NoError(t, err)
 		rec := &recorder{Communicator: group[0]}
@@ -136,8 +139,19 @@ func TestBytesSentMatchesCodec(t *testing.T) {
 					section = v.Size + 8
 					require.Equal(t, float64(8*v.Size+32), v.CodedBits)
 				case KindDense:
-					section = 4*v.Size + 4
+					section = 4*v.Size + DenseSectionOverhead
 					require.Equal(t, float64(32*v.Size), v.CodedBits)
+				case KindSparse:
+					section = int(math.Ceil(v.CodedBits/8)) + SparseSectionOverhead
+					kept := v.CodedBits / float64(32+optimizers.SparseIndexBits(v.Size))
+					require.Equal(t, math.Round(kept), kept, "%s: bits for a whole number of values", v.Path)
+					require.Less(t, kept, float64(v.Size))
+				case KindSign:
+					section = int(math.Ceil(v.CodedBits/8)) + SignSectionOverhead
+					require.Equal(t, float64(v.Size+32), v.CodedBits)
+				case KindLowRank:
+					section = int(v.CodedBits/8) + LowRankSectionOverhead
+					require.Less(t, v.CodedBits, float64(32*v.Size))
 				}
 				require.Equal(t, section, v.WireBytes, "%s %s", comp.Name(), v.Path)
 				want += section
@@ -146,8 +160,20 @@ func TestBytesSentMatchesCodec(t *testing.T) {
 			require.Equal(t, stats[1][s].BytesSent, st.BytesReceived)
 		}
 		last := stats[0][steps-1]
-		t.Logf("%-10s sent %5d bytes, coded %7.1f bytes (%.2f bits/element)", comp.Name(), last.BytesSent,
-			last.CodedBytes(), last.CodedBits/float64(numFeatures*hiddenDim+2*hiddenDim+1))
+		kinds := map[Kind]int{}
+		for _, v := range last.Variables {
+			kinds[v.Kind]++
+		}
+		switch comp.Name() {
+		case "topk:0.01", "topk:0.3":
+			require.Equal(t, 3, kinds[KindSparse], "%s: all but the 1-element bias sparse", comp.Name())
+		case "powersgd:2":
+			require.Equal(t, 1, kinds[KindLowRank], "%s: the hidden layer's weights", comp.Name())
+		case "sign":
+			require.Equal(t, 4, kinds[KindSign], comp.Name())
+		}
+		t.Logf("%-10s sent %5d bytes, coded %7.1f bytes (%.2f bits/element), sections %v", comp.Name(), last.BytesSent,
+			last.CodedBytes(), last.CodedBits/float64(numFeatures*hiddenDim+2*hiddenDim+1), kinds)
 	}
 }
 
@@ -269,8 +295,9 @@ func TestDeadWorker(t *testing.T) {
 
 // TestCompressorsConsistent: with every baseline compressor, and with GCT's
 // warmup steps (sent uncompressed), the ranks end with the same weights, and
-// each variable travels as its coding says: bf16 as 2 bytes per element,
-// other dense codings as 4.
+// each variable travels as its coding says: bf16 as 2 bytes per element, sign
+// as bits, Top-k sparse (but where it keeps everything), PowerSGD low-rank
+// (but where the factors would not be smaller).
 func TestCompressorsConsistent(t *testing.T) {
 	const w, b, steps = 2, 8, 3
 	xs, ys := dataset(w*b*steps, 6)
@@ -288,6 +315,14 @@ func TestCompressorsConsistent(t *testing.T) {
 			case comp.Name() == "bf16":
 				require.Equal(t, KindDense, v.Kind)
 				require.Equal(t, 2*v.Size+4, v.WireBytes, "%s", v.Path)
+			case comp.Name() == "sign":
+				require.Equal(t, KindSign, v.Kind)
+				require.Equal(t, (v.Size+7)/8+8, v.WireBytes, "%s", v.Path)
+			case comp.Name() == "topk:0.1" && v.Size > 1:
+				require.Equal(t, KindSparse, v.Kind, "%s", v.Path)
+			case comp.Name() == "powersgd:1" && v.Path == "/hidden/dense/weights":
+				require.Equal(t, KindLowRank, v.Kind, "%s", v.Path)
+				require.Equal(t, 4*(numFeatures+hiddenDim)+4, v.WireBytes, "%s", v.Path)
 			default:
 				require.Equal(t, KindDense, v.Kind)
 				require.Equal(t, 4*v.Size+4, v.WireBytes, "%s", v.Path)

@@ -19,7 +19,7 @@ import (
 //
 //	offset   size  field
 //	0        4     magic "GGDP"
-//	4        2     format version (1)
+//	4        2     format version (2)
 //	6        2     reserved (0)
 //	8        8     step number (int64): every rank must be at the same step
 //	16       4     the sender's loss (float32 bits)
@@ -36,15 +36,51 @@ import (
 //	int8       step (float32 bits), the n int8 values, CRC-32C of both: n + 8 bytes
 //	dense      the n values in the section's dtype (float32, or bfloat16 for the
 //	           bf16 compressor), little-endian, then their CRC-32C: n*size + 4 bytes
+//	sparse     the count c of values sent (uint32); their c indices, strictly
+//	           increasing, b = optimizers.SparseIndexBits(n) = ceil(log2 n) bits
+//	           each, packed LSB first (index j in bits [j*b, (j+1)*b) of the
+//	           stream, bit i of the stream in bit i%8 of byte i/8; the unused
+//	           high bits of the last byte 0): ceil(c*b/8) bytes; the c float32
+//	           values; a CRC-32C of all that: 8 + ceil(c*b/8) + 4c bytes. The
+//	           elements not sent are 0.
+//	sign       the scale s (float32 bits); n bits packed LSB first as above,
+//	           bit i set where element i is -s (it is +s where clear; the
+//	           unused high bits of the last byte 0); a CRC-32C of both:
+//	           8 + ceil(n/8) bytes
+//	lowrank    the factors P [rows, r] then Q [cols, r] (float32, row-major),
+//	           the variable viewed as a matrix [rows, cols] whose cols is its
+//	           last axis (optimizers.LowRankMatrixDims), and a CRC-32C of both:
+//	           4 (rows+cols) r + 4 bytes (r follows from the length); the
+//	           gradient is optimizers.LowRankDecode(P, Q), computed in the
+//	           update graph
+//
+// The dtype byte of the section table is Int32 for expgolomb, Int8 for int8,
+// the values' dtype for dense, and Float32 for sparse, sign and lowrank.
+//
+// Version 2 added the sparse, sign and lowrank sections (version 1 sent those
+// compressors' decoded gradients as dense sections).
 const (
 	payloadMagic      = "GGDP"
-	payloadVersion    = 1
+	payloadVersion    = 2
 	payloadFixedSize  = 24
 	sectionEntrySize  = 16
 	payloadCRCSize    = 4
 	sectionCRCSize    = 4
 	int8SectionExtra  = 4 + sectionCRCSize
 	denseSectionExtra = sectionCRCSize
+	// SparseSectionOverhead is the framing of a sparse section, besides the
+	// coded size (ceil of the indices' bits to a byte, and 4 bytes per value):
+	// the count and the CRC-32C.
+	SparseSectionOverhead = 4 + sectionCRCSize
+	// SignSectionOverhead is the framing of a sign section besides the scale
+	// and the packed bits (ceil(n/8) bytes): its CRC-32C.
+	SignSectionOverhead = sectionCRCSize
+	// LowRankSectionOverhead is the framing of a lowrank section besides the
+	// factors: its CRC-32C.
+	LowRankSectionOverhead = sectionCRCSize
+	// DenseSectionOverhead is the framing of a dense section besides the
+	// values: its CRC-32C.
+	DenseSectionOverhead = sectionCRCSize
 )
 
 // castagnoli is the CRC-32C table (hardware-accelerated by hash/crc32).
@@ -66,9 +102,15 @@ const (
 	KindInt8 Kind = 2
 	// KindDense is the decoded gradient's raw values (float32 or bfloat16).
 	KindDense Kind = 3
+	// KindSparse is the indices and float32 values of the elements sent (Top-k).
+	KindSparse Kind = 4
+	// KindSign is one bit per element and a float32 scale (SignSGD).
+	KindSign Kind = 5
+	// KindLowRank is the float32 factors P and Q of a low-rank gradient (PowerSGD).
+	KindLowRank Kind = 6
 )
 
-// String returns "expgolomb", "int8" or "dense".
+// String returns "expgolomb", "int8", "dense", "sparse", "sign" or "lowrank".
 func (k Kind) String() string {
 	switch k {
 	case KindExpGolomb:
@@ -77,28 +119,41 @@ func (k Kind) String() string {
 		return "int8"
 	case KindDense:
 		return "dense"
+	case KindSparse:
+		return "sparse"
+	case KindSign:
+		return "sign"
+	case KindLowRank:
+		return "lowrank"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
 
-// WireGradient is one variable's gradient in the form it travels: for
-// KindExpGolomb, Ints (Int32) with the Exp-Golomb order K and the step; for
-// KindInt8, Ints (Int8) and the step; for KindDense, Dense (any float dtype).
-// The decoded gradient is Ints*Step, or Dense.
+// WireGradient is one variable's gradient in the form it travels:
+//
+//   - KindExpGolomb: Ints (Int32) with the Exp-Golomb order K and the Step;
+//     the gradient is Ints*Step.
+//   - KindInt8: Ints (Int8) and the Step; the gradient is Ints*Step.
+//   - KindDense: Dense (any float dtype), the gradient.
+//   - KindSparse: Dense (Float32, the variable's shape), the gradient, zero
+//     outside the elements sent. To send, Mask (Bool, the same shape) says
+//     which elements are sent (AppendPayload sends Dense's values there); a
+//     decoded one has no Mask.
+//   - KindSign: Dense (Float32, the variable's shape), the gradient: -Step
+//     where the sign bit is set, +Step elsewhere. To send, Mask (Bool) holds
+//     the bits and Step the scale (AppendPayload doesn't read Dense); a decoded
+//     one has no Mask.
+//   - KindLowRank: the factors P [rows, r] and Q [cols, r] (Float32); the
+//     gradient is optimizers.LowRankDecode(P, Q), which the update graph
+//     computes.
 type WireGradient struct {
 	Kind  Kind
 	Ints  *tensors.Tensor
 	Step  float32
 	K     int
 	Dense *tensors.Tensor
-}
-
-// tensor returns the tensor that carries the values.
-func (wg *WireGradient) tensor() *tensors.Tensor {
-	if wg.Kind == KindDense {
-		return wg.Dense
-	}
-	return wg.Ints
+	Mask  *tensors.Tensor
+	P, Q  *tensors.Tensor
 }
 
 // PayloadHeader holds the header fields of a payload besides its sections.
@@ -153,11 +208,23 @@ func AppendPayload(dst []byte, hdr PayloadHeader, grads []WireGradient) ([]byte,
 			dtype = wg.Dense.DType()
 			err = wg.Dense.ConstBytes(func(data []byte) { dst = append(dst, data...) })
 			dst = binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[sectionStart:], castagnoli))
+		case KindSparse:
+			dtype = dtypes.Float32
+			dst, err = appendSparse(dst, wg)
+			dst = binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[sectionStart:], castagnoli))
+		case KindSign:
+			dtype = dtypes.Float32
+			dst, err = appendSign(dst, wg)
+			dst = binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[sectionStart:], castagnoli))
+		case KindLowRank:
+			dtype = dtypes.Float32
+			dst, err = appendLowRank(dst, wg)
+			dst = binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[sectionStart:], castagnoli))
 		default:
 			return dst[:start], nil, fmt.Errorf("dataparallel: section %d: unknown kind %s", i, wg.Kind)
 		}
 		if err != nil {
-			return dst[:start], nil, fmt.Errorf("dataparallel: section %d: reading the %s gradient: %w", i, wg.Kind, err)
+			return dst[:start], nil, fmt.Errorf("dataparallel: section %d: %s gradient: %w", i, wg.Kind, err)
 		}
 		sizes[i] = len(dst) - sectionStart
 		// dst may have moved: re-slice the header.
@@ -184,39 +251,51 @@ type VariableSpec struct {
 type PayloadDecoder struct {
 	backend compute.Backend
 	vars    []VariableSpec
-	// cache[rank][var][kind] is the tensor reused for that section.
-	cache map[int][]map[Kind]*tensors.Tensor
+	// cache[rank][var][slot] is a tensor reused for that section.
+	cache map[int][]map[slot]*tensors.Tensor
+}
+
+// slot names one of the tensors a section decodes into: its kind, and which
+// of its tensors (0, or 1 for a lowrank section's Q).
+type slot struct {
+	kind Kind
+	part uint8
 }
 
 // NewPayloadDecoder returns a decoder for payloads of the given variables,
 // whose tensors are created for backend (shared with it where it can).
 func NewPayloadDecoder(backend compute.Backend, vars []VariableSpec) *PayloadDecoder {
-	return &PayloadDecoder{backend: backend, vars: vars, cache: make(map[int][]map[Kind]*tensors.Tensor)}
+	return &PayloadDecoder{backend: backend, vars: vars, cache: make(map[int][]map[slot]*tensors.Tensor)}
 }
 
 // Finalize frees the cached tensors.
 func (d *PayloadDecoder) Finalize() {
 	for _, perVar := range d.cache {
-		for _, perKind := range perVar {
-			for _, t := range perKind {
+		for _, perSlot := range perVar {
+			for _, t := range perSlot {
 				_ = t.FinalizeAll()
 			}
 		}
 	}
-	d.cache = make(map[int][]map[Kind]*tensors.Tensor)
+	d.cache = make(map[int][]map[slot]*tensors.Tensor)
 }
 
 // tensorFor returns the reusable tensor of (rank, variable i, kind), of the given shape.
 func (d *PayloadDecoder) tensorFor(rank, i int, kind Kind, shape shapes.Shape) (*tensors.Tensor, error) {
+	return d.tensorForSlot(rank, i, slot{kind: kind}, shape)
+}
+
+// tensorForSlot returns the reusable tensor of (rank, variable i, s), of the given shape.
+func (d *PayloadDecoder) tensorForSlot(rank, i int, s slot, shape shapes.Shape) (*tensors.Tensor, error) {
 	perVar := d.cache[rank]
 	if perVar == nil {
-		perVar = make([]map[Kind]*tensors.Tensor, len(d.vars))
+		perVar = make([]map[slot]*tensors.Tensor, len(d.vars))
 		d.cache[rank] = perVar
 	}
 	if perVar[i] == nil {
-		perVar[i] = make(map[Kind]*tensors.Tensor)
+		perVar[i] = make(map[slot]*tensors.Tensor)
 	}
-	if t := perVar[i][kind]; t != nil {
+	if t := perVar[i][s]; t != nil {
 		if t.Ok() && t.Shape().Equal(shape) {
 			return t, nil
 		}
@@ -226,7 +305,7 @@ func (d *PayloadDecoder) tensorFor(rank, i int, kind Kind, shape shapes.Shape) (
 	if err != nil {
 		return nil, err
 	}
-	perVar[i][kind] = t
+	perVar[i][s] = t
 	return t, nil
 }
 
@@ -295,7 +374,7 @@ func (d *PayloadDecoder) Decode(rank int, payload []byte) (PayloadHeader, []Wire
 
 var errSectionCRC = errors.New("CRC-32C mismatch")
 
-// checkSectionCRC verifies the CRC-32C trailer of an int8 or dense section.
+// checkSectionCRC verifies the CRC-32C trailer of a section other than Exp-Golomb.
 func checkSectionCRC(section []byte) error {
 	body := len(section) - sectionCRCSize
 	if got, want := crc32.Checksum(section[:body], castagnoli), binary.LittleEndian.Uint32(section[body:]); got != want {
@@ -373,6 +452,26 @@ func (d *PayloadDecoder) decodeSection(rank, i int, v VariableSpec, kind Kind, d
 			return WireGradient{}, err
 		}
 		return WireGradient{Kind: kind, Dense: t}, nil
+
+	case KindSparse, KindSign, KindLowRank:
+		if dtype != dtypes.Float32 {
+			return WireGradient{}, fmt.Errorf("%s section of dtype %s, want %s", kind, dtype, dtypes.Float32)
+		}
+		if len(section) < sectionCRCSize {
+			return WireGradient{}, fmt.Errorf("%s section of %d bytes, shorter than its CRC-32C", kind, len(section))
+		}
+		if err := checkSectionCRC(section); err != nil {
+			return WireGradient{}, err
+		}
+		body := section[:len(section)-sectionCRCSize]
+		switch kind {
+		case KindSparse:
+			return d.decodeSparse(rank, i, v, body)
+		case KindSign:
+			return d.decodeSign(rank, i, v, body)
+		default:
+			return d.decodeLowRank(rank, i, v, body)
+		}
 	}
 	return WireGradient{}, fmt.Errorf("unknown section kind %d", uint8(kind))
 }

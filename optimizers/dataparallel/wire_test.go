@@ -1,7 +1,12 @@
 package dataparallel
 
 import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/ggprior/ggprior/internal/testbackend"
@@ -12,7 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// wireFixture returns four variables' wire gradients, one of each kind, and their specs.
+// wireFixture returns seven variables' wire gradients, one of each kind
+// (two dense), and their specs: expgolomb, int8, dense float32, dense
+// float64, sparse (4 of 37 elements), sign (13 elements), lowrank (a
+// [3, 2, 5] variable viewed as [6, 5], rank 2).
 func wireFixture(seed uint64) ([]WireGradient, []VariableSpec) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	ints := make([]int32, 6*5)
@@ -28,17 +36,49 @@ func wireFixture(seed uint64) ([]WireGradient, []VariableSpec) {
 		dense[i] = float32(rng.NormFloat64())
 	}
 	dense64 := []float64{rng.NormFloat64(), rng.NormFloat64()}
+	sparseMask := make([]bool, 37)
+	sparseValues := make([]float32, 37)
+	for _, j := range []int{0, 5, 17, 36} {
+		sparseMask[j] = true
+		sparseValues[j] = float32(rng.NormFloat64())
+	}
+	signMask := make([]bool, 13)
+	signDense := make([]float32, 13)
+	const scale = float32(0.375)
+	for j := range signMask {
+		signMask[j] = rng.IntN(2) == 0
+		signDense[j] = scale
+		if signMask[j] {
+			signDense[j] = -scale
+		}
+	}
+	p := make([]float32, 6*2)
+	q := make([]float32, 5*2)
+	for j := range p {
+		p[j] = float32(rng.NormFloat64())
+	}
+	for j := range q {
+		q[j] = float32(rng.NormFloat64())
+	}
 	grads := []WireGradient{
 		{Kind: KindExpGolomb, Ints: tensors.FromFlatDataAndDimensions(ints, 6, 5), Step: 1e-3, K: 1},
 		{Kind: KindInt8, Ints: tensors.FromFlatDataAndDimensions(small, 7), Step: 0.25},
 		{Kind: KindDense, Dense: tensors.FromFlatDataAndDimensions(dense, 2, 2)},
 		{Kind: KindDense, Dense: tensors.FromFlatDataAndDimensions(dense64, 2)},
+		{Kind: KindSparse, Mask: tensors.FromFlatDataAndDimensions(sparseMask, 37),
+			Dense: tensors.FromFlatDataAndDimensions(sparseValues, 37)},
+		{Kind: KindSign, Mask: tensors.FromFlatDataAndDimensions(signMask, 13), Step: scale,
+			Dense: tensors.FromFlatDataAndDimensions(signDense, 13)},
+		{Kind: KindLowRank, P: tensors.FromFlatDataAndDimensions(p, 6, 2), Q: tensors.FromFlatDataAndDimensions(q, 5, 2)},
 	}
 	specs := []VariableSpec{
 		{"/a", shapes.Make(dtypes.Float32, 6, 5)},
 		{"/b", shapes.Make(dtypes.Float32, 7)},
 		{"/c", shapes.Make(dtypes.Float32, 2, 2)},
 		{"/d", shapes.Make(dtypes.Float64, 2)},
+		{"/e", shapes.Make(dtypes.Float32, 37)},
+		{"/f", shapes.Make(dtypes.Float32, 13)},
+		{"/g", shapes.Make(dtypes.Float32, 3, 2, 5)},
 	}
 	return grads, specs
 }
@@ -57,8 +97,15 @@ func TestPayloadRoundTrip(t *testing.T) {
 		7 + 8,
 		4*4 + 4,
 		2*8 + 4,
+		4 + (4*6+7)/8 + 4*4 + 4, // Count, 4 indices of 6 bits, 4 values, CRC.
+		4 + 2 + 4,               // Scale, 13 bits, CRC.
+		4*(6+5)*2 + 4,           // P, Q, CRC.
 	}, sizes)
-	require.Equal(t, PayloadHeaderSize(4)+sizes[0]+sizes[1]+sizes[2]+sizes[3], len(payload))
+	total := PayloadHeaderSize(len(grads))
+	for _, size := range sizes {
+		total += size
+	}
+	require.Equal(t, total, len(payload))
 
 	dec := NewPayloadDecoder(testbackend.Get(t), specs)
 	defer dec.Finalize()
@@ -66,7 +113,7 @@ func TestPayloadRoundTrip(t *testing.T) {
 		gotHdr, got, err := dec.Decode(1, payload)
 		require.NoError(t, err)
 		require.Equal(t, hdr, gotHdr)
-		require.Len(t, got, 4)
+		require.Len(t, got, len(grads))
 		require.Equal(t, KindExpGolomb, got[0].Kind)
 		require.Equal(t, 1, got[0].K)
 		require.Equal(t, float32(1e-3), got[0].Step)
@@ -77,12 +124,34 @@ func TestPayloadRoundTrip(t *testing.T) {
 		require.Equal(t, tensors.MustCopyFlatData[int8](grads[1].Ints), tensors.MustCopyFlatData[int8](got[1].Ints))
 		require.Equal(t, tensors.MustCopyFlatData[float32](grads[2].Dense), tensors.MustCopyFlatData[float32](got[2].Dense))
 		require.Equal(t, tensors.MustCopyFlatData[float64](grads[3].Dense), tensors.MustCopyFlatData[float64](got[3].Dense))
+		for _, i := range []int{4, 5} { // Sparse and sign: rebuilt exactly, as float32 of the variable's shape.
+			require.Equal(t, grads[i].Kind, got[i].Kind)
+			require.Equal(t, []int{specs[i].Shape.Size()}, got[i].Dense.Shape().Dimensions)
+			require.Equal(t, float32Bits(grads[i].Dense), float32Bits(got[i].Dense), "section %d", i)
+		}
+		require.Equal(t, float32(0.375), got[5].Step)
+		require.Equal(t, KindLowRank, got[6].Kind)
+		require.Equal(t, tensors.MustCopyFlatData[float32](grads[6].P), tensors.MustCopyFlatData[float32](got[6].P))
+		require.Equal(t, tensors.MustCopyFlatData[float32](grads[6].Q), tensors.MustCopyFlatData[float32](got[6].Q))
+		require.Equal(t, []int{6, 2}, got[6].P.Shape().Dimensions)
+		require.Equal(t, []int{5, 2}, got[6].Q.Shape().Dimensions)
 	}
 }
 
+// float32Bits returns the bits of a Float32 tensor's values (so that -0 and
+// +0 differ, and NaNs compare).
+func float32Bits(t *tensors.Tensor) []uint32 {
+	values := tensors.MustCopyFlatData[float32](t)
+	out := make([]uint32, len(values))
+	for i, x := range values {
+		out[i] = math.Float32bits(x)
+	}
+	return out
+}
+
 // TestPayloadEveryBitFlipDetected: flipping any single bit of a payload (the
-// header, the section table, a frame, an int8 or dense section, any CRC) is
-// detected as ErrCorrupt.
+// header, the section table, a frame, an int8, dense, sparse, sign or lowrank
+// section, any CRC) is detected as ErrCorrupt.
 func TestPayloadEveryBitFlipDetected(t *testing.T) {
 	grads, specs := wireFixture(2)
 	payload, _, err := AppendPayload(nil, PayloadHeader{Step: 3, Loss: 0.5}, grads)
@@ -108,4 +177,101 @@ func TestPayloadEveryBitFlipDetected(t *testing.T) {
 	_, _, err = NewPayloadDecoder(testbackend.Get(t), specs).Decode(1, payload)
 	require.ErrorIs(t, err, ErrCorrupt)
 	require.Contains(t, err.Error(), `variable "/c"`)
+}
+
+// rawSection is a section written by hand: its kind, dtype and body (the CRC-32C is appended).
+type rawSection struct {
+	kind  Kind
+	dtype dtypes.DType
+	body  []byte
+}
+
+// rawPayload assembles a payload of hand-written sections, with valid header
+// and section CRCs: what a buggy or malicious sender could send.
+func rawPayload(sections ...rawSection) []byte {
+	p := make([]byte, PayloadHeaderSize(len(sections)))
+	copy(p, payloadMagic)
+	binary.LittleEndian.PutUint16(p[4:], payloadVersion)
+	binary.LittleEndian.PutUint32(p[20:], uint32(len(sections)))
+	for i, s := range sections {
+		body := binary.LittleEndian.AppendUint32(append([]byte(nil), s.body...), crc32.Checksum(s.body, castagnoli))
+		entry := p[payloadFixedSize+sectionEntrySize*i:]
+		entry[0], entry[1] = byte(s.kind), byte(s.dtype)
+		binary.LittleEndian.PutUint64(entry[8:], uint64(len(body)))
+		p = append(p, body...)
+	}
+	crcAt := PayloadHeaderSize(len(sections)) - payloadCRCSize
+	binary.LittleEndian.PutUint32(p[crcAt:], crc32.Checksum(p[:crcAt], castagnoli))
+	return p
+}
+
+// TestPayloadBadCompactSections: sparse, sign and lowrank sections whose CRCs
+// are right but whose contents disagree with the model or the format are
+// errors (ErrCorrupt, naming the variable and what is wrong), not panics.
+func TestPayloadBadCompactSections(t *testing.T) {
+	u32 := func(vs ...uint32) []byte {
+		var b []byte
+		for _, v := range vs {
+			b = binary.LittleEndian.AppendUint32(b, v)
+		}
+		return b
+	}
+	cat := func(parts ...[]byte) []byte { return slices.Concat(parts...) }
+	vec := VariableSpec{"/v", shapes.Make(dtypes.Float32, 10)}      // Index bits: 4.
+	mat := VariableSpec{"/m", shapes.Make(dtypes.Float32, 2, 3, 4)} // [6, 4] matrix.
+	for _, tc := range []struct {
+		name    string
+		spec    VariableSpec
+		section rawSection
+		want    string
+	}{
+		{"sparse count over size", vec, rawSection{KindSparse, dtypes.Float32, cat(u32(11), make([]byte, 6+44))}, "11 values, the variable has 10"},
+		{"sparse short", vec, rawSection{KindSparse, dtypes.Float32, []byte{1, 0}}, "shorter than its count"},
+		{"sparse no crc", vec, rawSection{KindSparse, dtypes.Float32, nil}, "CRC-32C"},
+		{"sparse length", vec, rawSection{KindSparse, dtypes.Float32, cat(u32(2), []byte{0x21}, u32(1))}, "need 13"},
+		{"sparse not increasing", vec, rawSection{KindSparse, dtypes.Float32, cat(u32(2), []byte{0x13}, u32(1, 2))}, "want increasing indices"},
+		{"sparse repeated", vec, rawSection{KindSparse, dtypes.Float32, cat(u32(2), []byte{0x33}, u32(1, 2))}, "want increasing indices"},
+		{"sparse index over size", vec, rawSection{KindSparse, dtypes.Float32, cat(u32(2), []byte{0xa1}, u32(1, 2))}, "index 10"},
+		{"sparse padding", vec, rawSection{KindSparse, dtypes.Float32, cat(u32(1), []byte{0x81}, u32(1))}, "padding"},
+		{"sparse dtype", vec, rawSection{KindSparse, dtypes.Float64, cat(u32(0))}, "dtype Float64"},
+		{"sign length", vec, rawSection{KindSign, dtypes.Float32, cat(u32(0), []byte{0})}, "10 elements need 6"},
+		{"sign padding", vec, rawSection{KindSign, dtypes.Float32, cat(u32(0), []byte{0, 4})}, "padding"},
+		{"lowrank vector", vec, rawSection{KindLowRank, dtypes.Float32, make([]byte, 40)}, "fewer than 2 axes"},
+		{"lowrank length", mat, rawSection{KindLowRank, dtypes.Float32, make([]byte, 41)}, "not a positive multiple"},
+		{"lowrank empty", mat, rawSection{KindLowRank, dtypes.Float32, nil}, "CRC-32C"},
+		{"lowrank zero rank", mat, rawSection{KindLowRank, dtypes.Float32, []byte{}}, "not a positive multiple"},
+		{"unknown kind", vec, rawSection{Kind(99), dtypes.Float32, nil}, "unknown section kind 99"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dec := NewPayloadDecoder(testbackend.Get(t), []VariableSpec{tc.spec})
+			defer dec.Finalize()
+			payload := rawPayload(tc.section)
+			if tc.name == "sparse no crc" || tc.name == "lowrank empty" {
+				// A section shorter than a CRC: truncate the section (and fix the header).
+				binary.LittleEndian.PutUint64(payload[payloadFixedSize+8:], 2)
+				payload = payload[:PayloadHeaderSize(1)+2]
+				crcAt := PayloadHeaderSize(1) - payloadCRCSize
+				binary.LittleEndian.PutUint32(payload[crcAt:], crc32.Checksum(payload[:crcAt], castagnoli))
+			}
+			_, _, err := dec.Decode(3, payload)
+			require.ErrorIs(t, err, ErrCorrupt)
+			require.ErrorContains(t, err, "payload from rank 3")
+			require.ErrorContains(t, err, fmt.Sprintf("variable %q", tc.spec.Path))
+			require.ErrorContains(t, err, tc.want)
+			t.Logf("%s: %v", tc.name, err)
+		})
+	}
+	// The same layouts, right, decode.
+	dec := NewPayloadDecoder(testbackend.Get(t), []VariableSpec{vec, vec, mat})
+	defer dec.Finalize()
+	_, got, err := dec.Decode(3, rawPayload(
+		rawSection{KindSparse, dtypes.Float32, cat(u32(2), []byte{0x91}, u32(math.Float32bits(1), math.Float32bits(-2)))},
+		rawSection{KindSign, dtypes.Float32, cat(u32(math.Float32bits(0.5)), []byte{0x81, 2})},
+		rawSection{KindLowRank, dtypes.Float32, make([]byte, 4*(6+4)*3)},
+	))
+	require.NoError(t, err)
+	require.Equal(t, []float32{0, 1, 0, 0, 0, 0, 0, 0, 0, -2}, tensors.MustCopyFlatData[float32](got[0].Dense))
+	require.Equal(t, []float32{-0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, -0.5}, tensors.MustCopyFlatData[float32](got[1].Dense))
+	require.Equal(t, []int{6, 3}, got[2].P.Shape().Dimensions)
+	require.Equal(t, []int{4, 3}, got[2].Q.Shape().Dimensions)
 }
