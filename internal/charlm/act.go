@@ -4,6 +4,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ggprior/ggprior/layers"
@@ -72,14 +73,38 @@ func parseACTSparsity(spec string) (def float64, perSite map[string]float64, err
 }
 
 // parseACTRamp parses one end of ACT's ramp (the -act-start or -act-end
-// flag): one step for every site ("100"), per-site steps ("mlp_hidden=0"), or
-// both ("100,mlp_hidden=0"). Steps are integers >= 0; "" or "-1" alone is
-// the default. It returns the bare value (-1 if none) and the per-site ones.
-func parseACTRamp(flagName, spec string) (def int, perSite map[string]int, err error) {
+// flag) of a run of the given steps: one step for every site ("100"),
+// per-site steps ("mlp_hidden=0"), or both ("100,mlp_hidden=0"). A step is
+// an integer >= 0, or a percentage of the run's steps ("5%", rounded as
+// DefaultACTRamp rounds its fractions); "" or "-1" alone is the default. It
+// returns the bare value (-1 if none) and the per-site ones.
+func parseACTRamp(flagName, spec string, steps int) (def int, perSite map[string]int, err error) {
 	if spec = strings.TrimSpace(spec); spec == "" || spec == "-1" {
 		return -1, nil, nil
 	}
-	d, values, err := parseKeyedValues(flagName, strings.TrimSpace(spec), "activation site", ActivationSites, "a step number >= 0",
+	// Percentages become steps first, so that both forms share the checks.
+	parts := strings.Split(spec, ",")
+	for i, part := range parts {
+		key, value, hasKey := strings.Cut(part, "=")
+		if !hasKey {
+			key, value = "", key
+		}
+		pct, isPct := strings.CutSuffix(strings.TrimSpace(value), "%")
+		if !isPct {
+			continue
+		}
+		p, err := strconv.ParseFloat(strings.TrimSpace(pct), 64)
+		if err != nil || !(p >= 0 && p <= 100) {
+			return 0, nil, errors.Errorf("%s %q: %q is not a percentage in [0%%, 100%%] of the run's steps", flagName, spec, value)
+		}
+		step := strconv.Itoa(int(math.Round(p / 100 * float64(steps))))
+		if hasKey {
+			step = key + "=" + step
+		}
+		parts[i] = step
+	}
+	d, values, err := parseKeyedValues(flagName, strings.Join(parts, ","), "activation site", ActivationSites,
+		"a step number >= 0 (or a percentage of the run's steps)",
 		func(v float64) bool { return v >= 0 && v == math.Trunc(v) && v <= math.MaxInt32 })
 	if err != nil {
 		return 0, nil, err

@@ -98,7 +98,7 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 	fs.Float64Var(&f.ACTLambda, "act-lambda", layers.DefaultLambda, "final weight of ACT's rate term (hyperparameter "+layers.ParamLambda+")")
 	fs.TextVar(&f.ACTSchedule, "act-schedule", layers.ScheduleCosine, fmt.Sprintf("ramp of ACT's constraint: %s, %s or %s (hyperparameter %s)",
 		layers.ScheduleLinear, layers.ScheduleCosine, layers.ScheduleStaged, layers.ParamSchedule))
-	fs.StringVar(&f.ACTStart, "act-start", "", fmt.Sprintf(`step at which ACT's ramp starts: one step ("100"), per site ("mlp_hidden=0"), or both ("100,mlp_hidden=0"); default %g of -steps (hyperparameter %s)`, defaultACTStartFraction, layers.ParamStart))
+	fs.StringVar(&f.ACTStart, "act-start", "", fmt.Sprintf(`step at which ACT's ramp starts: one step ("100", or "5%%" of -steps), per site ("mlp_hidden=0"), or both ("100,mlp_hidden=0"); default %g of -steps (hyperparameter %s)`, defaultACTStartFraction, layers.ParamStart))
 	fs.StringVar(&f.ACTEnd, "act-end", "", fmt.Sprintf(`step at which ACT's ramp reaches the target, like -act-start (start = end: the full target from that step); default %g of -steps (hyperparameter %s)`, defaultACTEndFraction, layers.ParamEnd))
 	fs.TextVar(&f.ACTThreshold, "act-threshold", layers.ThresholdBatch, fmt.Sprintf("where ACT's threshold comes from: %s (the batch quantile) or %s (the fitted GG's quantile) (hyperparameter %s)",
 		layers.ThresholdBatch, layers.ThresholdGG, layers.ParamThreshold))
@@ -265,11 +265,11 @@ func (f *Flags) methodSettings(tc *TrainConfig) (settings []string, err error) {
 		}
 	}
 	start, end := DefaultACTRamp(tc.Steps)
-	defStart, siteStarts, err := parseACTRamp("-act-start", f.ACTStart)
+	defStart, siteStarts, err := parseACTRamp("-act-start", f.ACTStart, tc.Steps)
 	if err != nil {
 		return nil, err
 	}
-	defEnd, siteEnds, err := parseACTRamp("-act-end", f.ACTEnd)
+	defEnd, siteEnds, err := parseACTRamp("-act-end", f.ACTEnd, tc.Steps)
 	if err != nil {
 		return nil, err
 	}

@@ -138,6 +138,20 @@ func TestFlagsPerSiteRamp(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, tc, tc2)
 
+	// Percentages of the run's steps.
+	f, err = ParseFlags([]string{"-steps", "400", "-act", "-act-start", "5%,mlp_hidden=0", "-act-end", "60%,mlp_hidden=12.5%"})
+	require.NoError(t, err)
+	_, tc3, settings, err := f.RunConfig(DefaultConfig())
+	require.NoError(t, err)
+	require.Subset(t, settings, []string{layers.ParamStart + "=20", layers.ParamEnd + "=240"})
+	require.Equal(t, map[string][2]int{SiteMLPHidden: {0, 50}}, tc3.ACTRamp)
+	for _, spec := range []string{"101%", "x%", "-5%"} {
+		f, err = ParseFlags([]string{"-act", "-act-start", spec})
+		require.NoError(t, err)
+		_, _, _, err = f.RunConfig(DefaultConfig())
+		require.ErrorContains(t, err, "is not a percentage in [0%, 100%] of the run's steps", spec)
+	}
+
 	bad := tc
 	bad.ACTRamp = map[string][2]int{SiteMLPHidden: {10, 5}}
 	require.ErrorContains(t, bad.Validate(), "want 0 <= start <= end")
