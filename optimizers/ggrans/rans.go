@@ -1,6 +1,7 @@
 package ggrans
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/bits"
 )
@@ -85,8 +86,9 @@ func appendEscapes(escs []int32, g *[4]int32, k int32) []int32 {
 // encPut encodes one symbol with entry e into state x: renormalize (write the low 32 bits of x
 // to buf[pos] if x >= e.xMax), then x = C(s, x). It returns the new state and pos.
 func encPut(x uint64, e *encSym, buf *[chunk]uint32, pos int) (uint64, int) {
+	// Branch-free renormalization: the store is unconditional, only pos advances.
+	buf[pos&(chunk-1)] = uint32(x)
 	if x >= e.xMax {
-		buf[pos&(chunk-1)] = uint32(x)
 		pos++
 		x >>= 32
 	}
@@ -165,10 +167,12 @@ func decGet(x uint64, slots *[probScale]uint8, dec *[256]uint64, w *[4 * chunk]b
 	slot := x & (probScale - 1)
 	d := dec[slots[slot]]
 	x = (d&0xFFFF)*(x>>ProbBits) + slot - (d >> 16 & 0xFFFF)
+	// Branch-free renormalization: the next word is always loaded, and used if x < L.
+	r &= 4*chunk - 4
+	nx := x<<32 | uint64(binary.LittleEndian.Uint32(w[r:r+4]))
+	nr := r + 4
 	if x < ransL {
-		r &= 4*chunk - 4
-		x = x<<32 | uint64(w[r]) | uint64(w[r+1])<<8 | uint64(w[r+2])<<16 | uint64(w[r+3])<<24
-		r += 4
+		x, r = nx, nr
 	}
 	return int32(d >> 32), x, r
 }
