@@ -284,6 +284,20 @@ func (f *Flags) methodSettings(tc *TrainConfig) (settings []string, err error) {
 	if end < start {
 		return nil, errors.Errorf("ACT's ramp ends (step %d) before it starts (step %d): check -act-start and -act-end", end, start)
 	}
+	// ACT's recipe: given no ramp for it (neither a bare step nor its own),
+	// the MLP hidden site's threshold is fixed from the first step (ramp
+	// 0–0), while the other sites ramp (see defaultMLPHiddenRamp).
+	_, hasStart := siteStarts[SiteMLPHidden]
+	_, hasEnd := siteEnds[SiteMLPHidden]
+	if slices.Contains(tc.ACTSites, SiteMLPHidden) && defStart < 0 && defEnd < 0 && !hasStart && !hasEnd {
+		if siteStarts == nil {
+			siteStarts = map[string]int{}
+		}
+		if siteEnds == nil {
+			siteEnds = map[string]int{}
+		}
+		siteStarts[SiteMLPHidden], siteEnds[SiteMLPHidden] = defaultMLPHiddenRamp[0], defaultMLPHiddenRamp[1]
+	}
 	for _, site := range ActivationSites {
 		siteStart, hasStart := siteStarts[site]
 		siteEnd, hasEnd := siteEnds[site]

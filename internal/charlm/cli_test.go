@@ -138,6 +138,31 @@ func TestFlagsPerSiteRamp(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, tc, tc2)
 
+	// The recipe: with no ramp given for it, the MLP hidden site's threshold
+	// is fixed from the first step; any ramp given for it (bare or its own) wins.
+	for _, c := range []struct {
+		args []string
+		want map[string][2]int
+	}{
+		{[]string{"-act", "-act-sparsity", "0.7,mlp_hidden=0.95"}, map[string][2]int{SiteMLPHidden: {0, 0}}},
+		{[]string{"-act", "-act-sites", "mlp_hidden", "-act-end", "attn_in=5"}, nil}, // An error, below.
+		{[]string{"-act", "-act-end", "attn_in=50"}, map[string][2]int{SiteMLPHidden: {0, 0}, SiteAttnIn: {20, 50}}},
+		{[]string{"-act", "-act-sites", "attn_in,mlp_in"}, nil},
+		{[]string{"-act", "-act-start", "5%", "-act-end", "60%"}, nil},
+		{[]string{"-act", "-act-end", "300"}, nil},
+		{[]string{"-act", "-act-start", "mlp_hidden=10"}, map[string][2]int{SiteMLPHidden: {10, 240}}},
+	} {
+		f, err := ParseFlags(append([]string{"-steps", "400"}, c.args...))
+		require.NoError(t, err)
+		_, tc, _, err := f.RunConfig(DefaultConfig())
+		if c.args[len(c.args)-1] == "attn_in=5" {
+			require.ErrorContains(t, err, "not among the -act-sites")
+			continue
+		}
+		require.NoError(t, err, c.args)
+		require.Equal(t, c.want, tc.ACTRamp, c.args)
+	}
+
 	// Percentages of the run's steps.
 	f, err = ParseFlags([]string{"-steps", "400", "-act", "-act-start", "5%,mlp_hidden=0", "-act-end", "60%,mlp_hidden=12.5%"})
 	require.NoError(t, err)

@@ -44,28 +44,30 @@ var configs = map[string]RunConfig{
 	"gg-beta2.0": {Args: []string{"-init", "gg", "-beta", "2.0"}, Label: "GG, β=2.0", KeepWeights: true},
 	"gg-fit":     {Args: []string{"-init", "gg"}, Label: "GG, β fitted to the trained baseline", FitBaseline: true, KeepWeights: true},
 
-	// The ACT study: ACT at the MLP hidden activations.
-	"act-0.8":          {Args: actArgs("0.8"), Label: "ACT 0.8", KeepWeights: true},
-	"act-0.9":          {Args: actArgs("0.9"), Label: "ACT 0.9", KeepWeights: true},
-	"act-0.95":         {Args: actArgs("0.95"), Label: "ACT 0.95", KeepWeights: true},
-	"act-0.98":         {Args: actArgs("0.98"), Label: "ACT 0.98", KeepWeights: true},
-	"act-0.95-lambda0": {Args: actArgs("0.95", "-act-lambda", "0"), Label: "ACT 0.95, no rate term (λ=0)", KeepWeights: true},
+	// The ACT study: ACT at the MLP hidden activations, with the paper's
+	// progressive ramp (over 5% to 60% of the steps, given explicitly:
+	// charlm's default at the MLP hidden is now a fixed threshold).
+	"act-0.8":          {Args: actArgs("0.8", rampArgs...), Label: "ACT 0.8", KeepWeights: true},
+	"act-0.9":          {Args: actArgs("0.9", rampArgs...), Label: "ACT 0.9", KeepWeights: true},
+	"act-0.95":         {Args: actArgs("0.95", rampArgs...), Label: "ACT 0.95", KeepWeights: true},
+	"act-0.98":         {Args: actArgs("0.98", rampArgs...), Label: "ACT 0.98", KeepWeights: true},
+	"act-0.95-lambda0": {Args: actArgs("0.95", append([]string{"-act-lambda", "0"}, rampArgs...)...), Label: "ACT 0.95, no rate term (λ=0)", KeepWeights: true},
+	// charlm's default at the MLP hidden: the full target from step 0.
 	"act-0.95-fixed": {Args: actArgs("0.95", "-act-start", "0", "-act-end", "0"),
 		Label: "ACT 0.95, fixed threshold (full target from step 0)", KeepWeights: true},
 	// ACT at every activation site: 70% at the attention and MLP inputs,
-	// 95% at the MLP hidden (about 78% over the sites).
-	"act-all": {Args: []string{"-act", "-act-sparsity", "0.7," + charlm.SiteMLPHidden + "=0.95"},
+	// 95% at the MLP hidden (about 78% over the sites), every site ramping.
+	"act-all": {Args: append([]string{"-act", "-act-sparsity", "0.7," + charlm.SiteMLPHidden + "=0.95"}, rampArgs...),
 		Label: "ACT at every site (0.7; MLP hidden 0.95)", KeepWeights: true},
 	// The least sparsity at the inputs that keeps the mean over the sites
 	// above 70% (0.6, 0.6, 0.95: about 72%): act-all's cost at a lower rate.
-	"act-all-0.6": {Args: []string{"-act", "-act-sparsity", "0.6," + charlm.SiteMLPHidden + "=0.95"},
+	"act-all-0.6": {Args: append([]string{"-act", "-act-sparsity", "0.6," + charlm.SiteMLPHidden + "=0.95"}, rampArgs...),
 		Label: "ACT at every site (0.6; MLP hidden 0.95)", KeepWeights: true},
-	// act-all with the MLP hidden site's threshold fixed from the first step
-	// (act-0.95-fixed's ramp, which trains better than the progressive one
-	// there), the inputs ramping as in act-all.
-	"act-all-hfixed": {Args: []string{"-act", "-act-sparsity", "0.7," + charlm.SiteMLPHidden + "=0.95",
-		"-act-start", charlm.SiteMLPHidden + "=0", "-act-end", charlm.SiteMLPHidden + "=0"},
-		Label: "ACT at every site (0.7; MLP hidden 0.95, fixed threshold)", KeepWeights: true},
+	// charlm's default with ACT at every site (the recipe): act-all's
+	// targets, the inputs ramping, the MLP hidden threshold fixed from the
+	// first step (act-0.95-fixed's, which trains better there).
+	"act-all-hfixed": {Args: []string{"-act", "-act-sparsity", "0.7," + charlm.SiteMLPHidden + "=0.95"},
+		Label: "ACT at every site (0.7; MLP hidden 0.95, fixed threshold): charlm's default", KeepWeights: true},
 
 	// The GCT study: GCT's quantizer, and the baseline compressors in its place.
 	"gct-1.5bits": {Args: []string{"-compress", "gct", "-gct-bits", "1.5"}, Label: "GCT 1.5 bits"},
@@ -96,6 +98,10 @@ var configs = map[string]RunConfig{
 	llamaBaseline:      {Args: []string{"-arch", "llama", "-init", "normal02"}, Label: "llama, normal(0, 0.02)", Arch: charlm.ArchLlama, KeepWeights: true},
 	"llama-gg-beta1.4": {Args: []string{"-arch", "llama", "-init", "gg", "-beta", "1.4"}, Label: "llama, GG β=1.4", Arch: charlm.ArchLlama},
 }
+
+// rampArgs give every ACT site the paper's progressive ramp, over 5% to 60%
+// of the run's steps (charlm's default ramp, but at the MLP hidden).
+var rampArgs = []string{"-act-start", "5%", "-act-end", "60%"}
 
 // actArgs returns the arguments of ACT at the MLP hidden activations with
 // the given final target sparsity, then more.
