@@ -138,7 +138,7 @@ var profiles = map[string]*Profile{
 			return cfg
 		},
 		InitConfigs:    []string{"normal02", "gg-beta1.4", "gg-fit"},
-		ACTConfigs:     []string{"act-0.95", "act-0.95-fixed", "act-all"},
+		ACTConfigs:     []string{"act-0.95", "act-0.95-fixed", "act-all-hfixed"},
 		GCTConfigs:     []string{"gct-2bits", "sign"},
 		ArchConfigs:    []string{"llama-normal02", "llama-gg-beta1.4"},
 		DPConfigs:      []string{"w2-gct2"},

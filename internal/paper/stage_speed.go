@@ -15,8 +15,9 @@ import (
 // with the host engine (internal/charlm/generate), the dense path against
 // the ACT-sparse path (the products after each ACT site skip its zeros) on
 // the same weights, for the baseline (a control: no ACT, the two paths are
-// one), ACT at the MLP hidden activations (act-0.95) and ACT at every site
-// (act-all), from the final checkpoints of their first seed, at batch 1 and
+// one), ACT at the MLP hidden activations (act-0.95-fixed) and ACT at every
+// site (act-all-hfixed): charlm's default ACT with those sites, the recipe
+// that keeps the loss cost small; from the final checkpoints of their first seed, at batch 1 and
 // at the training batch, beside each model's final validation loss over the
 // profile's seeds. It also times the GoMLX graph decoding the same bytes
 // (one forward of the padded window per byte), the engine's reference.
@@ -36,8 +37,8 @@ var speedConfigs = []string{baseline, speedMLPHidden, speedAllSites}
 // at every site, each at a validation loss within actMaxLossPct of the
 // baseline's.
 const (
-	speedMLPHidden    = "act-0.95"
-	speedAllSites     = "act-all"
+	speedMLPHidden    = "act-0.95-fixed"
+	speedAllSites     = "act-all-hfixed"
 	speedMinMLPHidden = 1.3
 	speedMinAllSites  = 2.0
 	// speedDefaultTokens is the decode length when the profile sets none.

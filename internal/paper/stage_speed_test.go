@@ -10,10 +10,10 @@ import (
 )
 
 // TestSpeedStage runs the speed stage at the tiny profile: the baseline,
-// act-0.95 and act-all, trained with their checkpoints, each decoded at
+// act-0.95-fixed and act-all-hfixed, trained with their checkpoints, each decoded at
 // batch 1 and 12 with the dense and the ACT-sparse path. Every row must
 // decode the same tokens with both paths and measure both speeds; the
-// baseline has no ACT site, act-all has all three; the speed claims get a
+// baseline has no ACT site, act-all-hfixed has all three; the speed claims get a
 // verdict (the tiny model's numbers mean nothing).
 func TestSpeedStage(t *testing.T) {
 	out := t.TempDir()
@@ -25,8 +25,8 @@ func TestSpeedStage(t *testing.T) {
 	require.NotNil(t, st)
 	require.Equal(t, len(speedConfigs), st.Runs)
 	require.Len(t, st.Claims, 3)
-	require.Contains(t, []string{Yes, No}, st.Claims[0].Reproduced, "act-0.95 was decoded")
-	require.Contains(t, []string{Yes, No}, st.Claims[1].Reproduced, "act-all was decoded")
+	require.Contains(t, []string{Yes, No}, st.Claims[0].Reproduced, "act-0.95-fixed was decoded")
+	require.Contains(t, []string{Yes, No}, st.Claims[1].Reproduced, "act-all-hfixed was decoded")
 	require.Equal(t, Yes, st.Claims[2].Reproduced, "the sparse path decodes the dense path's tokens")
 	require.Len(t, st.Tables, 1)
 	require.Len(t, st.Tables[0].Commands, len(speedConfigs)*(1+len(speedBatches)))
