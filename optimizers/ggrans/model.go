@@ -26,10 +26,11 @@ const (
 	MaxBeta = ggx.GraphBetaMax
 
 	// MinC and MaxC bound the step relative to the scale, c = step/alpha, used by the model: c is
-	// clamped to [MinC, MaxC] before the table is built. Below MinC nearly every value escapes;
-	// above MaxC nearly every value is 0.
-	MinC = 1.0 / (1 << 20)
-	MaxC = 1 << 10
+	// clamped to [MinC, MaxC] before the table is built. Below MinC nearly every value escapes
+	// for every shape; above MaxC nearly every value is 0 even for beta = MinBeta, whose tails
+	// reach 10^30 times the scale.
+	MinC = 0x1p-40
+	MaxC = 0x1p126
 
 	// probScale is the sum of the frequencies, M = 2^ProbBits.
 	probScale = 1 << ProbBits

@@ -48,21 +48,30 @@ func (m *Model) expectedEscapeBits() float64 {
 		odd := tail(math.Max(0, math.Ceil((lo-1)/2))) - tail(math.Max(0, math.Ceil((hi-1)/2)))
 		return even + odd
 	}
+	// u is at most uMax, for q = math.MinInt32: larger values saturate to the int32 range, and
+	// the mass beyond uMax (rest, below) is counted at uMax.
+	const uMax = 1 << 32
 	// The mean of u, from the classes [2^i - 1, 2^(i+1) - 1) of order 0, with their
 	// geometric midpoints.
 	sumU, covered := 0.0, 0.0
-	for i := 0; i < 34 && pEsc-covered > 1e-12*pEsc; i++ {
+	for i := 0; i < 33 && pEsc-covered > 1e-12*pEsc; i++ {
 		lo, hi := math.Ldexp(1, i)-1, math.Ldexp(1, i+1)-1
 		p := massU(lo, hi)
 		sumU += p * math.Sqrt(math.Max(lo, 0.5)*hi)
 		covered += p
 	}
+	sumU += math.Max(0, pEsc-covered) * uMax
 	k := min(max(0, bits.Len64(uint64(sumU/pEsc))-1), expgolomb.MaxK)
 	// Order k: u in [2^k (2^j - 1), 2^k (2^(j+1) - 1)) takes 2j + k + 1 bits.
 	total := 0.0
 	covered = 0
-	for j := 0; j < 34 && pEsc-covered > 1e-12*pEsc; j++ {
+	for j := 0; pEsc-covered > 1e-12*pEsc; j++ {
 		lo, hi := math.Ldexp(math.Ldexp(1, j)-1, k), math.Ldexp(math.Ldexp(1, j+1)-1, k)
+		if hi > uMax {
+			// The last class, up to uMax, and the saturated values.
+			total += (pEsc - covered) * float64(2*j+k+1)
+			break
+		}
 		p := massU(lo, hi)
 		total += p * float64(2*j+k+1)
 		covered += p
@@ -85,7 +94,7 @@ func StepForBits(beta, bits float64) (float64, error) {
 			ErrParameter, bits, beta, bmin, bmax)
 	}
 	// ExpectedBits decreases in c (up to the rounding of the table): bisect in log c.
-	for range 48 {
+	for range 40 {
 		mid := (lo + hi) / 2
 		if ExpectedBits(beta, math.Exp(mid)) > bits {
 			lo = mid
@@ -97,14 +106,14 @@ func StepForBits(beta, bits float64) (float64, error) {
 }
 
 // stepTableSize is the number of points of a StepTable, over log(beta).
-const stepTableSize = 64
+const stepTableSize = 256
 
 var stepTables sync.Map // bits (float64) -> *ggx.Table
 
 // StepTable returns the (cached) table of log(c) = log(step/alpha) over log(beta) in
 // [log MinBeta, log MaxBeta], for a target of bits bits per element: in a graph,
 // step = alpha * exp(t.Lookup(log(beta))) with beta and alpha from ggx.FitGraph. It is
-// StepForBits on a uniform grid of 64 points, interpolated linearly (within about 1% of the
+// StepForBits on a uniform grid of 256 points, interpolated linearly (within 1% of the
 // target rate in between). It returns StepForBits' error for a rate out of reach at some beta.
 func StepTable(bits float64) (*ggx.Table, error) {
 	if t, ok := stepTables.Load(bits); ok {
