@@ -50,6 +50,11 @@ const (
 // K by one when a cell's mass is at 2^-ProbBits, which changes the count by a fraction of a bit
 // per thousand values. The escape codes' lengths are exact, with the order the encoder picks.
 //
+// Parameters that AppendFrame rejects (alpha, beta or step not positive and finite, e.g. the
+// alpha = 0 that ggx.FitGraph reports for a constant tensor) give an unspecified result; the
+// cost is a few elementwise passes over q, a histogram of its symbols (ScatterSum into 256
+// bins) and a table computation on about 2000 scalars.
+//
 // It panics (GoMLX style) if q isn't an integer or float tensor, or if beta, alpha or step is
 // not a float scalar.
 func FrameBitsGraph(q, beta, alpha, step *Node) *Node {

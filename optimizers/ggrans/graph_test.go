@@ -83,3 +83,22 @@ func TestFrameBitsGraphEdges(t *testing.T) {
 	}
 	require.Equal(t, float64(8*FrameOverhead), graphFrameBits(t, nil, 1, 1, 1))
 }
+
+// TestFrameBitsGraphDTypes checks float values and float64 parameters: the same count as int32
+// values and float32 parameters.
+func TestFrameBitsGraphDTypes(t *testing.T) {
+	w := ggWorkload(4096, 0.9, 1)
+	want := graphFrameBits(t, w.qs, 1, 0.9, float32(w.c))
+	fs := make([]float32, len(w.qs))
+	for i, q := range w.qs {
+		fs[i] = float32(q) + 0.25 // Rounded back to q.
+	}
+	exec, err := graph.NewExec(testbackend.Get(t), func(q, b, a, s *graph.Node) *graph.Node {
+		return FrameBitsGraph(q, b, a, s)
+	})
+	require.NoError(t, err)
+	defer exec.Finalize()
+	out, err := exec.Call(tensors.FromFlatDataAndDimensions(fs, len(fs)), float64(float32(0.9)), 1.0, float64(float32(w.c)))
+	require.NoError(t, err)
+	require.InDelta(t, want, float64(tensors.ToScalar[float32](out[0])), 0.01)
+}
