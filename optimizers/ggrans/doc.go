@@ -35,26 +35,29 @@
 //
 // # Size and speed
 //
-// Measured on 2^20 GG(beta=0.9) values quantized at the steps [StepForBits] gives, in one
-// benchmark run (bench_test.go, one core of an AMD EPYC, shared with other work, load ~4.5):
+// Measured on 2^20 GG(beta=0.9) values quantized at the steps [StepForBits] gives, both codecs
+// in the same benchmark runs (bench_test.go, one core of a 2-core AMD EPYC shared with a
+// training job, load average 2.9 to 4.5; the ranges are over three runs):
 //
-//	target rate (bits/value)            0.5     1       1.5     2       3
-//	ggrans frame (bits/value)           0.502   1.001   1.501   2.002   3.002
-//	expgolomb frame, best k             1.167   1.430   1.779   2.209   3.280
-//	ggrans encode / decode (Mvalues/s)  490/450 510/410 490/390 490/360 490/330
-//	expgolomb encode / decode           520/1420 530/1390 520/1370 500/1280 470/820
+//	target rate (bits/value)          0.5       1         1.5       2         3
+//	ggrans frame (bits/value)         0.502     1.001     1.501     2.002     3.002
+//	expgolomb frame, best k           1.167     1.430     1.779     2.209     3.280
+//	ggrans encode (Mvalues/s)         440-500   440-520   430-490   260-500   300-500
+//	expgolomb encode                  410-530   500-540   500-530   340-500   290-480
+//	ggrans decode                     320-460   280-420   260-390   260-370   220-340
+//	expgolomb decode                  1280-1430 1140-1390 1340-1380 1140-1300 770-850
 //
 // On 2^18 GG samples of shapes 0.5 to 2 at 0.3 to 3 bits per value, the frames are the values'
 // empirical entropy within 0.03%, plus the fixed part of about 600 bits (TestCompression); the
-// in-graph count is within 4 bits of the frames' size (TestFrameBitsGraph). The gain over Exp-Golomb
-// is 57% of the size at 0.5 bits, 30% at 1 bit, 9% at 2, 8% at 3. Encoding runs at Exp-Golomb's
-// speed; decoding is 2.5 to 3.5 times slower than Exp-Golomb's table decoder, still above
-// 300 million values per second.
+// in-graph count is within 4 bits of the frames' size (TestFrameBitsGraph). The gain over
+// Exp-Golomb is 57% of the size at 0.5 bits, 30% at 1 bit, 16% at 1.5, 9% at 2, 8% at 3. Encoding runs at Exp-Golomb's
+// speed; decoding is 2.5 to 4.5 times slower than Exp-Golomb's table decoder, above 200 million
+// values per second. A frame with new parameters also builds its table, 30 to 90 µs.
 //
 // # Rates and graphs
 //
 // [ExpectedBits] is the expected coded size per value under the model, for a GG of shape beta
-// quantized at step c*alpha; [StepForBits] inverts it, for any rate from about 0.003 bits per
+// quantized at step c*alpha; [StepForBits] inverts it, for any rate from 0.0015 to 35 bits per
 // value, and [StepTable] tabulates log(c) over log(beta) as a ggx.Table for use in a graph
 // (like the Exp-Golomb rate table of package optimizers). [FrameBitsGraph] computes inside a
 // GoMLX graph the size of the frame [AppendFrame] writes, within a few bits: the table is
