@@ -27,10 +27,9 @@ type Decoder struct {
 	// Scratch buffers, grown as needed: the residual stream x, a normalized
 	// activation h, the fused QKV projections, the attention output y, a
 	// sub-layer's output o, the MLP input projection u and hidden activation a,
-	// the final rows and their logits, the attention weights and accumulators.
+	// the final rows and their logits, the attention scores and weights.
 	x, h, qkv, y, o, u, a, xf, lf []float32
 	scores, probs                 []float32
-	exps                          []float64
 	items                         []item
 }
 
@@ -250,13 +249,13 @@ func (d *Decoder) forward(items []item) {
 		d.product(u, h, b.mlpIn, b.mlpInBias, m, W, uWidth, l, siteMLPIn)
 		if gpt {
 			// On the sparse path, GELU is not computed where ACT will zero its
-			// output anyway (see geluSkipBelow): the same bits, less work.
-			skip := float32(math.Inf(-1))
+			// output anyway (see geluSkipFor): the same bits, less work.
+			skip := noGeluSkip
 			if d.sparse && b.act[siteMLPHidden] {
-				skip = geluSkipBelow(b.tau[siteMLPHidden])
+				skip = b.geluSkip
 			}
 			for i, v := range u {
-				if v < skip {
+				if v < skip.below && !(v >= skip.keepLo && v <= skip.keepHi) {
 					a[i] = 0
 					continue
 				}
@@ -402,27 +401,16 @@ func (d *Decoder) cache(s *sequence, layer, pos int, k, v []float32) {
 // attend computes causal attention for one item: y [width] is, per head,
 // softmax(q·k_p / sqrt(headWidth)) over the cached positions p <= pos,
 // applied to the cached values. The two products run on the dense kernels
-// (the scores of all the block's positions, those after pos unused); the
-// softmax is computed in float64.
+// (the scores of all the block's positions, those after pos unused), the
+// softmax by softmax (float32 with AVX-512, float64 otherwise).
 func (d *Decoder) attend(y, q []float32, s *sequence, layer, pos int) {
 	cfg := d.e.Config
 	hw, block := cfg.HeadWidth(), cfg.Block
-	scale := 1 / math.Sqrt(float64(hw))
-	scores, probs, exps := grow(&d.scores, block), grow(&d.probs, pos+1), grow(&d.exps, pos+1)
+	scale := float32(1 / math.Sqrt(float64(hw)))
+	scores, probs := grow(&d.scores, block), grow(&d.probs, pos+1)
 	for h := range cfg.Heads {
 		sparse.DenseMatVec(scores, q[h*hw:(h+1)*hw], s.k[layer][h], nil, hw, block)
-		best := math.Inf(-1)
-		for _, v := range scores[:pos+1] {
-			best = max(best, float64(v))
-		}
-		var sum float64
-		for p, v := range scores[:pos+1] {
-			exps[p] = math.Exp((float64(v) - best) * scale)
-			sum += exps[p]
-		}
-		for p, e := range exps {
-			probs[p] = float32(e / sum)
-		}
+		softmax(probs, scores, scale)
 		sparse.DenseMatVec(y[h*hw:(h+1)*hw], probs, s.v[layer][h][:(pos+1)*hw], nil, pos+1, hw)
 	}
 }
@@ -435,20 +423,67 @@ func addTo(x, o []float32) {
 	}
 }
 
-// geluSkipBelow returns the input below which GELU's output is certainly
-// zeroed by an ACT threshold tau at its output (|gelu(x)| < tau), or -Inf
-// when there is none. For x < 0, |gelu(x)| <= 0.17 (its minimum is about
-// -0.16997, at x = -0.75), so a threshold above geluNegBound zeroes every
-// negative input; for x >= 0, gelu(x) <= x (1 + erf32) with erf32 <= 1 up
-// to a few float32 ulps, so an input below tau by a relative margin far
-// larger than those ulps gives an output below tau. Inputs closer to tau are
-// computed and tested as usual, so skipping never changes a bit.
-func geluSkipBelow(tau float32) float32 {
-	const geluNegBound = 0.18
-	if !(tau > geluNegBound) {
-		return float32(math.Inf(-1))
+// geluSkip is a set of GELU inputs whose output an ACT threshold certainly
+// zeroes (|gelu(x)| < tau): the x < below outside [keepLo, keepHi].
+type geluSkip struct {
+	below, keepLo, keepHi float32
+}
+
+// noGeluSkip skips nothing.
+var noGeluSkip = geluSkip{below: float32(math.Inf(-1)), keepLo: float32(math.Inf(1)), keepHi: float32(math.Inf(-1))}
+
+// Bounds of geluSkipFor: GELU's minimum, about -0.169971 at x = -0.7518,
+// is the largest |gelu(x)| over x < 0; geluSkipMinTau is the smallest
+// threshold whose negative inputs are skipped (below it the float32 error of
+// gelu, up to about 1.5e-6 for x in [-5.7, 0], is not small beside tau's
+// margin); for x < -4*sqrt(2) erf32 is exactly -1 and gelu exactly 0.
+const (
+	geluNegMax     = 0.169972
+	geluMinX       = -0.7517916
+	geluSkipMinTau = 0.01
+	geluTauMargin  = 1e-3
+)
+
+// geluSkipFor returns the GELU inputs that an ACT threshold tau at GELU's
+// output certainly zeroes, so that the sparse path need not compute them:
+//   - 0 <= x < tau(1 - 1e-4): gelu(x) <= x (1 + erf32)/2 with erf32 <= 1
+//     up to a few float32 ulps, far inside that relative margin;
+//   - x < 0: every x where the exact
+//     |gelu(x)| is below tau(1 - geluTauMargin), i.e. all but an interval
+//     [keepLo, keepHi] around GELU's minimum, found by bisection in float64
+//     and widened by 1e-6 (empty when tau(1 - margin) is above geluNegMax);
+//     the float32 gelu differs from the exact one by far less than the
+//     margin there.
+//
+// A threshold below geluSkipMinTau (or not finite) skips nothing. Inputs
+// outside the set are computed and tested as usual, so skipping never
+// changes a bit (TestGeluSkip scans the float32 inputs near every bound).
+func geluSkipFor(tau float32) geluSkip {
+	if !(tau >= geluSkipMinTau) || math.IsInf(float64(tau), 1) {
+		return noGeluSkip
 	}
-	return tau * (1 - 1e-4)
+	s := noGeluSkip
+	s.below = tau * (1 - 1e-4)
+	t := float64(tau) * (1 - geluTauMargin)
+	if t >= geluNegMax {
+		return s
+	}
+	exact := func(x float64) float64 { return -x * 0.5 * (1 + math.Erf(x/math.Sqrt2)) } // |gelu(x)| for x < 0.
+	// |gelu| rises from 0 (at -Inf) to geluNegMax at geluMinX, then falls to 0 at 0.
+	root := func(lo, hi float64, rising bool) float64 {
+		for range 100 {
+			mid := (lo + hi) / 2
+			if (exact(mid) < t) == rising {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		return (lo + hi) / 2
+	}
+	s.keepLo = float32(root(-40, geluMinX, true) - 1e-6)
+	s.keepHi = float32(root(geluMinX, 0, false) + 1e-6)
+	return s
 }
 
 // gelu is the exact GELU, x * (1 + erf(x/sqrt 2))/2, in float32 arithmetic

@@ -58,6 +58,9 @@ type block struct {
 	// act[s] tells whether site s has ACT, tau[s] its frozen threshold.
 	act [numSites]bool
 	tau [numSites]float32
+	// geluSkip are the GELU inputs the MLP hidden site's threshold zeroes
+	// (gpt with ACT there; see geluSkipFor).
+	geluSkip geluSkip
 }
 
 // Load reads the latest checkpoint of a charlm run in dir (see
@@ -134,6 +137,10 @@ func New(ckpt *charlm.InferenceCheckpoint) (*Engine, error) {
 				return nil, errors.Errorf("checkpoint %s: ACT threshold %g of block %d's %s: want a finite value >= 0", ckpt.Name, t, l, site)
 			}
 			b.act[s], b.tau[s] = true, tau[0]
+		}
+		b.geluSkip = noGeluSkip
+		if gpt && b.act[siteMLPHidden] {
+			b.geluSkip = geluSkipFor(b.tau[siteMLPHidden])
 		}
 	}
 	e.finalGain = read("/final_norm/gain", d)

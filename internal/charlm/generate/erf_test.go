@@ -22,34 +22,61 @@ func TestErf32(t *testing.T) {
 	require.Equal(t, float32(1), float32(math.Erf(4)))
 }
 
-// TestGeluSkipBelow checks the rule that lets the sparse path skip GELU:
-// every input below geluSkipBelow(tau) has |gelu(x)| < tau, so ACT zeroes it
-// on the dense path too. Negative inputs are scanned densely (the minimum of
-// GELU is near -0.75); positive ones on every float32 just below the skip
-// point and on a grid below it.
-func TestGeluSkipBelow(t *testing.T) {
-	for x := float32(-12); x <= 0; x += 1e-4 {
-		if g := gelu(x); !(g > -0.18 && g < 0.18) {
-			t.Fatalf("gelu(%g) = %g: |gelu| not below 0.18", x, g)
+// TestGeluSkip checks the rule that lets the sparse path skip GELU: every
+// input in geluSkipFor(tau)'s set has |gelu(x)| < tau, so ACT zeroes it on
+// the dense path too. It scans every float32 input within 2^16 ulps of each
+// bound of the set (below, keepLo, keepHi), and a grid over [-50, below], for
+// thresholds around GELU's minimum (0.169972) and far from it; it also
+// checks that the set is not empty where it should skip, so that a rule
+// skipping nothing would fail.
+func TestGeluSkip(t *testing.T) {
+	skipped := func(s geluSkip, x float32) bool { return x < s.below && !(x >= s.keepLo && x <= s.keepHi) }
+	check := func(tau float32, s geluSkip, x float32) {
+		if skipped(s, x) {
+			if g := gelu(x); !(float32(math.Abs(float64(g))) < tau) {
+				t.Fatalf("tau %g: x %g is skipped but |gelu(x)| = %g", tau, x, math.Abs(float64(g)))
+			}
 		}
 	}
-	require.True(t, math.IsInf(float64(geluSkipBelow(0.18)), -1), "no skipping at or below the negative bound")
-	require.True(t, math.IsInf(float64(geluSkipBelow(float32(math.NaN()))), -1))
-	for _, tau := range []float32{0.05, 0.1, 0.17, 0.1801, 0.25, 0.5, 0.77, 1, 1.5, 2, 3.9, 4, 4.1, 6, 20} {
-		skip := geluSkipBelow(tau)
-		if math.IsInf(float64(skip), -1) {
-			continue
+	for _, tau := range []float32{0.01, 0.02, 0.05, 0.1, 0.15, 0.1698, 0.16987, 0.16995, 0.169971, 0.16998, 0.17, 0.1702, 0.18, 0.25, 0.5, 1, 4, 6, 20} {
+		s := geluSkipFor(tau)
+		require.Less(t, s.below, tau, "tau %g", tau)
+		require.Greater(t, s.below, float32(0), "tau %g: positive inputs below it are skipped", tau)
+		for _, bound := range []float32{s.below, s.keepLo, s.keepHi} {
+			if math.IsInf(float64(bound), 0) {
+				continue
+			}
+			lo, hi := bound, bound
+			for range 1 << 16 {
+				lo, hi = math.Nextafter32(lo, float32(math.Inf(-1))), math.Nextafter32(hi, float32(math.Inf(1)))
+				check(tau, s, lo)
+				check(tau, s, hi)
+			}
 		}
-		for x := float32(-12); x < 0; x += 1e-3 { // Negative inputs are skipped too.
-			require.Less(t, float32(math.Abs(float64(gelu(x)))), tau, "tau %g, x %g", tau, x)
+		n, skip := 0, 0
+		for x := float32(-50); x < s.below; x += 1e-4 {
+			check(tau, s, x)
+			if x > -3 && x < 0 {
+				n++
+				if skipped(s, x) {
+					skip++
+				}
+			}
 		}
-		x := skip
-		for range 100000 { // The floats just below the skip point.
-			x = math.Nextafter32(x, 0)
-			require.Less(t, gelu(x), tau, "tau %g, x %g", tau, x)
+		// Near GELU's minimum and above it, negative inputs are mostly skipped
+		// (all but a narrow interval around the minimum); at lower thresholds
+		// some are (those near 0, and below the interval).
+		want := 0.0
+		if tau >= 0.1698 {
+			want = 0.95
 		}
-		for x := float32(0); x < skip; x += skip / 1000 {
-			require.Less(t, gelu(x), tau, "tau %g, x %g", tau, x)
-		}
+		require.Greater(t, float64(skip)/float64(n), want, "tau %g: negative inputs skipped in [-3, 0]", tau)
 	}
+	require.Equal(t, noGeluSkip, geluSkipFor(0.009))
+	require.Equal(t, noGeluSkip, geluSkipFor(float32(math.NaN())))
+	require.Equal(t, noGeluSkip, geluSkipFor(float32(math.Inf(1))))
+	require.True(t, skippedAll(geluSkipFor(0.1702)), "above GELU's minimum, every negative input is skipped")
 }
+
+// skippedAll reports whether s skips every negative input.
+func skippedAll(s geluSkip) bool { return s.below > 0 && s.keepLo > s.keepHi }
