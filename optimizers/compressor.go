@@ -2,6 +2,7 @@ package optimizers
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -33,6 +34,11 @@ const (
 	// Decoded = LowRankDecode(P, Q, shape), the gradient viewed as a matrix
 	// [rows, cols] (leading axes flattened). PowerSGD uses it.
 	CodingLowRank Coding = "lowrank"
+	// CodingGGRANS: Ints coded with the rANS coder of package ggrans under the
+	// GG model of Alpha and Beta, quantized at Step (all three Float32
+	// scalars, carried bit-exactly by the frame, ggrans.AppendFrame): Decoded
+	// = Ints * Step. GCT's GG quantizer with CoderRANS uses it.
+	CodingGGRANS Coding = "ggrans"
 )
 
 // Compressed is one variable's compressed gradient, built in the graph.
@@ -47,10 +53,17 @@ type Compressed struct {
 	// Coding says how the payload is coded; for CodingExpGolomb and CodingInt8,
 	// Ints (Int32, the gradient's shape) and Step (scalar, the gradient's dtype)
 	// are the wire form, with Decoded = Ints * Step, and K the Exp-Golomb order.
+	// For CodingGGRANS, Ints (Int32) and Step, Alpha and Beta (Float32
+	// scalars: the frame's float32 parameters, exactly) are the wire form,
+	// with Decoded = Ints * Step (Step converted to the gradient's dtype).
 	Coding Coding
 	Ints   *Node
 	Step   *Node
 	K      int
+
+	// Alpha is, for CodingGGRANS, the scale of the GG model the integers are
+	// coded under (Float32 scalar; its shape is Beta).
+	Alpha *Node
 
 	// Mask (Bool, the gradient's shape) is, for CodingSparse, the elements
 	// sent (Decoded is zero elsewhere), and for CodingSign the elements whose
@@ -67,7 +80,8 @@ type Compressed struct {
 	ZeroFraction *Node
 
 	// Beta is the GG shape fitted to the compressor's input (Float32 scalar; nil
-	// if the compressor fits none).
+	// if the compressor fits none). For CodingGGRANS it is also the shape of
+	// the frame's model.
 	Beta *Node
 }
 
@@ -124,8 +138,10 @@ type Compressor interface {
 
 // ParseCompressor returns the compressor named by spec, as charlm's -compress
 // flag takes it: "none" or "fp32", "bf16", "int8", "sign", "topk:F" (F the
-// fraction kept, e.g. 0.01), "powersgd:R" (R the rank), "gct" or "gct:B" (B
-// bits per element; default bits).
+// fraction kept, e.g. 0.01), "powersgd:R" (R the rank), "gct" or "gct:B" (GCT's
+// GG quantizer with Exp-Golomb codes, B bits per element, B > 1; default
+// bits), "gct-rans" or "gct-rans:B" (the GG quantizer with the ggrans coder,
+// GGQuantizerRANS, any B > 0, e.g. 0.5; default bits).
 func ParseCompressor(spec string, bits float64) (Compressor, error) {
 	name, arg, hasArg := strings.Cut(strings.TrimSpace(spec), ":")
 	num := func() (float64, error) {
@@ -165,7 +181,7 @@ func ParseCompressor(spec string, bits float64) (Compressor, error) {
 			return nil, fmt.Errorf("compressor %q: the rank must be a positive integer", spec)
 		}
 		return PowerSGD(int(r)), nil
-	case "gct":
+	case "gct", "gct-rans":
 		if hasArg {
 			b, err := num()
 			if err != nil {
@@ -173,12 +189,38 @@ func ParseCompressor(spec string, bits float64) (Compressor, error) {
 			}
 			bits = b
 		}
-		if !(bits > 1) {
-			return nil, fmt.Errorf("compressor %q: bits per element must be > 1", spec)
+		coder := CoderExpGolomb
+		if name == "gct-rans" {
+			coder = CoderRANS
 		}
-		return GGQuantizer(bits, 0), nil
+		if err := CheckBits(bits, coder); err != nil {
+			return nil, fmt.Errorf("compressor %q: %w", spec, err)
+		}
+		var comp Compressor
+		err := exceptions.TryCatch[error](func() { comp = GGQuantizerWith(bits, 0, coder) })
+		if err != nil {
+			return nil, fmt.Errorf("compressor %q: %w", spec, err)
+		}
+		return comp, nil
 	}
-	return nil, fmt.Errorf("unknown compressor %q: want none, fp32, bf16, int8, sign, topk:F, powersgd:R or gct[:B]", spec)
+	return nil, fmt.Errorf("unknown compressor %q: want none, fp32, bf16, int8, sign, topk:F, powersgd:R, gct[:B] or gct-rans[:B]", spec)
+}
+
+// CheckBits returns an error unless bits is a valid target of the GG
+// quantizer with the coder (order-0 Exp-Golomb: > 1, its minimum; rANS: > 0),
+// saying what to do instead. It doesn't build the rate table: a target valid
+// here may still be out of the rANS coder's reach (above about 35 bits).
+func CheckBits(bits float64, coder Coder) error {
+	switch {
+	case math.IsNaN(bits) || math.IsInf(bits, 0):
+		return fmt.Errorf("%g bits per element: want a finite value", bits)
+	case coder == CoderRANS && !(bits > 0):
+		return fmt.Errorf("%g bits per element: the rANS coder wants a value > 0", bits)
+	case coder == CoderExpGolomb && !(bits > 1):
+		return fmt.Errorf("%g bits per element: Exp-Golomb codes take at least 1 bit per element, want a value > 1 "+
+			"(the rANS coder, %s=%s, goes below)", bits, ParamCoder, CoderRANS)
+	}
+	return nil
 }
 
 // sizeOf returns the number of elements of x as a float.

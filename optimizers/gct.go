@@ -16,7 +16,9 @@ import (
 // Hyperparameters of GCT, read from the scope when the builder leaves them unset
 // (e.g. -set="gct_bits=2;gct_lambda=1e-4").
 const (
-	// ParamBits is the target coded bits per gradient element (float64, default DefaultBits).
+	// ParamBits is the target coded bits per gradient element (float64, default
+	// DefaultBits): above 1 with Exp-Golomb codes, any value above 0 with the
+	// rANS coder (see ParamCoder, in coder.go).
 	ParamBits = "gct_bits"
 	// ParamLambda is the weight of the rate constraint lambda*||g||_1 (float64, default 0: off).
 	ParamLambda = "gct_lambda"
@@ -47,6 +49,8 @@ type GCTConfig struct {
 	lambda        float64 // NaN: from the scope.
 	errorFeedback int     // -1: from the scope; 0 off; 1 on.
 	warmup        int     // < 0: from the scope.
+	coder         Coder
+	coderSet      bool // false: from the scope.
 }
 
 // GCT wraps any GoMLX optimizer that accepts gradients (Adam, AdamW, SGD,
@@ -63,8 +67,10 @@ type GCTConfig struct {
 //     (g_t - g_{t-1}) / (w_t - w_{t-1}), clamped to [0, 1e4] and smoothed;
 //  2. with error feedback (on by default), the residual of the previous step is added;
 //  3. the result v is quantized, q = round(v/delta), with delta from the GG fitted
-//     to v in the graph so that the expected Exp-Golomb code length is
-//     BitsPerElement (or a fixed delta: Compressor(FixedStep(delta, k)));
+//     to v in the graph so that the expected coded size is BitsPerElement,
+//     with the Coder's codes: Exp-Golomb (the default), or the rANS coder of
+//     package ggrans, whose model is the fitted GG and which goes below 1 bit
+//     per element (or a fixed delta: Compressor(FixedStep(delta, k)));
 //  4. the inner optimizer is updated with q*delta, and v - q*delta is kept as
 //     the next residual.
 //
@@ -82,13 +88,30 @@ func GCT(inner optimizer.Interface) *GCTConfig {
 	return &GCTConfig{inner: inner, bits: math.NaN(), lambda: math.NaN(), errorFeedback: -1, warmup: -1}
 }
 
-// BitsPerElement sets the target coded size of the GG quantizer (bits > k+1,
-// default DefaultBits or the scope's ParamBits).
+// BitsPerElement sets the target coded size of the GG quantizer (default
+// DefaultBits or the scope's ParamBits): bits > k+1 with Exp-Golomb codes of
+// order k, bits > 0 with the rANS coder (see Coder).
 func (c *GCTConfig) BitsPerElement(bits float64) *GCTConfig {
 	if math.IsNaN(bits) {
 		exceptions.Panicf("optimizers.GCT: BitsPerElement(NaN)")
 	}
 	c.bits = bits
+	return c
+}
+
+// Coder sets the entropy coder of the GG quantizer (default: the scope's
+// ParamCoder, "gct_coder", or DefaultCoder, CoderExpGolomb):
+//
+//	opt := optimizers.GCT(optimizer.Adam().Done()).Coder(optimizers.CoderRANS).BitsPerElement(0.5).Done()
+//
+// With CoderRANS the integers are coded by package ggrans under the fitted GG
+// (CodingGGRANS), and any target above 0 bits per element is reachable;
+// ExpGolombOrder is then unused. It has no effect with Compressor.
+func (c *GCTConfig) Coder(coder Coder) *GCTConfig {
+	if _, err := coder.MarshalText(); err != nil {
+		exceptions.Panicf("optimizers.GCT: Coder: %v", err)
+	}
+	c.coder, c.coderSet = coder, true
 	return c
 }
 
@@ -142,7 +165,12 @@ func (c *GCTConfig) Done() *Wrapper {
 		exceptions.Panicf("optimizers.GCT: WarmupSteps(%d), want >= 0", c.warmup)
 	}
 	if !math.IsNaN(c.bits) && c.compressor == nil {
-		c.compressor = GGQuantizer(c.bits, c.k)
+		if c.coderSet {
+			c.compressor = newGGQuantizer("optimizers.GCT", c.bits, c.k, c.coder)
+		} else if !(c.bits > 0) || math.IsInf(c.bits, 0) {
+			// The coder comes from the scope: the range is checked against it then.
+			exceptions.Panicf("optimizers.GCT: BitsPerElement(%g), want a finite value > 0", c.bits)
+		}
 	}
 	return &Wrapper{config: *c}
 }
@@ -184,7 +212,15 @@ func (o *Wrapper) resolve(scope *model.Scope) resolved {
 	c := o.config
 	r := resolved{compressor: c.compressor, lambda: c.lambda, warmup: c.warmup}
 	if r.compressor == nil {
-		r.compressor = GGQuantizer(model.GetParamOr(scope, ParamBits, DefaultBits), c.k)
+		bits := c.bits
+		if math.IsNaN(bits) {
+			bits = model.GetParamOr(scope, ParamBits, DefaultBits)
+		}
+		coder := c.coder
+		if !c.coderSet {
+			coder = CoderFromScope(scope)
+		}
+		r.compressor = newGGQuantizer("optimizers.GCT", bits, c.k, coder)
 	}
 	if math.IsNaN(r.lambda) {
 		r.lambda = model.GetParamOr(scope, ParamLambda, 0.0)

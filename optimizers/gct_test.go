@@ -204,7 +204,8 @@ func TestGCTRateConstraint(t *testing.T) {
 
 func TestGCTBadConfig(t *testing.T) {
 	require.Panics(t, func() { GCT(nil) })
-	require.Panics(t, func() { GCT(optimizer.StochasticGradientDescent()).BitsPerElement(1).Done() })
+	require.Panics(t, func() { GCT(optimizer.StochasticGradientDescent()).BitsPerElement(1).Coder(CoderExpGolomb).Done() })
+	require.Panics(t, func() { GCT(optimizer.StochasticGradientDescent()).BitsPerElement(-1).Done() })
 	require.Panics(t, func() { GCT(optimizer.StochasticGradientDescent()).RateWeight(-1).Done() })
 	require.Panics(t, func() { GCT(optimizer.StochasticGradientDescent()).RateWeight(math.NaN()).Done() })
 	require.Panics(t, func() { GCT(noGradients{}).Done() })

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ggprior/ggprior/ggx"
 	"github.com/ggprior/ggprior/optimizers/expgolomb"
+	"github.com/ggprior/ggprior/optimizers/ggrans"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
@@ -16,15 +17,73 @@ import (
 // Exp-Golomb of order k, where delta = alpha * c(beta) follows from the GG fitted
 // to x in the graph (ggx.FitGraph) so that the expected code length is bits per
 // element (see ExpectedBits), or a fixed delta with FixedStep. The bit count it
-// reports is the exact Exp-Golomb length of q plus a 32-bit step.
+// reports is the exact Exp-Golomb length of q plus a 32-bit step. bits must be
+// above k+1, Exp-Golomb's minimum (GGQuantizerRANS goes below).
 func GGQuantizer(bits float64, k int) Compressor {
-	if k < 0 || k > expgolomb.MaxK {
-		exceptions.Panicf("optimizers.GGQuantizer: Exp-Golomb order k=%d, want 0..%d", k, expgolomb.MaxK)
+	return newGGQuantizer("optimizers.GGQuantizer", bits, k, CoderExpGolomb)
+}
+
+// GGQuantizerRANS returns GCT's compressor with the rANS coder of package
+// ggrans (CoderRANS): q = round(x/delta), with delta = alpha * c(beta) from the
+// GG fitted to x in the graph so that the expected size of the ggrans frame is
+// bits per element (ggrans.StepTable; any bits > 0, e.g. 0.5), coded under that
+// same GG (CodingGGRANS). The bit count it reports is the in-graph size of the
+// whole frame, header and checksum included (ggrans.FrameBitsGraph: within a
+// few bits of the host's ggrans.AppendFrame). Its name is "gct-rans:<bits>bits".
+//
+// The frame's float32 parameters are the fitted alpha and beta and the step;
+// for a tensor without spread (constant, or a single element), where the fit
+// gives alpha = 0, alpha and the step are the tensor's largest magnitude
+// instead (a constant tensor is then sent exactly, as q = +-1, at about 2 bits
+// per element), and for a tensor of zeros alpha = 2^-126 and the step 2^-26
+// (its zeros then cost about 0.0014 bits each). Alpha and the step are at
+// least 2^-126 (the smallest normal float32), so that every tensor of finite
+// values makes a valid frame; non-finite values make an invalid one (NaN
+// parameters or bits, which ggrans.AppendFrame refuses).
+func GGQuantizerRANS(bits float64) Compressor {
+	return newGGQuantizer("optimizers.GGQuantizerRANS", bits, 0, CoderRANS)
+}
+
+// GGQuantizerWith returns GCT's GG quantizer at bits per element with the
+// given coder: GGQuantizer(bits, k) for CoderExpGolomb, GGQuantizerRANS(bits)
+// for CoderRANS (which ignores k). It panics (GoMLX style) if the target is out
+// of the coder's reach.
+func GGQuantizerWith(bits float64, k int, coder Coder) Compressor {
+	return newGGQuantizer("optimizers.GGQuantizerWith", bits, k, coder)
+}
+
+// newGGQuantizer validates the target and builds (and caches) its rate table.
+func newGGQuantizer(who string, bits float64, k int, coder Coder) Compressor {
+	switch coder {
+	case CoderExpGolomb:
+		if k < 0 || k > expgolomb.MaxK {
+			exceptions.Panicf("%s: Exp-Golomb order k=%d, want 0..%d", who, k, expgolomb.MaxK)
+		}
+		if _, err := stepTableFor(bits, k); err != nil {
+			exceptions.Panicf("%s: %v", who, err)
+		}
+		return ggQuantizer{bits: bits, k: k}
+	case CoderRANS:
+		if _, err := ransStepTable(bits); err != nil {
+			exceptions.Panicf("%s: %v", who, err)
+		}
+		return ggQuantizer{bits: bits, coder: CoderRANS}
 	}
-	if _, err := stepTableFor(bits, k); err != nil {
-		exceptions.Panicf("optimizers.GGQuantizer: %v", err)
+	exceptions.Panicf("%s: unknown coder %d", who, int(coder))
+	return nil
+}
+
+// ransStepTable returns the (cached) ggrans.StepTable for bits, with an error
+// that says the reachable range.
+func ransStepTable(bits float64) (*ggx.Table, error) {
+	if !(bits > 0) || math.IsInf(bits, 0) {
+		return nil, fmt.Errorf("optimizers: %g bits per element is not a valid target for the rANS coder: want a finite value > 0", bits)
 	}
-	return ggQuantizer{bits: bits, k: k}
+	t, err := ggrans.StepTable(bits)
+	if err != nil {
+		return nil, fmt.Errorf("optimizers: %g bits per element is out of the rANS coder's reach: %w", bits, err)
+	}
+	return t, nil
 }
 
 // FixedStep returns GCT's compressor with a fixed quantization step delta > 0.
@@ -40,19 +99,26 @@ func FixedStep(delta float64, k int) Compressor {
 
 type ggQuantizer struct {
 	bits  float64 // Target bits per element (when delta == 0).
-	delta float64 // Fixed step, if > 0.
+	delta float64 // Fixed step, if > 0 (Exp-Golomb only).
 	k     int
+	coder Coder
 }
 
 func (c ggQuantizer) Name() string {
-	if c.delta > 0 {
+	switch {
+	case c.delta > 0:
 		return fmt.Sprintf("gct:delta=%g", c.delta)
+	case c.coder == CoderRANS:
+		return fmt.Sprintf("gct-rans:%gbits", c.bits)
 	}
 	return fmt.Sprintf("gct:%gbits", c.bits)
 }
 
 func (c ggQuantizer) Compress(_ *model.Scope, _ *model.Variable, x *Node) Compressed {
 	checkFloat("GCT", x)
+	if c.coder == CoderRANS {
+		return c.compressRANS(x)
+	}
 	g := x.Graph()
 	beta, alpha := ggx.FitGraph(x)
 	var step *Node
@@ -74,5 +140,60 @@ func (c ggQuantizer) Compress(_ *model.Scope, _ *model.Variable, x *Node) Compre
 		Decoded: Mul(q, step), Bits: bits,
 		Coding: CodingExpGolomb, Ints: ints, Step: step, K: c.k,
 		ZeroFraction: zeroFraction(ints), Beta: ConvertDType(beta, dtypes.Float32),
+	}
+}
+
+const (
+	// ransMinScale is the least alpha and step of a ggrans frame: the smallest
+	// normal float32, 2^-126 (frames want them > 0, and backends may flush
+	// subnormals to zero).
+	ransMinScale = 0x1p-126
+
+	// ransMaxInt bounds |q| for the rANS coder: the largest float32 below
+	// 2^31, so that the rounded float q converts to the same int32 on every
+	// backend (2^31 itself overflows int32).
+	ransMaxInt = 1<<31 - 128
+
+	// ransZeroStep is the step of a tensor of zeros: 2^100 times its alpha
+	// (ransMinScale), so that the model gives 0 nearly all the mass.
+	ransZeroStep = 0x1p-26
+)
+
+// compressRANS is Compress with the ggrans coder (see GGQuantizerRANS). The
+// model parameters are computed in float32, the precision the frame carries
+// them in, and Decoded is q times exactly the float32 step on the wire.
+func (c ggQuantizer) compressRANS(x *Node) Compressed {
+	table, err := ransStepTable(c.bits)
+	if err != nil {
+		exceptions.Panicf("optimizers.GCT: %v", err)
+	}
+	beta, alpha := ggx.FitGraph(x)
+	f32 := func(n *Node) *Node { return StopGradient(ConvertDType(n, dtypes.Float32)) }
+	beta, alpha = f32(beta), f32(alpha)
+	minScale := ConstAs(alpha, ransMinScale)
+	// No spread (FitGraph's alpha = 0, or below float32's normal range): the
+	// largest magnitude stands for alpha and the step.
+	// A tensor of zeros (every |x| below 2^-126) gets a step far above its
+	// scale, so that its zeros cost the least (about 0.0014 bits each).
+	flat := LessThan(alpha, minScale)
+	maxAbs := ReduceAllMax(Abs(f32(x)))
+	zeros := LessThan(maxAbs, minScale)
+	alpha = Where(flat, Max(maxAbs, minScale), alpha)
+	flatStep := Where(zeros, ConstAs(alpha, ransZeroStep), maxAbs)
+	step := Where(flat, flatStep, Mul(alpha, Exp(table.Lookup(Log(beta)))))
+	step = Max(step, minScale)
+
+	stepX := step
+	if x.DType() != dtypes.Float32 {
+		stepX = ConvertDType(step, x.DType())
+	}
+	q := ClipScalar(Round(Div(StopGradient(x), stepX)), -ransMaxInt, ransMaxInt)
+	ints := ConvertDType(q, dtypes.Int32)
+	// Decoded from the integers, as receivers compute it (so a -0 of q is +0).
+	decoded := Mul(ConvertDType(ints, x.DType()), stepX)
+	return Compressed{
+		Decoded: decoded, Bits: ggrans.FrameBitsGraph(ints, beta, alpha, step),
+		Coding: CodingGGRANS, Ints: ints, Step: step, Alpha: alpha,
+		ZeroFraction: zeroFraction(ints), Beta: beta,
 	}
 }

@@ -52,7 +52,8 @@ func ExpectedBits(beta, c float64, k int) float64 {
 func stepForBits(beta, bits float64, k int) (float64, error) {
 	minBits := float64(k + 1)
 	if !(bits > minBits) {
-		return 0, fmt.Errorf("optimizers: %g bits per element is not reachable with Exp-Golomb order %d (its minimum is %g, when every value is 0)", bits, k, minBits)
+		return 0, fmt.Errorf("optimizers: %g bits per element is not reachable with Exp-Golomb order %d (its minimum is %g, when every value is 0; "+
+			"the rANS coder, CoderRANS or %s=%s, goes below)", bits, k, minBits, ParamCoder, CoderRANS)
 	}
 	// ExpectedBits decreases in c: bisect in log c.
 	lo, hi := math.Log(1e-30), math.Log(1e30)
