@@ -13,12 +13,14 @@
 //  1. compute: forward and backward on the shard, then GCT's compression
 //     (optimizers.Wrapper.CompressGradients: rate constraint, error feedback,
 //     quantization). The graph outputs each trainable variable's wire form:
-//     the integers and the step for Exp-Golomb and int8 codings, the kept
+//     the integers and the step for Exp-Golomb and int8 codings (and the GG
+//     model's alpha and beta for the rANS coder, ggrans), the kept
 //     elements' mask and values for Top-k, the signs and the scale for sign,
 //     the factors P and Q for PowerSGD, or the decoded gradient for dense
 //     codings (fp32, bf16).
 //  2. exchange: the host encodes all variables into one payload (Exp-Golomb
-//     frames from the expgolomb package, raw int8 bytes, bit-packed indices
+//     frames from the expgolomb package, rANS frames from the ggrans
+//     package, raw int8 bytes, bit-packed indices
 //     and values, bit-packed signs, the factors, or raw floats), all ranks
 //     all-gather their payloads, and each checks and decodes its peers'
 //     payloads straight into tensors (sparse and sign sections into the dense
@@ -49,6 +51,9 @@
 // n sections (see AppendPayload):
 //
 //	Exp-Golomb   one expgolomb frame: expgolomb.FrameOverhead (28) + ceil(bits/8) bytes
+//	ggrans       one ggrans frame: ggrans.FrameOverhead (56) bytes of header
+//	             (count, float32 alpha, beta, step) and CRC-32C, the rANS
+//	             words, the escapes and final states
 //	int8         n + 8 bytes (the float32 step, the values, a CRC-32C)
 //	dense        n*4 + 4 bytes (float32 values and a CRC-32C); bf16: n*2 + 4
 //	sparse       Top-k: the count c (4 bytes), c indices of ceil(log2 n) bits
@@ -66,7 +71,11 @@
 // what the compressors claim (optimizers.Compressed.Bits). For Exp-Golomb, a
 // variable's section is its coded size minus the 4-byte step, plus the 28-byte
 // frame (the frame carries the step): per variable the wire carries 24 bytes
-// more than Bits/8 (rounded up to a byte), plus the payload header. The
+// more than Bits/8 (rounded up to a byte), plus the payload header. For
+// ggrans, the section is the frame and Bits counts all of it (header and
+// CRC-32C included), but the rANS stream as its information content under
+// the model (ggrans.FrameBitsGraph): the section is Bits/8 bytes within a
+// few bytes (at most 0.5% for tensors of 4096 values or more). The
 // other sections carry, besides Bits/8 rounded up to a byte, only their
 // framing: the 4-byte CRC-32C for int8, dense (fp32: 32 bits per element;
 // bf16: 16, whose values are exactly bfloat16), sign (n + 32 bits) and lowrank

@@ -28,6 +28,7 @@ type layout struct {
 // wire form, then Decoded and Bits. The wire forms:
 //
 //	expgolomb, int8  Ints (Int32, or Int8 for int8), Step (Float32)
+//	ggrans           Ints (Int32), Step, Alpha, Beta (Float32)
 //	sparse           Mask (Bool), the gradient as float32, zero outside Mask
 //	sign             Mask (Bool), Step (Float32), the gradient as float32
 //	                 (Where(Mask, -Step, Step): what receivers rebuild)
@@ -44,6 +45,8 @@ func (v varLayout) numOutputs() int {
 		return 2
 	case optimizers.CodingSign:
 		return 6
+	case optimizers.CodingGGRANS:
+		return 7
 	}
 	return 5
 }
@@ -95,6 +98,18 @@ func (t *Trainer) computeGraph(scope *model.Scope, inputsAndLabels []*Node) []*N
 				ints = ConvertDType(ints, dtypes.Int8)
 			}
 			outputs = append(outputs, faithful, ints, step, c.Decoded, bits)
+		case optimizers.CodingGGRANS:
+			if c.Ints == nil || c.Step == nil || c.Alpha == nil || c.Beta == nil {
+				exceptions.Panicf("dataparallel: variable %q: %s coding without Ints, Step, Alpha or Beta", vg.Variable.Path(), c.Coding)
+			}
+			// The frame carries the float32 parameters: the gradient is Ints
+			// times exactly the float32 step.
+			f32 := func(x *Node) *Node { return ConvertDType(x, dtypes.Float32) }
+			step := f32(c.Step)
+			dtype := c.Decoded.DType()
+			recon := Mul(ConvertDType(c.Ints, dtype), ConvertDType(step, dtype))
+			faithful := LogicalAll(Equal(recon, c.Decoded))
+			outputs = append(outputs, faithful, c.Ints, step, f32(c.Alpha), f32(c.Beta), c.Decoded, bits)
 		case optimizers.CodingDense:
 			decoded := c.Decoded
 			if denseDType != dtypes.InvalidDType && decoded.DType() != denseDType {
@@ -203,6 +218,9 @@ func (l *layout) wireGradients(outputs []*tensors.Tensor, stats *StepStats) ([]W
 			grads[i] = WireGradient{Kind: KindExpGolomb, Ints: out[1], Step: tensors.ToScalar[float32](out[2]), K: v.k}
 		case v.coding == optimizers.CodingInt8:
 			grads[i] = WireGradient{Kind: KindInt8, Ints: out[1], Step: tensors.ToScalar[float32](out[2])}
+		case v.coding == optimizers.CodingGGRANS:
+			grads[i] = WireGradient{Kind: KindGGRANS, Ints: out[1], Step: tensors.ToScalar[float32](out[2]),
+				Alpha: tensors.ToScalar[float32](out[3]), Beta: tensors.ToScalar[float32](out[4])}
 		case v.coding == optimizers.CodingSparse:
 			grads[i] = WireGradient{Kind: KindSparse, Mask: out[1], Dense: out[2]}
 		case v.coding == optimizers.CodingSign:
@@ -223,9 +241,9 @@ func (l *layout) wireGradients(outputs []*tensors.Tensor, stats *StepStats) ([]W
 
 // updateGraph is the second execution: it averages the W workers' gradients
 // and applies the inner optimizer. Its inputs are, per rank, per variable,
-// Ints and Step (an integer dtype), the dense gradient (a float tensor of the
-// variable's dimensions: dense, and sparse and sign sections decoded on the
-// host), or the factors P and Q of a lowrank section (a float matrix whose
+// Ints and Step (an integer dtype: expgolomb, int8 and ggrans sections), the
+// dense gradient (a float tensor of the variable's dimensions: dense, and
+// sparse and sign sections decoded on the host), or the factors P and Q of a lowrank section (a float matrix whose
 // dimensions are not the variable's: PowerSGD's P [rows, r] has r < cols).
 // It returns the squared L2 norm of the averaged gradient (Float64).
 func (t *Trainer) updateGraph(scope *model.Scope, inputs []*Node) []*Node {

@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/ggprior/ggprior/optimizers"
+	"github.com/ggprior/ggprior/optimizers/ggrans"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -13,7 +14,8 @@ import (
 
 // This file holds the sparse, sign and lowrank sections of a payload (see
 // the layout in wire.go): the bodies without their CRC-32C, which the callers
-// append and check.
+// append and check; and the decoding of the ggrans sections (a frame, with
+// its own CRC-32C).
 
 // float32SignBit is the sign bit of a float32's bits.
 const float32SignBit = 1 << 31
@@ -242,4 +244,49 @@ func (d *PayloadDecoder) decodeLowRank(rank, i int, v VariableSpec, body []byte)
 		return WireGradient{}, err
 	}
 	return WireGradient{Kind: KindLowRank, P: p, Q: q}, nil
+}
+
+// decodeGGRANS checks and decodes a ggrans section, one frame, into an Int32
+// tensor of the variable's shape: the frame must hold the variable's count of
+// values, fill the section exactly, and pass ggrans.DecodeFrame's checks (its
+// CRC-32C, its header, its model's table, its streams). Its parameters are
+// positive and finite float32 (ggrans.ParseFrameHeader checks them).
+func (d *PayloadDecoder) decodeGGRANS(rank, i int, v VariableSpec, dtype dtypes.DType, section []byte) (WireGradient, error) {
+	if dtype != dtypes.Int32 {
+		return WireGradient{}, fmt.Errorf("ggrans section of dtype %s, want %s", dtype, dtypes.Int32)
+	}
+	fh, err := ggrans.ParseFrameHeader(section)
+	if err != nil {
+		return WireGradient{}, err
+	}
+	count := v.Shape.Size()
+	if fh.Count != count {
+		return WireGradient{}, fmt.Errorf("ggrans frame of %d values, the variable has %d", fh.Count, count)
+	}
+	if fh.FrameSize() != len(section) {
+		return WireGradient{}, fmt.Errorf("ggrans frame of %d bytes in a section of %d", fh.FrameSize(), len(section))
+	}
+	t, err := d.tensorFor(rank, i, KindGGRANS, shapes.Make(dtypes.Int32, v.Shape.Dimensions...))
+	if err != nil {
+		return WireGradient{}, err
+	}
+	var decErr error
+	err = tensors.MutableFlatData(t, func(flat []int32) {
+		var out []int32
+		out, fh, decErr = ggrans.DecodeFrame(flat[:0], section)
+		switch {
+		case decErr != nil:
+		case len(out) != count:
+			decErr = fmt.Errorf("ggrans frame decoded to %d values, the variable has %d", len(out), count)
+		case count > 0 && &out[0] != &flat[0]:
+			decErr = fmt.Errorf("decoded %d values outside the tensor", len(out))
+		}
+	})
+	if err == nil {
+		err = decErr
+	}
+	if err != nil {
+		return WireGradient{}, err
+	}
+	return WireGradient{Kind: KindGGRANS, Ints: t, Step: fh.Step, Alpha: fh.Alpha, Beta: fh.Beta}, nil
 }

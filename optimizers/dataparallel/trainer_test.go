@@ -8,6 +8,7 @@ import (
 
 	"github.com/ggprior/ggprior/internal/testbackend"
 	"github.com/ggprior/ggprior/optimizers"
+	"github.com/ggprior/ggprior/optimizers/ggrans"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -104,15 +105,17 @@ func TestGCTSameWeights(t *testing.T) {
 // TestBytesSentMatchesCodec: the bytes a worker sends are its payload, and
 // the payload is exactly the header plus, per variable, the codec's frame
 // (Exp-Golomb: FrameOverhead + ceil((Bits-32)/8), Bits as the compressor
-// counts them), the int8 section (n + 8), the dense section (4n + 4), or
-// the sparse (Top-k: ceil(Bits/8) + 8), sign (ceil(Bits/8) + 4) or lowrank
-// (PowerSGD: Bits/8 + 4) section. The communicator's traffic counts the same
-// bytes.
+// counts them; ggrans, at 1 and 0.5 bits per element: Bits/8 within 2 bytes,
+// the in-graph count of the whole frame), the int8 section (n + 8), the dense
+// section (4n + 4), or the sparse (Top-k: ceil(Bits/8) + 8), sign
+// (ceil(Bits/8) + 4) or lowrank (PowerSGD: Bits/8 + 4) section. The
+// communicator's traffic counts the same bytes.
 func TestBytesSentMatchesCodec(t *testing.T) {
 	const w, b, steps = 2, 8, 3
 	xs, ys := dataset(w*b*steps, 3)
 	for _, comp := range []optimizers.Compressor{optimizers.GGQuantizer(2, 0), optimizers.Int8(), optimizers.FP32(),
-		optimizers.TopKSparse(0.01), optimizers.TopKSparse(0.3), optimizers.PowerSGD(2), optimizers.SignSGD()} {
+		optimizers.TopKSparse(0.01), optimizers.TopKSparse(0.3), optimizers.PowerSGD(2), optimizers.SignSGD(),
+		optimizers.GGQuantizerRANS(1), optimizers.GGQuantizerRANS(0.5)} {
 		group, err := NewInProcess(w, 20*time.Second)
 		require.NoError(t, err)
 		rec := &recorder{Communicator: group[0]}
@@ -152,6 +155,10 @@ func TestBytesSentMatchesCodec(t *testing.T) {
 				case KindLowRank:
 					section = int(v.CodedBits/8) + LowRankSectionOverhead
 					require.Less(t, v.CodedBits, float64(32*v.Size))
+				case KindGGRANS:
+					section = v.WireBytes
+					require.InDelta(t, 8*float64(section), v.CodedBits, 16, "%s %s: the frame's size and its in-graph count", comp.Name(), v.Path)
+					require.GreaterOrEqual(t, section, ggrans.FrameOverhead)
 				}
 				require.Equal(t, section, v.WireBytes, "%s %s", comp.Name(), v.Path)
 				want += section
@@ -171,8 +178,10 @@ func TestBytesSentMatchesCodec(t *testing.T) {
 			require.Equal(t, 1, kinds[KindLowRank], "%s: the hidden layer's weights", comp.Name())
 		case "sign":
 			require.Equal(t, 4, kinds[KindSign], comp.Name())
+		case "gct-rans:1bits", "gct-rans:0.5bits":
+			require.Equal(t, 4, kinds[KindGGRANS], comp.Name())
 		}
-		t.Logf("%-10s sent %5d bytes, coded %7.1f bytes (%.2f bits/element), sections %v", comp.Name(), last.BytesSent,
+		t.Logf("%-16s sent %5d bytes, coded %7.1f bytes (%.2f bits/element), sections %v", comp.Name(), last.BytesSent,
 			last.CodedBytes(), last.CodedBits/float64(numFeatures*hiddenDim+2*hiddenDim+1), kinds)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 
 	"github.com/ggprior/ggprior/optimizers/expgolomb"
+	"github.com/ggprior/ggprior/optimizers/ggrans"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
@@ -19,7 +20,7 @@ import (
 //
 //	offset   size  field
 //	0        4     magic "GGDP"
-//	4        2     format version (2)
+//	4        2     format version (3)
 //	6        2     reserved (0)
 //	8        8     step number (int64): every rank must be at the same step
 //	16       4     the sender's loss (float32 bits)
@@ -33,6 +34,12 @@ import (
 //
 //	expgolomb  one expgolomb frame (expgolomb.AppendFrame: its own header, the
 //	           quantization step and a CRC-32C): FrameOverhead + ceil(bits/8) bytes
+//	ggrans     one ggrans frame (ggrans.AppendFrame: its own 52-byte header with
+//	           the count, the float32 alpha, beta and step of its GG model, the
+//	           rANS words, the side stream of escapes and final states, and a
+//	           CRC-32C of all that): ggrans.FrameOverhead (56) bytes plus about
+//	           the values' information content under the model; the count must be
+//	           the variable's size and the frame fill the section
 //	int8       step (float32 bits), the n int8 values, CRC-32C of both: n + 8 bytes
 //	dense      the n values in the section's dtype (float32, or bfloat16 for the
 //	           bf16 compressor), little-endian, then their CRC-32C: n*size + 4 bytes
@@ -54,14 +61,16 @@ import (
 //	           gradient is optimizers.LowRankDecode(P, Q), computed in the
 //	           update graph
 //
-// The dtype byte of the section table is Int32 for expgolomb, Int8 for int8,
-// the values' dtype for dense, and Float32 for sparse, sign and lowrank.
+// The dtype byte of the section table is Int32 for expgolomb and ggrans, Int8
+// for int8, the values' dtype for dense, and Float32 for sparse, sign and
+// lowrank.
 //
 // Version 2 added the sparse, sign and lowrank sections (version 1 sent those
-// compressors' decoded gradients as dense sections).
+// compressors' decoded gradients as dense sections), version 3 the ggrans
+// section.
 const (
 	payloadMagic      = "GGDP"
-	payloadVersion    = 2
+	payloadVersion    = 3
 	payloadFixedSize  = 24
 	sectionEntrySize  = 16
 	payloadCRCSize    = 4
@@ -108,9 +117,12 @@ const (
 	KindSign Kind = 5
 	// KindLowRank is the float32 factors P and Q of a low-rank gradient (PowerSGD).
 	KindLowRank Kind = 6
+	// KindGGRANS is a ggrans frame of the integer-quantized gradient (GCT's
+	// GG quantizer with the rANS coder).
+	KindGGRANS Kind = 7
 )
 
-// String returns "expgolomb", "int8", "dense", "sparse", "sign" or "lowrank".
+// String returns "expgolomb", "int8", "dense", "sparse", "sign", "lowrank" or "ggrans".
 func (k Kind) String() string {
 	switch k {
 	case KindExpGolomb:
@@ -125,6 +137,8 @@ func (k Kind) String() string {
 		return "sign"
 	case KindLowRank:
 		return "lowrank"
+	case KindGGRANS:
+		return "ggrans"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
@@ -146,6 +160,8 @@ func (k Kind) String() string {
 //   - KindLowRank: the factors P [rows, r] and Q [cols, r] (Float32); the
 //     gradient is optimizers.LowRankDecode(P, Q), which the update graph
 //     computes.
+//   - KindGGRANS: Ints (Int32) coded under the GG model of Alpha and Beta
+//     with the Step; the gradient is Ints*Step.
 type WireGradient struct {
 	Kind  Kind
 	Ints  *tensors.Tensor
@@ -154,6 +170,8 @@ type WireGradient struct {
 	Dense *tensors.Tensor
 	Mask  *tensors.Tensor
 	P, Q  *tensors.Tensor
+	// Alpha and Beta are the GG model's scale and shape of a KindGGRANS frame.
+	Alpha, Beta float32
 }
 
 // PayloadHeader holds the header fields of a payload besides its sections.
@@ -193,6 +211,18 @@ func AppendPayload(dst []byte, hdr PayloadHeader, grads []WireGradient) ([]byte,
 			err = tensors.ConstFlatData(wg.Ints, func(flat []int32) {
 				dst = expgolomb.AppendFrame(dst, flat, wg.K, wg.Step)
 			})
+		case KindGGRANS:
+			dtype = dtypes.Int32
+			if wg.Ints == nil || wg.Ints.DType() != dtypes.Int32 {
+				return dst[:start], nil, fmt.Errorf("dataparallel: section %d: ggrans gradient needs Int32 ints", i)
+			}
+			var frameErr error
+			err = tensors.ConstFlatData(wg.Ints, func(flat []int32) {
+				dst, frameErr = ggrans.AppendFrame(dst, flat, wg.Alpha, wg.Beta, wg.Step)
+			})
+			if err == nil {
+				err = frameErr
+			}
 		case KindInt8:
 			dtype = dtypes.Int8
 			if wg.Ints == nil || wg.Ints.DType() != dtypes.Int8 {
@@ -416,6 +446,9 @@ func (d *PayloadDecoder) decodeSection(rank, i int, v VariableSpec, kind Kind, d
 			return WireGradient{}, err
 		}
 		return WireGradient{Kind: kind, Ints: t, Step: fh.Delta, K: fh.K}, nil
+
+	case KindGGRANS:
+		return d.decodeGGRANS(rank, i, v, dtype, section)
 
 	case KindInt8:
 		if len(section) != count+int8SectionExtra {

@@ -11,16 +11,18 @@ import (
 
 	"github.com/ggprior/ggprior/internal/testbackend"
 	"github.com/ggprior/ggprior/optimizers/expgolomb"
+	"github.com/ggprior/ggprior/optimizers/ggrans"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/stretchr/testify/require"
 )
 
-// wireFixture returns seven variables' wire gradients, one of each kind
+// wireFixture returns eight variables' wire gradients, one of each kind
 // (two dense), and their specs: expgolomb, int8, dense float32, dense
 // float64, sparse (4 of 37 elements), sign (13 elements), lowrank (a
-// [3, 2, 5] variable viewed as [6, 5], rank 2).
+// [3, 2, 5] variable viewed as [6, 5], rank 2), ggrans ([4, 25], mostly
+// zeros, with an escape).
 func wireFixture(seed uint64) ([]WireGradient, []VariableSpec) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	ints := make([]int32, 6*5)
@@ -60,6 +62,13 @@ func wireFixture(seed uint64) ([]WireGradient, []VariableSpec) {
 	for j := range q {
 		q[j] = float32(rng.NormFloat64())
 	}
+	ransInts := make([]int32, 4*25)
+	for i := range ransInts {
+		if rng.IntN(4) == 0 {
+			ransInts[i] = int32(rng.IntN(5)) - 2
+		}
+	}
+	ransInts[17] = -1000 // Beyond the model's alphabet: escaped.
 	grads := []WireGradient{
 		{Kind: KindExpGolomb, Ints: tensors.FromFlatDataAndDimensions(ints, 6, 5), Step: 1e-3, K: 1},
 		{Kind: KindInt8, Ints: tensors.FromFlatDataAndDimensions(small, 7), Step: 0.25},
@@ -70,6 +79,7 @@ func wireFixture(seed uint64) ([]WireGradient, []VariableSpec) {
 		{Kind: KindSign, Mask: tensors.FromFlatDataAndDimensions(signMask, 13), Step: scale,
 			Dense: tensors.FromFlatDataAndDimensions(signDense, 13)},
 		{Kind: KindLowRank, P: tensors.FromFlatDataAndDimensions(p, 6, 2), Q: tensors.FromFlatDataAndDimensions(q, 5, 2)},
+		{Kind: KindGGRANS, Ints: tensors.FromFlatDataAndDimensions(ransInts, 4, 25), Alpha: 2e-3, Beta: 0.7, Step: 3e-3},
 	}
 	specs := []VariableSpec{
 		{"/a", shapes.Make(dtypes.Float32, 6, 5)},
@@ -79,6 +89,7 @@ func wireFixture(seed uint64) ([]WireGradient, []VariableSpec) {
 		{"/e", shapes.Make(dtypes.Float32, 37)},
 		{"/f", shapes.Make(dtypes.Float32, 13)},
 		{"/g", shapes.Make(dtypes.Float32, 3, 2, 5)},
+		{"/h", shapes.Make(dtypes.Float32, 4, 25)},
 	}
 	return grads, specs
 }
@@ -92,6 +103,9 @@ func TestPayloadRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	payload = payload[len("prefix"):]
 	ints := tensors.MustCopyFlatData[int32](grads[0].Ints)
+	ransInts := tensors.MustCopyFlatData[int32](grads[7].Ints)
+	frame, err := ggrans.AppendFrame(nil, ransInts, 2e-3, 0.7, 3e-3)
+	require.NoError(t, err)
 	require.Equal(t, []int{
 		expgolomb.FrameOverhead + int((expgolomb.BitLen(ints, 1)+7)/8),
 		7 + 8,
@@ -100,7 +114,9 @@ func TestPayloadRoundTrip(t *testing.T) {
 		4 + (4*6+7)/8 + 4*4 + 4, // Count, 4 indices of 6 bits, 4 values, CRC.
 		4 + 2 + 4,               // Scale, 13 bits, CRC.
 		4*(6+5)*2 + 4,           // P, Q, CRC.
+		len(frame),              // The ggrans frame.
 	}, sizes)
+	require.Equal(t, frame, payload[len(payload)-len(frame):])
 	total := PayloadHeaderSize(len(grads))
 	for _, size := range sizes {
 		total += size
@@ -135,6 +151,10 @@ func TestPayloadRoundTrip(t *testing.T) {
 		require.Equal(t, tensors.MustCopyFlatData[float32](grads[6].Q), tensors.MustCopyFlatData[float32](got[6].Q))
 		require.Equal(t, []int{6, 2}, got[6].P.Shape().Dimensions)
 		require.Equal(t, []int{5, 2}, got[6].Q.Shape().Dimensions)
+		require.Equal(t, KindGGRANS, got[7].Kind)
+		require.Equal(t, ransInts, tensors.MustCopyFlatData[int32](got[7].Ints))
+		require.Equal(t, []int{4, 25}, got[7].Ints.Shape().Dimensions)
+		require.Equal(t, [3]float32{2e-3, 0.7, 3e-3}, [3]float32{got[7].Alpha, got[7].Beta, got[7].Step})
 	}
 }
 
@@ -150,8 +170,8 @@ func float32Bits(t *tensors.Tensor) []uint32 {
 }
 
 // TestPayloadEveryBitFlipDetected: flipping any single bit of a payload (the
-// header, the section table, a frame, an int8, dense, sparse, sign or lowrank
-// section, any CRC) is detected as ErrCorrupt.
+// header, the section table, an Exp-Golomb or ggrans frame, an int8, dense,
+// sparse, sign or lowrank section, any CRC) is detected as ErrCorrupt.
 func TestPayloadEveryBitFlipDetected(t *testing.T) {
 	grads, specs := wireFixture(2)
 	payload, _, err := AppendPayload(nil, PayloadHeader{Step: 3, Loss: 0.5}, grads)
@@ -188,13 +208,22 @@ type rawSection struct {
 
 // rawPayload assembles a payload of hand-written sections, with valid header
 // and section CRCs: what a buggy or malicious sender could send.
-func rawPayload(sections ...rawSection) []byte {
+func rawPayload(sections ...rawSection) []byte { return assemblePayload(true, sections) }
+
+// framePayload assembles a payload of hand-written sections taken as they
+// are (frames, which hold their own CRC-32C), with a valid header.
+func framePayload(sections ...rawSection) []byte { return assemblePayload(false, sections) }
+
+func assemblePayload(sectionCRC bool, sections []rawSection) []byte {
 	p := make([]byte, PayloadHeaderSize(len(sections)))
 	copy(p, payloadMagic)
 	binary.LittleEndian.PutUint16(p[4:], payloadVersion)
 	binary.LittleEndian.PutUint32(p[20:], uint32(len(sections)))
 	for i, s := range sections {
-		body := binary.LittleEndian.AppendUint32(append([]byte(nil), s.body...), crc32.Checksum(s.body, castagnoli))
+		body := s.body
+		if sectionCRC {
+			body = binary.LittleEndian.AppendUint32(append([]byte(nil), s.body...), crc32.Checksum(s.body, castagnoli))
+		}
 		entry := p[payloadFixedSize+sectionEntrySize*i:]
 		entry[0], entry[1] = byte(s.kind), byte(s.dtype)
 		binary.LittleEndian.PutUint64(entry[8:], uint64(len(body)))
@@ -274,4 +303,64 @@ func TestPayloadBadCompactSections(t *testing.T) {
 	require.Equal(t, []float32{-0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, -0.5}, tensors.MustCopyFlatData[float32](got[1].Dense))
 	require.Equal(t, []int{6, 3}, got[2].P.Shape().Dimensions)
 	require.Equal(t, []int{4, 3}, got[2].Q.Shape().Dimensions)
+}
+
+// TestPayloadBadGGRANSSections: ggrans sections whose payload header is right
+// but whose frame disagrees with the model (count, size, dtype) or is
+// corrupt (header fields, the frame's CRC-32C) are errors (ErrCorrupt, naming
+// the variable and what is wrong), not panics; the right one decodes.
+func TestPayloadBadGGRANSSections(t *testing.T) {
+	spec := VariableSpec{"/r", shapes.Make(dtypes.Float32, 10, 10)}
+	ints := make([]int32, 100)
+	for i := range ints {
+		ints[i] = int32(i%7) - 3
+	}
+	frame, err := ggrans.AppendFrame(nil, ints, 1, 1.2, 0.5)
+	require.NoError(t, err)
+	short, err := ggrans.AppendFrame(nil, ints[:99], 1, 1.2, 0.5)
+	require.NoError(t, err)
+	patched := func(at int, b byte) []byte {
+		f := slices.Clone(frame)
+		f[at] ^= b
+		return f
+	}
+	for _, tc := range []struct {
+		name    string
+		section rawSection
+		want    string
+	}{
+		{"count", rawSection{KindGGRANS, dtypes.Int32, short}, "ggrans frame of 99 values, the variable has 100"},
+		{"trailing byte", rawSection{KindGGRANS, dtypes.Int32, append(slices.Clone(frame), 0)}, fmt.Sprintf("ggrans frame of %d bytes in a section of %d", len(frame), len(frame)+1)},
+		{"truncated", rawSection{KindGGRANS, dtypes.Int32, frame[:len(frame)-1]}, fmt.Sprintf("ggrans frame of %d bytes in a section of %d", len(frame), len(frame)-1)},
+		{"header only", rawSection{KindGGRANS, dtypes.Int32, frame[:20]}, "truncated input"},
+		{"dtype", rawSection{KindGGRANS, dtypes.Float32, frame}, "ggrans section of dtype Float32, want Int32"},
+		{"magic", rawSection{KindGGRANS, dtypes.Int32, patched(0, 1)}, "bad frame magic"},
+		{"negative step", rawSection{KindGGRANS, dtypes.Int32, patched(23, 0x80)}, "step must be positive and finite"},
+		{"words", rawSection{KindGGRANS, dtypes.Int32, patched(ggrans.FrameHeaderSize+1, 4)}, "checksum mismatch"},
+		{"crc", rawSection{KindGGRANS, dtypes.Int32, patched(len(frame)-1, 0x10)}, "checksum mismatch"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dec := NewPayloadDecoder(testbackend.Get(t), []VariableSpec{spec})
+			defer dec.Finalize()
+			_, _, err := dec.Decode(2, framePayload(tc.section))
+			require.ErrorIs(t, err, ErrCorrupt)
+			require.ErrorContains(t, err, "payload from rank 2")
+			require.ErrorContains(t, err, `variable "/r" (section 0)`)
+			require.ErrorContains(t, err, "ggrans section")
+			require.ErrorContains(t, err, tc.want)
+			t.Logf("%s: %v", tc.name, err)
+		})
+	}
+	dec := NewPayloadDecoder(testbackend.Get(t), []VariableSpec{spec})
+	defer dec.Finalize()
+	_, got, err := dec.Decode(2, framePayload(rawSection{KindGGRANS, dtypes.Int32, frame}))
+	require.NoError(t, err)
+	require.Equal(t, ints, tensors.MustCopyFlatData[int32](got[0].Ints))
+	require.Equal(t, float32(0.5), got[0].Step)
+
+	// A sender whose graph gave invalid model parameters can't send.
+	_, _, err = AppendPayload(nil, PayloadHeader{}, []WireGradient{{Kind: KindGGRANS,
+		Ints: tensors.FromFlatDataAndDimensions(ints, 10, 10), Alpha: 0, Beta: 1, Step: 0.5}})
+	require.ErrorContains(t, err, "section 0: ggrans gradient")
+	require.ErrorIs(t, err, ggrans.ErrParameter)
 }
