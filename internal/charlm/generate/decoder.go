@@ -333,38 +333,9 @@ func (d *Decoder) act(layer, site int, v []float32) {
 
 // norm normalizes each of the m rows of x into dst (which may be x): LayerNorm
 // with gain and bias (gpt: (x - mean)/sqrt(var + eps)*gain + bias) or RMSNorm
-// (llama, bias nil: x/sqrt(mean(x^2) + eps)*gain). Sums in float64.
+// (llama, bias nil: x/sqrt(mean(x^2) + eps)*gain), by normRows.
 func (d *Decoder) norm(dst, x, gain, bias []float32, m int) {
-	W := d.e.Config.Width
-	eps := d.e.Config.NormEpsilon
-	for r := range m {
-		row, out := x[r*W:(r+1)*W], dst[r*W:(r+1)*W]
-		if bias == nil {
-			var ss float64
-			for _, v := range row {
-				ss += float64(v) * float64(v)
-			}
-			inv := 1 / math.Sqrt(ss/float64(W)+eps)
-			for j, v := range row {
-				out[j] = float32(float64(v) * inv * float64(gain[j]))
-			}
-			continue
-		}
-		var sum float64
-		for _, v := range row {
-			sum += float64(v)
-		}
-		mean := sum / float64(W)
-		var ss float64
-		for _, v := range row {
-			c := float64(v) - mean
-			ss += c * c
-		}
-		inv := 1 / math.Sqrt(ss/float64(W)+eps)
-		for j, v := range row {
-			out[j] = float32((float64(v)-mean)*inv*float64(gain[j]) + float64(bias[j]))
-		}
-	}
+	normRows(dst, x, gain, bias, m, d.e.Config.Width, d.e.Config.NormEpsilon)
 }
 
 // rope rotates each head of q (one position's queries or keys, [width]) by

@@ -100,3 +100,57 @@ func softmaxAVX512(p, s []float32, scale float32) {
 func lanes(k int) archsimd.Mask32x16 {
 	return archsimd.Mask32x16FromBits(uint16(1<<min(k, 16) - 1))
 }
+
+func init() {
+	if archsimd.X86.AVX512() {
+		normRows = normRowsAVX512
+	}
+}
+
+// normRowsAVX512 is normRows in float32, 16 lanes at a time: the mean and
+// the mean square by lane-wise sums reduced across lanes, then one pass
+// that scales (and shifts) the row.
+//
+//go:nocheckptr
+func normRowsAVX512(dst, x, gain, bias []float32, m, W int, eps float64) {
+	if W == 0 {
+		return
+	}
+	var rot [4]archsimd.Uint32x16
+	for j := range rot {
+		rot[j] = archsimd.LoadUint32x16(&rotations[j])
+	}
+	reduce := func(v archsimd.Float32x16) archsimd.Float32x16 {
+		for _, r := range rot {
+			v = v.Add(v.Permute(r))
+		}
+		return v
+	}
+	invW, e := splat(float32(1/float64(W))), splat(float32(eps))
+	for r := range m {
+		row, out := x[r*W:(r+1)*W], dst[r*W:(r+1)*W]
+		mean := archsimd.Float32x16{}
+		if bias != nil {
+			sum := archsimd.Float32x16{}
+			for i := 0; i < W; i += 16 {
+				sum = sum.Add(archsimd.LoadFloat32x16SlicePart(row[i:]))
+			}
+			mean = reduce(sum).Mul(invW)
+		}
+		ss := archsimd.Float32x16{}
+		for i := 0; i < W; i += 16 {
+			c := archsimd.LoadFloat32x16SlicePart(row[i:]).Sub(mean).Masked(lanes(W - i))
+			ss = c.MulAdd(c, ss)
+		}
+		inv := reduce(ss).MulAdd(invW, e).Sqrt()
+		inv = one.Div(inv)
+		for i := 0; i < W; i += 16 {
+			c := archsimd.LoadFloat32x16SlicePart(row[i:]).Sub(mean).Mul(inv).Mul(archsimd.LoadFloat32x16SlicePart(gain[i:]))
+			if bias != nil {
+				c = c.Add(archsimd.LoadFloat32x16SlicePart(bias[i:]))
+			}
+			c.StoreSlicePart(out[i:])
+		}
+	}
+	archsimd.ClearAVXUpperBits()
+}
