@@ -417,14 +417,13 @@ const (
 
 // geluSkipFor returns the GELU inputs that an ACT threshold tau at GELU's
 // output certainly zeroes, so that the sparse path need not compute them:
-//   - 0 <= x < tau(1 - 1e-4): gelu(x) <= x (1 + erf32)/2 with erf32 <= 1
-//     up to a few float32 ulps, far inside that relative margin;
-//   - x < 0: every x where the exact
-//     |gelu(x)| is below tau(1 - geluTauMargin), i.e. all but an interval
-//     [keepLo, keepHi] around GELU's minimum, found by bisection in float64
-//     and widened by 1e-6 (empty when tau(1 - margin) is above geluNegMax);
-//     the float32 gelu differs from the exact one by far less than the
-//     margin there.
+// every x where the exact |gelu(x)| is below tau(1 - geluTauMargin): for
+// x >= 0, where gelu rises, those below the crossing (x·Phi(x) = that, at
+// about 0.28 for tau = 0.17); for x < 0, all but an interval [keepLo,
+// keepHi] around GELU's minimum (empty when tau(1 - margin) is above
+// geluNegMax). The crossings are found by bisection in float64 and moved by
+// 1e-6 to the safe side; the float32 gelu differs from the exact one by far
+// less than the margin there.
 //
 // A threshold below geluSkipMinTau (or not finite) skips nothing. Inputs
 // outside the set are computed and tested as usual, so skipping never
@@ -434,13 +433,10 @@ func geluSkipFor(tau float32) geluSkip {
 		return noGeluSkip
 	}
 	s := noGeluSkip
-	s.below = tau * (1 - 1e-4)
 	t := float64(tau) * (1 - geluTauMargin)
-	if t >= geluNegMax {
-		return s
-	}
-	exact := func(x float64) float64 { return -x * 0.5 * (1 + math.Erf(x/math.Sqrt2)) } // |gelu(x)| for x < 0.
-	// |gelu| rises from 0 (at -Inf) to geluNegMax at geluMinX, then falls to 0 at 0.
+	exact := func(x float64) float64 { return math.Abs(x * 0.5 * (1 + math.Erf(x/math.Sqrt2))) } // |gelu(x)|.
+	// The x where |gelu| crosses t, between lo and hi, where |gelu| is rising
+	// (or falling) in x.
 	root := func(lo, hi float64, rising bool) float64 {
 		for range 100 {
 			mid := (lo + hi) / 2
@@ -452,6 +448,13 @@ func geluSkipFor(tau float32) geluSkip {
 		}
 		return (lo + hi) / 2
 	}
+	// For x >= 0, gelu rises from 0: every x below its crossing is skipped.
+	s.below = float32(root(0, float64(tau)+10, true) - 1e-6)
+	if t >= geluNegMax {
+		return s
+	}
+	// For x < 0, |gelu| rises from 0 (at -Inf) to geluNegMax at geluMinX,
+	// then falls to 0 at 0: the interval around geluMinX is kept.
 	s.keepLo = float32(root(-40, geluMinX, true) - 1e-6)
 	s.keepHi = float32(root(geluMinX, 0, false) + 1e-6)
 	return s

@@ -40,8 +40,12 @@ func TestGeluSkip(t *testing.T) {
 	}
 	for _, tau := range []float32{0.01, 0.02, 0.05, 0.1, 0.15, 0.1698, 0.16987, 0.16995, 0.169971, 0.16998, 0.17, 0.1702, 0.18, 0.25, 0.5, 1, 4, 6, 20} {
 		s := geluSkipFor(tau)
-		require.Less(t, s.below, tau, "tau %g", tau)
-		require.Greater(t, s.below, float32(0), "tau %g: positive inputs below it are skipped", tau)
+		// Positive inputs up to where x·Phi(x) reaches tau are skipped: beyond
+		// tau (Phi < 1), and for tau = 0.17 up to about 0.28.
+		require.Greater(t, s.below, tau*(1-2e-3), "tau %g: positive inputs below it are skipped", tau)
+		if tau == 0.17 {
+			require.Greater(t, s.below, float32(0.27))
+		}
 		for _, bound := range []float32{s.below, s.keepLo, s.keepHi} {
 			if math.IsInf(float64(bound), 0) {
 				continue
