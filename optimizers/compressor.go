@@ -215,10 +215,10 @@ func CheckBits(bits float64, coder Coder) error {
 	case math.IsNaN(bits) || math.IsInf(bits, 0):
 		return fmt.Errorf("%g bits per element: want a finite value", bits)
 	case coder == CoderRANS && !(bits > 0):
-		return fmt.Errorf("%g bits per element: the rANS coder wants a value > 0", bits)
+		return fmt.Errorf("%g bits per element: must be > 0 with the rANS coder", bits)
 	case coder == CoderExpGolomb && !(bits > 1):
-		return fmt.Errorf("%g bits per element: Exp-Golomb codes take at least 1 bit per element, want a value > 1 "+
-			"(the rANS coder, %s=%s, goes below)", bits, ParamCoder, CoderRANS)
+		return fmt.Errorf("%g bits per element: must be > 1 with Exp-Golomb codes, which take at least 1 bit per element "+
+			"(the rANS coder, gct-rans or %s=%s, goes below)", bits, ParamCoder, CoderRANS)
 	}
 	return nil
 }

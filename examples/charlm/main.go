@@ -15,13 +15,15 @@
 // The methods under study plug in with flags:
 //
 //	-compress gct -gct-bits 2        GCT: AdamW updated with gradients coded at ~2 bits per element
+//	-compress gct -gct-coder rans -gct-bits 0.5
+//	                                 GCT with the GG-model rANS coder (ggrans), below 1 bit per element
 //	-compress topk:0.01              a baseline compressor in GCT's place (bf16, int8, sign, powersgd:R, ...)
 //	-act -act-sparsity 0.9           ACT on every block's attention and MLP inputs and MLP hidden activations
 //	-act -act-sites mlp_hidden -act-sparsity 0.95
 //	-workers 2 -compress gct         2 in-process data-parallel workers exchanging GCT-coded gradients
 //
-// Their hyperparameters are also settable with -set (gct_bits, gct_lambda,
-// gct_error_feedback, gct_warmup_steps; act_sparsity, act_lambda,
+// Their hyperparameters are also settable with -set (gct_bits, gct_coder,
+// gct_lambda, gct_error_feedback, gct_warmup_steps; act_sparsity, act_lambda,
 // act_schedule, act_start, act_end, act_threshold, act_straight_through), and
 // their measurements are in the results (grad_bits_per_element, ...,
 // act_sparsity, ..., bytes_sent_per_worker_per_step, ...).

@@ -88,9 +88,9 @@ func tinyModel(t *testing.T) {
 	t.Cleanup(func() { newModelConfig = old })
 }
 
-// TestCommandMethods runs the command with GCT, a baseline compressor, ACT
-// and data-parallel workers on a tiny model, and checks that the flags reach
-// the run and its results.
+// TestCommandMethods runs the command with GCT (Exp-Golomb and rANS codes),
+// a baseline compressor, ACT and data-parallel workers on a tiny model, and
+// checks that the flags reach the run and its results.
 func TestCommandMethods(t *testing.T) {
 	tinyModel(t)
 	dir := t.TempDir()
@@ -108,7 +108,13 @@ func TestCommandMethods(t *testing.T) {
 	require.Equal(t, "gct", r.Config.Train.Compress)
 	require.Equal(t, 3.0, r.Config.Hyperparameters["gct_bits"])
 
-	setFlags(t, map[string]string{"compress": "topk:0.1", "gct-bits": "2", "gct-warmup": "0", "gct-lambda": "0", "set": "gct_error_feedback=false"})
+	setFlags(t, map[string]string{"gct-coder": "rans", "gct-bits": "0.5"})
+	require.NoError(t, run())
+	r = readResults(t, results)
+	require.Equal(t, charlm.CompressSettings{Name: "gct-rans:0.5bits", Bits: 0.5, Lambda: 1e-4, ErrorFeedback: true, Warmup: 1}, r.Compress)
+	require.Equal(t, "rans", r.Config.Hyperparameters["gct_coder"])
+
+	setFlags(t, map[string]string{"compress": "topk:0.1", "gct-bits": "2", "gct-coder": "expgolomb", "gct-warmup": "0", "gct-lambda": "0", "set": "gct_error_feedback=false"})
 	require.NoError(t, run())
 	r = readResults(t, results)
 	require.Equal(t, charlm.CompressSettings{Name: "topk:0.1"}, r.Compress)
@@ -158,6 +164,8 @@ func TestCommandBadMethodFlags(t *testing.T) {
 		{map[string]string{"compress": "int8", "gct-bits": "3"}, "-gct-bits is only used with -compress gct"},
 		{map[string]string{"compress": "gct:3", "gct-bits": "2.5"}, "already gives the bits"},
 		{map[string]string{"compress": "gct", "gct-bits": "1"}, "must be > 1"},
+		{map[string]string{"compress": "gct", "gct-coder": "rans", "gct-bits": "0"}, "must be finite and > 0"},
+		{map[string]string{"compress": "int8", "gct-coder": "rans"}, "-gct-coder is only used with -compress gct"},
 		{map[string]string{"gct-warmup": "3"}, "-gct-warmup is only used with -compress"},
 		{map[string]string{"compress": "gct", "gct-warmup": "-3"}, "must be >= 0"},
 		{map[string]string{"act-sparsity": "0.5"}, "-act-sparsity is only used with -act"},

@@ -45,6 +45,7 @@ type Flags struct {
 
 	Compress  string
 	GCTBits   float64
+	GCTCoder  optimizers.Coder
 	GCTLambda float64
 	GCTWarmup int
 
@@ -87,8 +88,11 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 	fs.IntVar(&f.ValWindows, "val-windows", 0, "measure the validation loss on this many evenly spaced validation windows (0: all of them); cheaper, noisier, for quick profiles")
 	fs.BoolVar(&f.Quiet, "quiet", false, "no progress bar")
 
-	fs.StringVar(&f.Compress, "compress", CompressNone, "gradient compression: none (plain AdamW), gct (GCT's GG quantizer at -gct-bits), gct:B, or GCT's wrapper with a baseline compressor: fp32, bf16, int8, sign, topk:F (fraction kept), powersgd:R (rank)")
-	fs.Float64Var(&f.GCTBits, "gct-bits", optimizers.DefaultBits, "GCT's target coded bits per gradient element (with -compress gct; hyperparameter "+optimizers.ParamBits+")")
+	fs.StringVar(&f.Compress, "compress", CompressNone, "gradient compression: none (plain AdamW), gct (GCT's GG quantizer at -gct-bits, coded with -gct-coder), gct:B, "+
+		"gct-rans or gct-rans:B (the GG quantizer with the rANS coder), or GCT's wrapper with a baseline compressor: fp32, bf16, int8, sign, topk:F (fraction kept), powersgd:R (rank)")
+	fs.Float64Var(&f.GCTBits, "gct-bits", optimizers.DefaultBits, "GCT's target coded bits per gradient element (with -compress gct: > 1 with Exp-Golomb codes, > 0 with -gct-coder rans; hyperparameter "+optimizers.ParamBits+")")
+	fs.TextVar(&f.GCTCoder, "gct-coder", optimizers.DefaultCoder, fmt.Sprintf("entropy coder of GCT's GG quantizer (with -compress gct): %s (Exp-Golomb codes, at least 1 bit per element) or %s (the GG-model rANS coder, well below 1 bit) (hyperparameter %s)",
+		optimizers.CoderExpGolomb, optimizers.CoderRANS, optimizers.ParamCoder))
 	fs.Float64Var(&f.GCTLambda, "gct-lambda", 0, "weight of GCT's rate constraint lambda*||g||_1, 0 for none (with -compress; hyperparameter "+optimizers.ParamLambda+")")
 	fs.IntVar(&f.GCTWarmup, "gct-warmup", 0, "number of first steps whose gradients GCT sends uncompressed (with -compress; hyperparameter "+optimizers.ParamWarmupSteps+")")
 
@@ -201,14 +205,30 @@ func (f *Flags) methodSettings(tc *TrainConfig) (settings []string, err error) {
 	set := func(key string, value any) { settings = append(settings, fmt.Sprintf("%s=%v", key, value)) }
 	compressName, compressArg, _ := strings.Cut(tc.Compress, ":")
 	compressing := tc.Compress != "" && tc.Compress != CompressNone
+	coder := f.GCTCoder // The coder that -gct-bits is checked against.
+	if f.Changed("gct-coder") {
+		switch compressName {
+		case "gct":
+		case compressGCTRANS:
+			return nil, errors.Errorf("-compress %q already gives the coder: drop -gct-coder or use -compress gct", tc.Compress)
+		default:
+			return nil, errors.Errorf("-gct-coder is only used with -compress gct (got -compress %q)", tc.Compress)
+		}
+		set(optimizers.ParamCoder, f.GCTCoder)
+	} else if compressName == compressGCTRANS {
+		coder = optimizers.CoderRANS
+	}
 	if f.Changed("gct-bits") {
 		switch {
-		case compressName != "gct":
+		case compressName != "gct" && compressName != compressGCTRANS:
 			return nil, errors.Errorf("-gct-bits is only used with -compress gct (got -compress %q)", tc.Compress)
 		case compressArg != "":
-			return nil, errors.Errorf("-compress %q already gives the bits: drop -gct-bits or use -compress gct", tc.Compress)
-		case !(f.GCTBits > 1):
-			return nil, errors.Errorf("-gct-bits %g: bits per element must be > 1", f.GCTBits)
+			return nil, errors.Errorf("-compress %q already gives the bits: drop -gct-bits or use -compress %s", tc.Compress, compressName)
+		}
+		if bits := f.GCTBits; math.IsInf(bits, 0) || coder == optimizers.CoderRANS && !(bits > 0) {
+			return nil, errors.Errorf("-gct-bits %g: bits per element must be finite and > 0", bits)
+		} else if coder == optimizers.CoderExpGolomb && !(bits > 1) {
+			return nil, errors.Errorf("-gct-bits %g: bits per element must be > 1 with Exp-Golomb codes (-gct-coder %s goes below)", bits, optimizers.CoderRANS)
 		}
 		set(optimizers.ParamBits, f.GCTBits)
 	}

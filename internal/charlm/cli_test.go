@@ -1,6 +1,7 @@
 package charlm
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/ggprior/ggprior/layers"
@@ -97,6 +98,13 @@ func TestFlagsErrors(t *testing.T) {
 		{[]string{"-eval-at", "0"}, "not a positive step"},
 		{[]string{"-workers", "0"}, "must be >= 1"},
 		{[]string{"-gct-bits", "3"}, "-gct-bits is only used with -compress gct"},
+		{[]string{"-compress", "gct", "-gct-bits", "1"}, "-gct-bits 1: bits per element must be > 1 with Exp-Golomb codes (-gct-coder rans goes below)"},
+		{[]string{"-compress", "gct", "-gct-coder", "rans", "-gct-bits", "0"}, "-gct-bits 0: bits per element must be finite and > 0"},
+		{[]string{"-compress", "gct-rans", "-gct-bits", "-1"}, "-gct-bits -1: bits per element must be finite and > 0"},
+		{[]string{"-compress", "gct-rans:0.5", "-gct-bits", "0.3"}, `-compress "gct-rans:0.5" already gives the bits: drop -gct-bits or use -compress gct-rans`},
+		{[]string{"-gct-coder", "rans"}, `-gct-coder is only used with -compress gct (got -compress "none")`},
+		{[]string{"-compress", "int8", "-gct-coder", "rans"}, "-gct-coder is only used with -compress gct"},
+		{[]string{"-compress", "gct-rans", "-gct-coder", "rans"}, `-compress "gct-rans" already gives the coder`},
 		{[]string{"-act-lambda", "0"}, "-act-lambda is only used with -act"},
 		{[]string{"-act", "-act-start", "10", "-act-end", "5"}, "ends (step 5) before it starts (step 10)"},
 		{[]string{"-act", "-act-start", "mlp_hidden=1500"}, "ramp at mlp_hidden ends (step 1200) before it starts (step 1500)"},
@@ -182,4 +190,64 @@ func TestFlagsPerSiteRamp(t *testing.T) {
 	require.ErrorContains(t, bad.Validate(), "want 0 <= start <= end")
 	bad.ACTSites = []string{siteMLPIn}
 	require.ErrorContains(t, bad.Validate(), "not among the ACT sites")
+}
+
+// TestFlagsGCTCoder: -gct-coder (with -compress gct) stands for the gct_coder
+// hyperparameter and lets -gct-bits go below 1 bit with the rANS coder;
+// -compress gct-rans picks that coder by itself; other names are refused.
+func TestFlagsGCTCoder(t *testing.T) {
+	f, err := ParseFlags([]string{"-compress", "gct", "-gct-coder", "rans", "-gct-bits", "0.5"})
+	require.NoError(t, err)
+	require.Equal(t, optimizers.CoderRANS, f.GCTCoder)
+	_, tc, settings, err := f.RunConfig(DefaultConfig())
+	require.NoError(t, err)
+	require.Equal(t, []string{optimizers.ParamCoder + "=rans", optimizers.ParamBits + "=0.5"}, settings)
+	require.Subset(t, f.Args(), []string{"-gct-coder=rans", "-gct-bits=0.5"})
+	again, err := ParseFlags(f.Args())
+	require.NoError(t, err)
+	_, tc2, settings2, err := again.RunConfig(DefaultConfig())
+	require.NoError(t, err)
+	require.Equal(t, tc, tc2)
+	require.ElementsMatch(t, settings, settings2)
+
+	f, err = ParseFlags([]string{"-compress", "gct-rans", "-gct-bits", "0.25"})
+	require.NoError(t, err)
+	_, tc, settings, err = f.RunConfig(DefaultConfig())
+	require.NoError(t, err)
+	require.Equal(t, "gct-rans", tc.Compress)
+	require.Equal(t, []string{optimizers.ParamBits + "=0.25"}, settings)
+
+	f, err = ParseFlags([]string{"-compress", "gct"}) // The default coder: nothing set.
+	require.NoError(t, err)
+	_, _, settings, err = f.RunConfig(DefaultConfig())
+	require.NoError(t, err)
+	require.Empty(t, settings)
+	require.NotContains(t, f.Args(), "-gct-coder=expgolomb")
+
+	_, err = ParseFlags([]string{"-compress", "gct", "-gct-coder", "huffman"})
+	require.ErrorContains(t, err, `coder "huffman": want "expgolomb" or "rans"`)
+}
+
+// TestGCTCoderRuns: a run with -compress gct -gct-coder rans -gct-bits 0.5
+// trains the tiny gpt with GCT's GG quantizer and the rANS coder: its large
+// kernels' gradients cost about 0.5 bits per element (plus their frames'
+// fixed ~600 bits), below Exp-Golomb's 1-bit floor.
+func TestGCTCoderRuns(t *testing.T) {
+	data := tinyCorpusFile(t, pangram, 20)
+	f, err := ParseFlags([]string{"-compress", "gct", "-gct-coder", "rans", "-gct-bits", "0.5"})
+	require.NoError(t, err)
+	_, tc, settings, err := f.RunConfig(DefaultConfig())
+	require.NoError(t, err)
+	exp := methodExperiment(t, data, 10, "", func(c *TrainConfig) { c.Compress = tc.Compress }, strings.Join(settings, ";"))
+	r, err := exp.Run()
+	require.NoError(t, err)
+	require.Equal(t, CompressSettings{Name: "gct-rans:0.5bits", Bits: 0.5, ErrorFeedback: true}, r.Compress)
+	require.Equal(t, "rans", r.Config.Hyperparameters[optimizers.ParamCoder])
+	for _, kernel := range []string{"/block_000/mlp/in/weights", "/block_000/mlp/out/weights", "/block_000/attn/out/weights"} {
+		size := exp.Store.GetVariable(kernel).Shape().Size()
+		require.InDelta(t, 0.5+600/float64(size), r.GradBitsByVariable[kernel], 0.05, kernel)
+		t.Logf("%s (%d elements): %.3f bits per element", kernel, size, r.GradBitsByVariable[kernel])
+	}
+	require.Less(t, r.LossCurve[9][1], r.LossCurve[0][1], "training moves the weights")
+	t.Logf("bits per element %.3f (all variables), zero fraction %.3f, beta %.3f", *r.GradBitsPerElement, *r.GradZeroFraction, *r.GradBeta)
 }

@@ -16,13 +16,18 @@ import (
 
 // Gradient compression (GCT) in the experiment: TrainConfig.Compress wraps
 // AdamW in optimizers.GCT, whose hyperparameters (optimizers.ParamBits,
-// ParamLambda, ParamErrorFeedback, paramWarmupSteps: "gct_bits", ...) live in
-// the Store like the others, so -set changes them and checkpoints keep them.
+// ParamCoder, ParamLambda, ParamErrorFeedback, paramWarmupSteps: "gct_bits",
+// "gct_coder", ...) live in the Store like the others, so -set changes them
+// and checkpoints keep them.
 // Its state (error-feedback residuals, secant memory, step counter) and its
 // metrics are non-trainable variables under "/gct", saved in every checkpoint.
 
 // CompressNone is the TrainConfig.Compress value for plain AdamW, without GCT.
 const CompressNone = "none"
+
+// compressGCTRANS names GCT's GG quantizer with the rANS coder in
+// TrainConfig.Compress ("gct-rans" or "gct-rans:B", see optimizers.ParseCompressor).
+const compressGCTRANS = "gct-rans"
 
 // Names of the StepOutputs that GCT's metrics add (the values of each step,
 // read from GCT's metric variables in the training graph). The results report
@@ -37,10 +42,12 @@ const (
 type compression struct {
 	// enabled is false for plain AdamW.
 	enabled bool
-	// gg is true for GCT's own quantizer ("gct" or "gct:B"), whose target the
-	// wrapper reads from the gct_bits hyperparameter (default ggBits).
-	gg     bool
-	ggBits float64
+	// gg is true for GCT's own quantizer ("gct", "gct:B", "gct-rans" or
+	// "gct-rans:B"), whose target and coder the wrapper reads from the
+	// gct_bits and gct_coder hyperparameters (default ggBits and ggCoder).
+	gg      bool
+	ggBits  float64
+	ggCoder optimizers.Coder
 	// comp is the compressor of the other values.
 	comp optimizers.Compressor
 }
@@ -56,8 +63,11 @@ func (tc TrainConfig) compression() (compression, error) {
 		return compression{}, errors.Wrapf(err, "-compress %q", spec)
 	}
 	c := compression{enabled: true, comp: comp}
-	if name, arg, hasArg := strings.Cut(spec, ":"); name == "gct" {
-		c.gg, c.comp, c.ggBits = true, nil, optimizers.DefaultBits
+	if name, arg, hasArg := strings.Cut(spec, ":"); name == "gct" || name == compressGCTRANS {
+		c.gg, c.comp, c.ggBits, c.ggCoder = true, nil, optimizers.DefaultBits, optimizers.DefaultCoder
+		if name == compressGCTRANS {
+			c.ggCoder = optimizers.CoderRANS
+		}
 		if hasArg {
 			if c.ggBits, err = strconv.ParseFloat(arg, 64); err != nil {
 				return compression{}, errors.Wrapf(err, "-compress %q", spec) // ParseCompressor accepted it: unreachable.
@@ -76,6 +86,7 @@ func setGCTDefaults(store *model.Store, c compression) {
 	scope := store.RootScope()
 	if c.gg {
 		scope.SetParam(optimizers.ParamBits, c.ggBits)
+		scope.SetParam(optimizers.ParamCoder, c.ggCoder.String()) // By name, as the command line sets it.
 	}
 	scope.SetParam(optimizers.ParamLambda, 0.0)
 	scope.SetParam(optimizers.ParamErrorFeedback, true)
@@ -100,7 +111,7 @@ func (e *Experiment) newOptimizer() optimizer.Interface {
 	case !c.enabled:
 		e.gct = optimizers.GCT(adamw).Compressor(optimizers.FP32()).ErrorFeedback(false).RateWeight(0).WarmupSteps(0).Done()
 	case c.gg:
-		e.gct = optimizers.GCT(adamw).Done() // The GG quantizer at gct_bits.
+		e.gct = optimizers.GCT(adamw).Done() // The GG quantizer at gct_bits, with gct_coder's codes.
 	default:
 		e.gct = optimizers.GCT(adamw).Compressor(c.comp).Done()
 	}

@@ -80,7 +80,7 @@ var hyperparameterRanges = map[string]hyperparameterRange{
 	paramAdamEpsilon:            rangePositive,
 	paramWeightDecay:            rangeNonNegative,
 	paramClipGradNorm:           {rangeNonNegative.valid, rangeNonNegative.want + " (0: no clipping)"},
-	optimizers.ParamBits:        {func(v float64) bool { return v > 1 && !math.IsInf(v, 0) }, "a finite value > 1"},
+	optimizers.ParamBits:        rangePositive, // And > 1 with Exp-Golomb codes (gct_coder): see validateHyperparameters.
 	optimizers.ParamLambda:      rangeNonNegative,
 	optimizers.ParamWarmupSteps: rangeSteps,
 	layers.ParamSparsity:        rangeFraction,
@@ -91,9 +91,10 @@ var hyperparameterRanges = map[string]hyperparameterRange{
 }
 
 // validateHyperparameters checks the values of the store's hyperparameters
-// (see hyperparameterRanges), in every scope, and that the learning rate
-// decays (min_learning_rate <= learning_rate) and ACT's ramp ends after it
-// starts. The error names the first bad one, with its scope.
+// (see hyperparameterRanges), in every scope, that gct_coder names a coder,
+// and that the learning rate decays (min_learning_rate <= learning_rate),
+// GCT's target is above Exp-Golomb's 1-bit minimum with its codes, and ACT's
+// ramp ends after it starts. The error names the first bad one, with its scope.
 func validateHyperparameters(store *model.Store) error {
 	params := map[string]any{}
 	for fullPath, value := range store.IterParams() {
@@ -102,6 +103,12 @@ func validateHyperparameters(store *model.Store) error {
 	for _, fullPath := range slices.Sorted(maps.Keys(params)) {
 		value := params[fullPath]
 		scope, key := model.SplitPath(fullPath)
+		if key == optimizers.ParamCoder {
+			if _, err := coderOf(value); err != nil {
+				return errors.Errorf("hyperparameter %s=%v: %v", paramName(scope, key), value, err)
+			}
+			continue
+		}
 		r, ok := hyperparameterRanges[key]
 		if !ok {
 			continue
@@ -112,6 +119,14 @@ func validateHyperparameters(store *model.Store) error {
 		}
 	}
 	root := store.RootScope()
+	if value, found := root.GetParam(optimizers.ParamBits); found {
+		bits, _ := number(value)
+		coderValue, _ := root.GetParam(optimizers.ParamCoder)
+		if coder, _ := coderOf(coderValue); coder == optimizers.CoderExpGolomb && !(bits > 1) {
+			return errors.Errorf("hyperparameter %s=%v: want a finite value > 1 with %s=%s (Exp-Golomb codes take at least 1 bit per element; %s=%s goes below)",
+				optimizers.ParamBits, value, optimizers.ParamCoder, optimizers.CoderExpGolomb, optimizers.ParamCoder, optimizers.CoderRANS)
+		}
+	}
 	for _, pair := range [][2]string{{paramMinLearningRate, paramLearningRate}, {layers.ParamStart, layers.ParamEnd}} {
 		lo, okLo := root.GetParam(pair[0])
 		hi, okHi := root.GetParam(pair[1])
@@ -152,4 +167,19 @@ func paramName(scope, key string) string {
 		return key
 	}
 	return strings.TrimSuffix(scope, model.ScopeSeparator) + model.ScopeSeparator + key
+}
+
+// coderOf returns the coder of a gct_coder hyperparameter's value (a name or
+// an optimizers.Coder; nil is the default).
+func coderOf(value any) (optimizers.Coder, error) {
+	switch v := value.(type) {
+	case nil:
+		return optimizers.DefaultCoder, nil
+	case string:
+		return optimizers.ParseCoder(v)
+	case optimizers.Coder:
+		_, err := v.MarshalText()
+		return v, err
+	}
+	return 0, errors.Errorf("want a coder name (%q or %q), got a %T", optimizers.CoderExpGolomb, optimizers.CoderRANS, value)
 }

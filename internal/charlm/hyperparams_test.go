@@ -27,7 +27,10 @@ func TestHyperparameterRanges(t *testing.T) {
 		{settings: "adam_weight_decay=-0.1", want: "adam_weight_decay=-0.1: want a finite value >= 0"},
 		{settings: "clip_grad_norm=-1", want: "clip_grad_norm=-1: want a finite value >= 0 (0: no clipping)"},
 		{settings: "block_000/learning_rate=-1", want: "/block_000/learning_rate=-1: want a finite value > 0"},
-		{compress: "gct", settings: "gct_bits=1", want: "gct_bits=1: want a finite value > 1"},
+		{compress: "gct", settings: "gct_bits=1", want: "gct_bits=1: want a finite value > 1 with gct_coder=expgolomb (Exp-Golomb codes take at least 1 bit per element; gct_coder=rans goes below)"},
+		{compress: "gct", settings: "gct_bits=0;gct_coder=rans", want: "gct_bits=0: want a finite value > 0"},
+		{compress: "gct-rans", settings: "gct_bits=0.5;gct_coder=expgolomb", want: "gct_bits=0.5: want a finite value > 1 with gct_coder=expgolomb (Exp-Golomb codes take at least 1 bit per element; gct_coder=rans goes below)"},
+		{compress: "gct", settings: "gct_coder=huffman", want: `gct_coder=huffman: coder "huffman": want "expgolomb" or "rans"`},
 		{compress: "gct", settings: "gct_lambda=-1", want: "gct_lambda=-1: want a finite value >= 0"},
 		{compress: "gct", settings: "gct_warmup_steps=-1", want: "gct_warmup_steps=-1: want a value >= 0"},
 		{act: true, settings: "act_sparsity=1", want: "act_sparsity=1: want a value in [0, 1)"},
@@ -47,5 +50,12 @@ func TestHyperparameterRanges(t *testing.T) {
 	tc := DefaultTrainConfig()
 	tc.Steps, tc.EvalAt, tc.Data, tc.EvalBatch = 4, nil, data, 8
 	_, err := NewJob(backend(t), tinyConfig(ArchGPT), tc, nil, "learning_rate=0.01;min_learning_rate=0;warmup_steps=0;adam_beta1=0;clip_grad_norm=0;adam_weight_decay=0")
+	require.NoError(t, err)
+	// GCT below 1 bit per element with the rANS coder.
+	tc.Compress = "gct"
+	_, err = NewJob(backend(t), tinyConfig(ArchGPT), tc, nil, "gct_coder=rans;gct_bits=0.5")
+	require.NoError(t, err)
+	tc.Compress = "gct-rans:0.5"
+	_, err = NewJob(backend(t), tinyConfig(ArchGPT), tc, nil, "")
 	require.NoError(t, err)
 }

@@ -51,7 +51,10 @@ type TrainConfig struct {
 	// optimizers.ParseCompressor): "" or "none" trains with plain AdamW; any
 	// other value wraps AdamW in GCT (optimizers.GCT) with that compressor:
 	// "gct" or "gct:B" (the GG quantizer at the gct_bits hyperparameter, or B
-	// bits per element), "fp32", "bf16", "int8", "sign", "topk:F", "powersgd:R".
+	// bits per element, coded as the gct_coder hyperparameter says, default
+	// Exp-Golomb), "gct-rans" or "gct-rans:B" (the same with gct_coder's
+	// default the rANS coder), "fp32", "bf16", "int8", "sign", "topk:F",
+	// "powersgd:R".
 	Compress string `json:"compress,omitempty"`
 
 	// ACTSites are the activation sites (see ActivationSites) where layers.ACT
