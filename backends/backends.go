@@ -66,7 +66,33 @@ func Select() Choice {
 // to the pure-Go backend (and says so). When GOMLX_BACKEND is set, its failure
 // is returned as an error: the user asked for that backend.
 func New(w io.Writer) (compute.Backend, error) {
+	return NewWithOptions(w, Options{})
+}
+
+// Options are the settings of NewWithOptions.
+type Options struct {
+	// Deterministic asks for a bit-reproducible backend: on XLA, it sets
+	// XLA_FLAGS (see WithDeterministicXLAFlags) before the backend is created,
+	// which must happen before the process's first XLA backend (XLA reads its
+	// flags once); on the pure-Go backend, which is deterministic already, it
+	// changes nothing. Programs usually resolve it from a -deterministic flag
+	// and DeterministicEnvVar with Determinism.Resolve.
+	Deterministic bool
+}
+
+// NewWithOptions is New with options: it creates the backend chosen by
+// Select with opts applied, and writes the one-line notice of which was
+// chosen to w (nil for no notice); the notice says when the backend runs
+// deterministic ("deterministic XLA ops", or "deterministic: pure Go").
+// Asking for determinism after the process opened an XLA backend without it
+// is an error.
+func NewWithOptions(w io.Writer, opts Options) (compute.Backend, error) {
 	choice := Select()
+	if !isGoConfig(choice.Config) {
+		if err := applyDeterministicXLA(opts.Deterministic); err != nil {
+			return nil, err
+		}
+	}
 	// Only a configuration from $GOMLX_BACKEND can ask for XLA in a binary built
 	// without it (Select picks XLA only where it is linked): name the variable.
 	backend, err := open(choice.Config, EnvVar)
@@ -78,10 +104,23 @@ func New(w io.Writer) (compute.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	switch {
+	case !opts.Deterministic:
+	case isGoConfig(choice.Config):
+		choice.Reason += "; deterministic: pure Go"
+	case DeterministicXLA():
+		choice.Reason += "; deterministic XLA ops"
+	}
 	if w != nil {
 		fmt.Fprintln(w, choice.String())
 	}
 	return backend, nil
+}
+
+// isGoConfig reports whether config names the pure-Go backend ("go" or "go:OPTIONS").
+func isGoConfig(config string) bool {
+	name, _, _ := strings.Cut(config, ":")
+	return name == gobackend.BackendName
 }
 
 // MustNew is New that panics on error.
@@ -155,6 +194,7 @@ func open(config, source string) (backend compute.Backend, err error) {
 	if err != nil {
 		return nil, errors.WithMessagef(err, "failed to create backend %q", config)
 	}
+	markXLAOpened()
 	return backend, nil
 }
 
