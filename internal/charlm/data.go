@@ -55,8 +55,17 @@ func defaultCorpusPath() (string, error) {
 }
 
 // loadCorpus reads the corpus at path ("" for the default, see
-// defaultCorpusPath) and splits it.
+// defaultCorpusPath; CorpusGoSrc or "gosrc:N" for Go's sources) and splits it.
 func loadCorpus(path string) (*Corpus, error) {
+	if limit, ok, err := parseGoSrcSpec(path); err != nil {
+		return nil, err
+	} else if ok {
+		dir, err := goSrcDir()
+		if err != nil {
+			return nil, err
+		}
+		return loadGoSrc(dir, limit)
+	}
 	if path == "" {
 		var err error
 		if path, err = defaultCorpusPath(); err != nil {

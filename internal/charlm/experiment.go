@@ -143,9 +143,14 @@ func newExperiment(backend compute.Backend, cfg Config, train TrainConfig, paral
 	if err != nil {
 		return nil, err
 	}
-	corpus, err := loadCorpus(train.Data)
-	if err != nil {
-		return nil, err
+	corpus := (*Corpus)(nil)
+	if parallel != nil {
+		corpus = parallel.corpus
+	}
+	if corpus == nil {
+		if corpus, err = loadCorpus(train.Data); err != nil {
+			return nil, err
+		}
 	}
 	n := corpus.NumValWindows(cfg.Block)
 	switch {

@@ -64,6 +64,12 @@ type DataParallel struct {
 type parallelRank struct {
 	comm    dataparallel.Communicator
 	trainer *dataparallel.Trainer
+	// corpus, if set, is the run's corpus, read once for the ranks of this
+	// process (it is read-only); nil: the rank reads Train.Data itself.
+	corpus *Corpus
+	// verifyEvery is the period, in steps, of the ranks' weights check
+	// (TrainConfig.VerifyEvery).
+	verifyEvery int
 	// split holds the time split of this process's steps (see StepTimeSplit).
 	split [numSplitPhases][]time.Duration
 }
@@ -92,10 +98,14 @@ func newDataParallel(backend compute.Backend, cfg Config, train TrainConfig) (*D
 	if err != nil {
 		return nil, err
 	}
+	corpus, err := loadCorpus(train.Data) // Once for all the workers.
+	if err != nil {
+		return nil, err
+	}
 	d := &DataParallel{ownsComms: true}
 	resumed := make([]resumePoint, 0, len(comms))
 	for _, comm := range comms {
-		exp, err := newParallelRank(backend, cfg, train, comm)
+		exp, err := newParallelRank(backend, cfg, train, comm, corpus)
 		if err != nil {
 			return nil, err
 		}
@@ -134,7 +144,7 @@ func newDataParallelRank(backend compute.Backend, cfg Config, train TrainConfig,
 		return nil, errors.Errorf("the run is configured for %d workers, but the communicator connects %d ranks", train.Workers, size)
 	}
 	train.Workers = size
-	exp, err := newParallelRank(backend, cfg, train, comm)
+	exp, err := newParallelRank(backend, cfg, train, comm, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -151,13 +161,13 @@ func newDataParallelRank(backend compute.Backend, cfg Config, train TrainConfig,
 // newParallelRank creates the Experiment of the worker comm.Rank() of a
 // data-parallel run of comm.Size() == train.Workers workers, with its
 // checkpoint directory (Train.Checkpoint for rank 0, its subdirectory
-// "rank-r" for rank r).
-func newParallelRank(backend compute.Backend, cfg Config, train TrainConfig, comm dataparallel.Communicator) (*Experiment, error) {
+// "rank-r" for rank r), on corpus if not nil (else it reads train.Data).
+func newParallelRank(backend compute.Backend, cfg Config, train TrainConfig, comm dataparallel.Communicator, corpus *Corpus) (*Experiment, error) {
 	r := comm.Rank()
 	if train.Checkpoint != "" {
 		train.Checkpoint = RankCheckpointDir(train.Checkpoint, r)
 	}
-	exp, err := newExperiment(backend, cfg, train, &parallelRank{comm: comm})
+	exp, err := newExperiment(backend, cfg, train, &parallelRank{comm: comm, corpus: corpus, verifyEvery: train.VerifyEvery})
 	if err != nil {
 		return nil, errors.WithMessagef(err, "worker %d", r)
 	}
@@ -241,7 +251,9 @@ func (d *DataParallel) TrainTo(target int) error {
 		wg.Go(func() {
 			err := exp.TrainTo(target)
 			if err == nil && exp.parallel.trainer != nil {
-				err = exp.parallel.trainer.Verify()
+				if err = exp.parallel.trainer.Verify(); err != nil {
+					err = errors.WithMessagef(err, "the data-parallel ranks' weights differ at global step %d", exp.globalStep)
+				}
 			}
 			if err != nil {
 				errs[i] = errors.WithMessagef(err, "worker %d", exp.Rank())
@@ -298,7 +310,8 @@ func (e *Experiment) buildParallelTrainer() error {
 	if e.gct == nil {
 		return errors.New("a data-parallel run trains with the GCT wrapper charlm builds: leave Experiment.Optimizer unset")
 	}
-	tr, err := dataparallel.NewTrainer(e.Backend, e.Store, modelFn, nil, e.gct, e.parallel.comm).Outputs(outputs).Done()
+	tr, err := dataparallel.NewTrainer(e.Backend, e.Store, modelFn, nil, e.gct, e.parallel.comm).
+		Outputs(outputs).VerifyEvery(e.parallel.verifyEvery).Done()
 	if err != nil {
 		return errors.WithMessage(err, "failed to create the data-parallel trainer")
 	}
@@ -325,6 +338,10 @@ func (e *Experiment) parallelStep() (StepInfo, error) {
 	stats, err := p.trainer.Step([]*tensors.Tensor{tokens, targets}, nil)
 	_ = tokens.FinalizeAll()
 	_ = targets.FinalizeAll()
+	if errors.Is(err, dataparallel.ErrMismatch) && p.verifyEvery > 0 && stats.Step%int64(p.verifyEvery) == 0 {
+		return StepInfo{}, errors.WithMessagef(err, "the data-parallel ranks' weights diverged "+
+			"(checked every %d steps, -verify-every; on XLA GPUs, -deterministic keeps them equal)", p.verifyEvery)
+	}
 	if err != nil {
 		return StepInfo{}, err
 	}

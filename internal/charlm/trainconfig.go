@@ -9,6 +9,11 @@ import (
 // defaultEvalAt are the steps at which the benchmark reports the validation loss.
 var defaultEvalAt = []int{250, 500, 1000, 2000}
 
+// DefaultVerifyEvery is TrainConfig.VerifyEvery's default: the workers of a
+// data-parallel run compare their weights every 100 steps, 20 times in the
+// full run, for a cost (a hash of the weights) well under one step's.
+const DefaultVerifyEvery = 100
+
 // FullRunSteps is the number of steps of the benchmark's full run; runs with
 // fewer steps are "quick profiles" and say so in their results.
 const FullRunSteps = 2000
@@ -76,6 +81,28 @@ type TrainConfig struct {
 	// every batch. 0 or 1: one worker, no exchange.
 	Workers int `json:"workers,omitempty"`
 
+	// VerifyEvery is the period, in steps, at which the workers of a
+	// data-parallel run check that they still hold the same weights: they
+	// all-gather their dataparallel.WeightsHash (32 bytes each, and a SHA-256
+	// of the weights), and weights that differ stop the run with an error
+	// (wrapping dataparallel.ErrMismatch) that names the step and the ranks.
+	// The steps are counted from the start of the process's run (a resumed
+	// run checks VerifyEvery steps after the resume point, and so on). The
+	// ranks' updates are bit-identical by construction on a deterministic
+	// backend (pure Go, or XLA with -deterministic), so a mismatch is a bug
+	// or a nondeterministic backend. 0 checks only once, at the end of the
+	// run (which every data-parallel run does). Single-worker runs ignore it.
+	// DefaultTrainConfig sets DefaultVerifyEvery.
+	VerifyEvery int `json:"verify_every,omitempty"`
+
+	// Deterministic records whether the run asked for a bit-reproducible
+	// backend (the charlm command's -deterministic flag, or
+	// GGPRIOR_DETERMINISTIC; on by default for data-parallel runs; see
+	// backends.Options): XLA's deterministic GPU ops; the pure-Go backend is
+	// deterministic either way. The program that creates the backend applies
+	// it (backends.NewWithOptions); the Experiment only records it.
+	Deterministic bool `json:"deterministic,omitempty"`
+
 	// AllowChanges lets a run resume a checkpoint whose hyperparameters (or
 	// ACTSparsity, ACTRamp, or ValWindows) differ from the run's: the run continues
 	// with its own, and its history and results record each change and the
@@ -94,8 +121,9 @@ func DefaultTrainConfig() TrainConfig {
 		Seed:      1,
 		Init:      initNameNormal02,
 		EvalAt:    slices.Clone(defaultEvalAt),
-		LogEvery:  10,
-		EvalBatch: 128,
+		LogEvery:    10,
+		EvalBatch:   128,
+		VerifyEvery: DefaultVerifyEvery,
 	}
 }
 
@@ -114,6 +142,8 @@ func (tc TrainConfig) Validate() error {
 		return errors.Errorf("target loss must be >= 0, got %g", tc.TargetLoss)
 	case tc.ValWindows < 0:
 		return errors.Errorf("validation windows must be >= 0 (0: all), got %d", tc.ValWindows)
+	case tc.VerifyEvery < 0:
+		return errors.Errorf("verify-every must be >= 0 (0: only at the end), got %d", tc.VerifyEvery)
 	}
 	for _, s := range tc.EvalAt {
 		if s <= 0 {
