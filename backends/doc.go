@@ -14,6 +14,13 @@
 // one-line notice. Without the "xla" build tag the binary has no cgo dependency
 // and asking for XLA is an error that says how to rebuild.
 //
+// Determinism: NewWithOptions with Options.Deterministic (programs resolve
+// it from a -deterministic flag, a [Determinism], and [DeterministicEnvVar],
+// GGPRIOR_DETERMINISTIC) sets XLA_FLAGS to [DeterministicXLAFlags] before
+// XLA starts, so that XLA's GPU runs are bit-reproducible (at some cost in
+// speed); the pure-Go backend is deterministic already and is left as it is.
+// XLA reads XLA_FLAGS once per process: the first XLA backend decides.
+//
 // Installing a PJRT plugin: the CPU plugin comes from GoMLX's installer (see
 // github.com/gomlx/go-xla), the CUDA plugin ships inside JAX's CUDA wheels
 // (jax-cuda12-pjrt: a file named xla_cuda_plugin.so); point GOMLX_BACKEND at

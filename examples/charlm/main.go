@@ -28,6 +28,24 @@
 // their measurements are in the results (grad_bits_per_element, ...,
 // act_sparsity, ..., bytes_sent_per_worker_per_step, ...).
 //
+// # Sizes, corpora and determinism
+//
+// The reference model (-size reference, 867,072 parameters) and -size tiny
+// are the CPU sizes; -size small, medium and gpt2-small (10.9 M, 25.7 M and
+// 86.2 M parameters, contexts of 256, 512 and 1024 bytes) are for an
+// accelerator; -layers, -heads, -width and -block change a size's shape:
+//
+//	GOMLX_BACKEND=xla:cuda charlm -size gpt2-small -data gosrc -batch 32
+//	charlm -size tiny -data gosrc:4M -steps 50
+//
+// -data gosrc trains on every .go file under $GOROOT/src in sorted path
+// order (about 90 MB; see charlm.CorpusGoSrc). -deterministic (or
+// GGPRIOR_DETERMINISTIC=1) makes XLA's GPU kernels bit-reproducible (see
+// backends.DeterministicXLAFlags); it is on by default with -workers >= 2 or
+// over MPI, and the pure-Go backend is deterministic anyway. Data-parallel
+// runs compare the ranks' weights every -verify-every steps (default 100)
+// and stop with an error naming the step and the ranks if they differ.
+//
 // # Data-parallel over MPI
 //
 // Built with the "mpi" build tag (cgo and OpenMPI's development files needed),
@@ -188,6 +206,9 @@ func runWith(comm dataparallel.Communicator) error {
 	tc.Beta = beta
 	if comm != nil {
 		tc.Workers = comm.Size()
+		if tc.Deterministic, err = cli.ResolveDeterministic(tc.Workers); err != nil {
+			return err
+		}
 	}
 	if err := tc.Validate(); err != nil {
 		return err
@@ -199,7 +220,7 @@ func runWith(comm dataparallel.Communicator) error {
 	if !lead {
 		stderr = io.Discard
 	}
-	backend, err := backends.New(stderr)
+	backend, err := backends.NewWithOptions(stderr, backends.Options{Deterministic: tc.Deterministic})
 	if err != nil {
 		return err
 	}
@@ -275,7 +296,11 @@ func printHeader(exp *charlm.Experiment, overMPI bool) {
 		if overMPI {
 			how = "MPI ranks (one process each)"
 		}
-		fmt.Printf("data-parallel: %d %s, %d windows each per batch\n", tc.Workers, how, tc.Batch/tc.Workers)
+		verify := "at the end"
+		if tc.VerifyEvery > 0 {
+			verify = fmt.Sprintf("every %d steps", tc.VerifyEvery)
+		}
+		fmt.Printf("data-parallel: %d %s, %d windows each per batch, weights compared %s\n", tc.Workers, how, tc.Batch/tc.Workers, verify)
 	}
 	fmt.Printf("hyperparameters: %s\n", strings.Join(charlm.SettableParams(exp.Store), " "))
 	if exp.ResumedFrom != "" {

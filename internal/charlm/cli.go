@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ggprior/ggprior/backends"
 	"github.com/ggprior/ggprior/internal/flagutil"
 	"github.com/ggprior/ggprior/layers"
 	"github.com/ggprior/ggprior/optimizers"
@@ -17,7 +18,9 @@ import (
 // Flags are the charlm command's flags that describe a run: the run itself
 // (-steps, -seed, -init, -beta, -eval-at, ...), the methods under study
 // (-compress and GCT's flags, -act and ACT's flags, -workers) and the
-// outputs (-results, -checkpoint, -allow-changes, -quiet). The command registers them on its
+// outputs (-results, -checkpoint, -allow-changes, -quiet), the model's size (-size,
+// and -layers, -heads, -width, -block to change it) and the backend's
+// determinism (-deterministic, -verify-every). The command registers them on its
 // command line (NewFlags(flag.CommandLine)); other programs that run charlm
 // experiments describe a run by the same arguments (ParseFlags), so a run
 // spec is a charlm command line, and turn it into the run's configuration
@@ -60,6 +63,18 @@ type Flags struct {
 
 	Workers int
 
+	// Size is -size, a model size (see Sizes); Layers, Heads, Width and Block
+	// are -layers, -heads, -width and -block, which change the size's (0: the
+	// size's own).
+	Size                        string
+	Layers, Heads, Width, Block int
+
+	// Deterministic is -deterministic (see backends.Determinism and
+	// Flags.ResolveDeterministic); VerifyEvery is -verify-every
+	// (TrainConfig.VerifyEvery).
+	Deterministic backends.Determinism
+	VerifyEvery   int
+
 	AllowChanges bool
 
 	// fs is the flag set the flags are registered on.
@@ -82,7 +97,8 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 	fs.BoolVar(&f.AllowChanges, "allow-changes", false, "with -checkpoint, resume a checkpoint whose hyperparameters (-set, -gct-bits, -act-sparsity, ...) differ from this run's: "+
 		"the run continues with this run's values and its results record each change and its step (hyperparameter_changes); without it such a resume is refused")
 	fs.StringVar(&f.Set, "set", "", `hyperparameters, "key=value;key=value" (e.g. "learning_rate=2e-3;clip_grad_norm=0"); unknown keys list the known ones`)
-	fs.StringVar(&f.Data, "data", "", "text file to train on (default: $GOROOT/"+defaultCorpusName+")")
+	fs.StringVar(&f.Data, "data", "", "text file to train on (default: $GOROOT/"+defaultCorpusName+"), or "+CorpusGoSrc+
+		": every .go file under $GOROOT/src in sorted path order (about 90 MB; "+CorpusGoSrc+":N its first N bytes, N with an optional K, M or G suffix)")
 	fs.Float64Var(&f.TargetLoss, "target-loss", 0, "report steps_to_target: the first evaluation step with validation loss <= this value (e.g. the baseline's final loss)")
 	fs.IntVar(&f.LogEvery, "log-every", 10, "record the training loss every this many steps")
 	fs.IntVar(&f.ValWindows, "val-windows", 0, "measure the validation loss on this many evenly spaced validation windows (0: all of them); cheaper, noisier, for quick profiles")
@@ -109,6 +125,16 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 
 	fs.IntVar(&f.Workers, "workers", 1, "number of in-process data-parallel workers; with W >= 2 each takes batch/W windows of every batch and they exchange (-compress) gradients. "+
 		"Launched by mpirun (charlm built with -tags mpi), each process is one worker and W is the number of processes")
+
+	fs.StringVar(&f.Size, "size", DefaultSize, "model size: "+sizesHelp()+"; parameters counted for -arch gpt. tiny and reference are the CPU sizes, the others need an accelerator")
+	fs.IntVar(&f.Layers, "layers", 0, "number of transformer blocks (0: the -size's)")
+	fs.IntVar(&f.Heads, "heads", 0, "number of attention heads (0: the -size's); must divide the width")
+	fs.IntVar(&f.Width, "width", 0, "model width (0: the -size's)")
+	fs.IntVar(&f.Block, "block", 0, "context length in bytes (0: the -size's)")
+	fs.Var(&f.Deterministic, "deterministic", fmt.Sprintf("bit-reproducible backend: true, false or auto (the default: $%s if set, else on for data-parallel runs, -workers >= 2). "+
+		"On XLA it sets XLA_FLAGS %s before the backend starts (slower GPU kernels, no autotuning); the pure-Go backend is always deterministic",
+		backends.DeterministicEnvVar, strings.Join(backends.DeterministicXLAFlags, " ")))
+	fs.IntVar(&f.VerifyEvery, "verify-every", DefaultVerifyEvery, "with -workers >= 2 (or over MPI), compare the ranks' weights hash every this many steps and stop with an error naming the step and the ranks if they differ (0: only at the end)")
 	return f
 }
 
@@ -148,8 +174,9 @@ func (f *Flags) Args() []string {
 	return args
 }
 
-// RunConfig returns the run the flags describe: the model (model with -arch
-// applied), the training configuration and the hyperparameter settings (for
+// RunConfig returns the run the flags describe: the model (model, or the
+// -size's when -size is given, with -arch, -layers, -heads, -width and
+// -block applied), the training configuration and the hyperparameter settings (for
 // parseSettings, joined with ";": those GCT's and ACT's flags stand for,
 // then -set's, which can override them). A method's flag given without the
 // method, and invalid flag values, are errors.
@@ -175,13 +202,36 @@ func (f *Flags) RunConfig(model Config) (Config, TrainConfig, []string, error) {
 	if f.Workers < 1 {
 		return Config{}, TrainConfig{}, nil, errors.Errorf("-workers %d: the number of workers must be >= 1", f.Workers)
 	}
+	if f.Changed("size") {
+		if model, err = ConfigForSize(strings.TrimSpace(f.Size), f.Arch); err != nil {
+			return Config{}, TrainConfig{}, nil, errors.WithMessage(err, "-size")
+		}
+	}
 	model.Arch = f.Arch
+	for _, o := range []struct {
+		name  string
+		value int
+		field *int
+	}{{"layers", f.Layers, &model.Layers}, {"heads", f.Heads, &model.Heads}, {"width", f.Width, &model.Width}, {"block", f.Block, &model.Block}} {
+		switch {
+		case o.value < 0:
+			return Config{}, TrainConfig{}, nil, errors.Errorf("-%s %d: must be > 0 (0: the -size's)", o.name, o.value)
+		case o.value > 0:
+			*o.field = o.value
+		}
+	}
+	if f.VerifyEvery < 0 {
+		return Config{}, TrainConfig{}, nil, errors.Errorf("-verify-every %d: must be >= 0 (0: only at the end)", f.VerifyEvery)
+	}
 	tc := DefaultTrainConfig()
 	tc.Steps, tc.Seed, tc.Batch = f.Steps, f.Seed, f.Batch
 	tc.Init, tc.Beta, tc.EvalAt = f.Init, f.Beta, evalAt
 	tc.Checkpoint, tc.Data, tc.TargetLoss, tc.LogEvery = f.Checkpoint, f.Data, f.TargetLoss, f.LogEvery
 	tc.Compress, tc.Workers, tc.ValWindows = strings.TrimSpace(f.Compress), f.Workers, f.ValWindows
-	tc.AllowChanges = f.AllowChanges
+	tc.AllowChanges, tc.VerifyEvery = f.AllowChanges, f.VerifyEvery
+	if tc.Deterministic, err = f.ResolveDeterministic(tc.Workers); err != nil {
+		return Config{}, TrainConfig{}, nil, err
+	}
 	if !strings.HasPrefix(strings.TrimSpace(tc.Beta), BetaFitPrefix) {
 		if _, err := initByName(tc.Init, tc.Beta); err != nil {
 			return Config{}, TrainConfig{}, nil, err
@@ -195,6 +245,21 @@ func (f *Flags) RunConfig(model Config) (Config, TrainConfig, []string, error) {
 		settings = append(settings, f.Set)
 	}
 	return model, tc, settings, nil
+}
+
+// ResolveDeterministic returns whether a run of the given number of workers
+// should use a bit-reproducible backend: -deterministic if given (true or
+// false), else $GGPRIOR_DETERMINISTIC if set, else whether the run is
+// data-parallel (workers >= 2), whose ranks must stay bit-identical. RunConfig
+// resolves it with -workers into TrainConfig.Deterministic; a program that
+// learns the number of workers later (over MPI) resolves it again. Create
+// the backend with backends.NewWithOptions and this value.
+func (f *Flags) ResolveDeterministic(workers int) (bool, error) {
+	on, err := f.Deterministic.Resolve(workers >= 2)
+	if err != nil {
+		return false, errors.WithMessage(err, "-deterministic")
+	}
+	return on, nil
 }
 
 // methodSettings reads the flags of GCT and ACT: it sets the run's ACT sites

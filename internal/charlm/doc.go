@@ -15,7 +15,13 @@
 //     ([initNormal02], [initHe], [initGG]) are swapped by name ([initByName]).
 //   - The data ([Corpus], [Batches]): raw bytes, a 90/10 split, random training
 //     windows from a seeded generator whose state is checkpointed, and the fixed,
-//     deterministic validation windows.
+//     deterministic validation windows. Besides Newton's Opticks (the
+//     default), [CorpusGoSrc] is a 90 MB corpus that ships with Go too: its
+//     own sources.
+//   - The scale ladder ([Sizes], [ConfigForSize]): named model sizes from
+//     "tiny" (137 K parameters) and "reference" (DefaultConfig, the CPU
+//     sizes) to "gpt2-small" (86 M parameters, 1024-byte context), for
+//     accelerators.
 //   - The optimizer ([AdamW]): decoupled weight decay on rank-2 parameters only,
 //     a global gradient-norm clip and the warmup + cosine learning-rate schedule
 //     ([WarmupCosine]), as a GoMLX optimizer.Interface that can also apply given

@@ -116,11 +116,11 @@ type TrainConfig struct {
 // training loss logged every 10 steps.
 func DefaultTrainConfig() TrainConfig {
 	return TrainConfig{
-		Steps:     FullRunSteps,
-		Batch:     12,
-		Seed:      1,
-		Init:      initNameNormal02,
-		EvalAt:    slices.Clone(defaultEvalAt),
+		Steps:       FullRunSteps,
+		Batch:       12,
+		Seed:        1,
+		Init:        initNameNormal02,
+		EvalAt:      slices.Clone(defaultEvalAt),
 		LogEvery:    10,
 		EvalBatch:   128,
 		VerifyEvery: DefaultVerifyEvery,
