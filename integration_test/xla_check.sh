@@ -14,7 +14,10 @@
 # plugin (e.g. the xla_cuda_plugin.so of JAX's CUDA wheels). The run phase
 # writes DIR/summary.txt: each test binary's verdict (the tests build their
 # graphs on GGPRIOR_TEST_BACKEND, see internal/testbackend) and charlm's
-# median step time on the plugin and on the pure-Go backend, then prints it.
+# median step time on the plugin and on the pure-Go backend, then prints it;
+# then whether two -deterministic charlm runs on the plugin end with the same
+# weights, and a data-parallel run of -size small on -data gosrc:16M (like the
+# default corpus, gosrc needs a GOROOT with its sources on the run machine).
 # Each test binary gets TEST_TIMEOUT (default 150s).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -69,6 +72,28 @@ run)
       echo "charlm on $backend: FAIL (see $(basename "$out").log)" >> "$summary"
     fi
   done
+  # Determinism: two -deterministic runs on the plugin end with the same
+  # weights; a data-parallel run (deterministic by default, its ranks'
+  # weights compared every 5 steps) of the small size on the gosrc corpus.
+  for i in 1 2; do
+    GOMLX_BACKEND="xla:$plugin" "$dir/bin/charlm" -quiet -deterministic -steps 20 -eval-at 20 -val-windows 64 \
+      > "$dir/determinism-$i.log" 2>&1
+  done
+  h1=$(grep -o 'weights_hash=[0-9a-f]*' "$dir/determinism-1.log")
+  h2=$(grep -o 'weights_hash=[0-9a-f]*' "$dir/determinism-2.log")
+  if [ -n "$h1" ] && [ "$h1" = "$h2" ]; then
+    echo "charlm -deterministic on xla:$plugin: the same weights twice ($h1)" >> "$summary"
+  else
+    echo "charlm -deterministic on xla:$plugin: FAIL, weights differ or a run failed (see determinism-1.log, determinism-2.log)" >> "$summary"
+  fi
+  out=$dir/charlm-small-gosrc-w2.json
+  if GOMLX_BACKEND="xla:$plugin" "$dir/bin/charlm" -quiet -size small -data gosrc:16M -workers 2 -verify-every 5 \
+    -steps 20 -eval-at 20 -val-windows 64 -results "$out" > "$out.log" 2>&1; then
+    ms=$(grep -o '"sec_per_step_median": *[0-9.e-]*' "$out" | grep -o '[0-9.e-]*$')
+    echo "charlm -size small -data gosrc:16M -workers 2 on xla:$plugin: 20 steps, median $(awk "BEGIN{printf \"%.1f\", $ms*1000}") ms/step, ranks equal" >> "$summary"
+  else
+    echo "charlm -size small -data gosrc:16M -workers 2 on xla:$plugin: FAIL (see $(basename "$out").log)" >> "$summary"
+  fi
   cat "$summary"
   ;;
 *)
