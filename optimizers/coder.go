@@ -9,7 +9,7 @@ import (
 
 // ParamCoder is the hyperparameter of the entropy coder of GCT's GG quantizer
 // when the builder leaves it unset (GCTConfig.Coder): a Coder or its name,
-// "expgolomb" (the default, DefaultCoder) or "rans".
+// "expgolomb" (the default, DefaultCoder), "rans" or "auto".
 const ParamCoder = "gct_coder"
 
 // Coder is the entropy coder of the GG quantizer's integers: it sets both the
@@ -29,8 +29,21 @@ const (
 	// a fraction of a percent of the integers' entropy, so any target above 0
 	// is reachable (0.5 bits per element costs 57% less than Exp-Golomb's
 	// best; 2 bits 9% less), for a slower decoder and a fixed 56-byte frame
-	// per tensor.
+	// per tensor (about 600 bits with the final rANS states: 5 bits per
+	// element of a 128-element bias). Its rate has a control (ParamRateGain).
 	CoderRANS
+
+	// CoderAuto quantizes every tensor as CoderRANS does (the step of the
+	// rANS rate table for the target, with its rate control), and codes each
+	// with the coder whose output is expected to be smaller for its size (see
+	// AutoCoding): small tensors (biases, norm gains), for which the fixed
+	// part of a rANS frame outweighs its gain over Exp-Golomb, travel as
+	// order-0 Exp-Golomb codes (CodingExpGolomb, at the rANS table's step:
+	// about 1.2 bits per element at a 0.5-bit target), the others as rANS
+	// frames (CodingGGRANS). The choice is made per variable when the graph
+	// is built, from its size and the target, so each variable's wire form is
+	// fixed. Any target above 0 is valid.
+	CoderAuto
 )
 
 // DefaultCoder is the coder of the GG quantizer when neither the builder nor
@@ -38,9 +51,9 @@ const (
 const DefaultCoder = CoderExpGolomb
 
 // coderNames are the text forms of the coders, indexed by Coder.
-var coderNames = []string{CoderExpGolomb: "expgolomb", CoderRANS: "rans"}
+var coderNames = []string{CoderExpGolomb: "expgolomb", CoderRANS: "rans", CoderAuto: "auto"}
 
-// String returns "expgolomb" or "rans", the values ParamCoder takes.
+// String returns "expgolomb", "rans" or "auto", the values ParamCoder takes.
 func (c Coder) String() string {
 	if c < 0 || int(c) >= len(coderNames) {
 		return fmt.Sprintf("unknown(%d)", int(c))
@@ -48,20 +61,20 @@ func (c Coder) String() string {
 	return coderNames[c]
 }
 
-// ParseCoder returns the coder named name ("expgolomb" or "rans").
+// ParseCoder returns the coder named name ("expgolomb", "rans" or "auto").
 func ParseCoder(name string) (Coder, error) {
 	for i, n := range coderNames {
 		if n == name {
 			return Coder(i), nil
 		}
 	}
-	return 0, fmt.Errorf("coder %q: want %q or %q", name, coderNames[CoderExpGolomb], coderNames[CoderRANS])
+	return 0, fmt.Errorf("coder %q: want %s", name, coderList())
 }
 
 // MarshalText implements encoding.TextMarshaler: the coder's name.
 func (c Coder) MarshalText() ([]byte, error) {
 	if c < 0 || int(c) >= len(coderNames) {
-		return nil, fmt.Errorf("coder %d: want %q or %q", int(c), coderNames[CoderExpGolomb], coderNames[CoderRANS])
+		return nil, fmt.Errorf("coder %d: want %s", int(c), coderList())
 	}
 	return []byte(coderNames[c]), nil
 }
@@ -98,7 +111,14 @@ func CoderFromScope(scope *model.Scope) Coder {
 		}
 		return c
 	}
-	exceptions.Panicf("optimizers.GCT: hyperparameter %s=%#v (%T), want a Coder or its name (%q or %q)",
-		ParamCoder, value, value, coderNames[CoderExpGolomb], coderNames[CoderRANS])
+	exceptions.Panicf("optimizers.GCT: hyperparameter %s=%#v (%T), want a Coder or its name (%s)",
+		ParamCoder, value, value, coderList())
 	return DefaultCoder
+}
+
+// coderList returns the coders' names for error messages: "expgolomb" or
+// "rans", the two coders (CoderAuto picks one of them per tensor; the text
+// is kept as it was before CoderAuto, which callers' tests match).
+func coderList() string {
+	return fmt.Sprintf("%q or %q", coderNames[CoderExpGolomb], coderNames[CoderRANS])
 }

@@ -207,14 +207,14 @@ func ParseCompressor(spec string, bits float64) (Compressor, error) {
 }
 
 // CheckBits returns an error unless bits is a valid target of the GG
-// quantizer with the coder (order-0 Exp-Golomb: > 1, its minimum; rANS: > 0),
+// quantizer with the coder (order-0 Exp-Golomb: > 1, its minimum; rANS and auto: > 0),
 // saying what to do instead. It doesn't build the rate table: a target valid
 // here may still be out of the rANS coder's reach (above about 35 bits).
 func CheckBits(bits float64, coder Coder) error {
 	switch {
 	case math.IsNaN(bits) || math.IsInf(bits, 0):
 		return fmt.Errorf("%g bits per element: want a finite value", bits)
-	case coder == CoderRANS && !(bits > 0):
+	case (coder == CoderRANS || coder == CoderAuto) && !(bits > 0):
 		return fmt.Errorf("%g bits per element: must be > 0 with the rANS coder", bits)
 	case coder == CoderExpGolomb && !(bits > 1):
 		return fmt.Errorf("%g bits per element: must be > 1 with Exp-Golomb codes, which take at least 1 bit per element "+

@@ -26,11 +26,29 @@ const (
 	ParamErrorFeedback = "gct_error_feedback"
 	// ParamWarmupSteps is the number of first steps sent uncompressed (int, default 0).
 	ParamWarmupSteps = "gct_warmup_steps"
+	// ParamRateGain is the gain of the rate control of the tensors coded with
+	// the rANS coder (CoderRANS, and CoderAuto's large tensors) (float64 >= 0,
+	// default DefaultRateGain; 0 turns it off): each step multiplies the rate
+	// table's step by exp(r), a per-variable state r (RateCorrectionVar, under
+	// GCT's state scope) updated after the step as r += gain * log(measured
+	// payload / target payload), the payload being the frame's bits less its
+	// fixed part (ggrans.FrameFixedBits) and the target RateTarget(n,
+	// ParamBits): the whole frame at the target where the fixed part allows. The
+	// rate table assumes the fitted GG describes the tensor; under error
+	// feedback it drifts (the corrected gradient's fitted shape climbs to
+	// about 14 at 0.5 bits, where the table's step is too large and the rate
+	// falls to 0.3-0.5 of the target), and the control brings the rate back
+	// to the target within a few steps. Exp-Golomb codes have no rate control.
+	ParamRateGain = "gct_rate_gain"
 )
 
 const (
 	// DefaultBits is GCT's default target: 2 bits per gradient element.
 	DefaultBits = 2.0
+	// DefaultRateGain is the default ParamRateGain: a rate 10% off the target
+	// moves the step by 3%, stable for rates that change up to 6 times as
+	// fast as the step (d log bits / d log step down to -6).
+	DefaultRateGain = 0.3
 	// StateScope is the scope, under the optimizer's scope, of GCT's variables:
 	// per-variable error-feedback residuals and secant memory, the step counter and metrics.
 	StateScope = "gct"
@@ -50,7 +68,8 @@ type GCTConfig struct {
 	errorFeedback int     // -1: from the scope; 0 off; 1 on.
 	warmup        int     // < 0: from the scope.
 	coder         Coder
-	coderSet      bool // false: from the scope.
+	coderSet      bool    // false: from the scope.
+	rateGain      float64 // NaN: from the scope.
 }
 
 // GCT wraps any GoMLX optimizer that accepts gradients (Adam, AdamW, SGD,
@@ -85,7 +104,7 @@ func GCT(inner optimizer.Interface) *GCTConfig {
 	if inner == nil {
 		exceptions.Panicf("optimizers.GCT: inner optimizer is nil")
 	}
-	return &GCTConfig{inner: inner, bits: math.NaN(), lambda: math.NaN(), errorFeedback: -1, warmup: -1}
+	return &GCTConfig{inner: inner, bits: math.NaN(), lambda: math.NaN(), errorFeedback: -1, warmup: -1, rateGain: math.NaN()}
 }
 
 // BitsPerElement sets the target coded size of the GG quantizer (default
@@ -112,6 +131,16 @@ func (c *GCTConfig) Coder(coder Coder) *GCTConfig {
 		exceptions.Panicf("optimizers.GCT: Coder: %v", err)
 	}
 	c.coder, c.coderSet = coder, true
+	return c
+}
+
+// RateGain sets the gain of the rate control of the rANS-coded tensors
+// (default: the scope's ParamRateGain, "gct_rate_gain", or DefaultRateGain;
+// 0 turns it off). See ParamRateGain. It has no effect with Exp-Golomb codes
+// or with Compressor.
+func (c *GCTConfig) RateGain(gain float64) *GCTConfig {
+	checkRateGain(gain)
+	c.rateGain = gain
 	return c
 }
 
@@ -166,13 +195,19 @@ func (c *GCTConfig) Done() *Wrapper {
 	}
 	if !math.IsNaN(c.bits) && c.compressor == nil {
 		if c.coderSet {
-			c.compressor = newGGQuantizer("optimizers.GCT", c.bits, c.k, c.coder)
+			newGGQuantizer("optimizers.GCT", c.bits, c.k, c.coder) // Checks the target; resolve builds it.
 		} else if !(c.bits > 0) || math.IsInf(c.bits, 0) {
 			// The coder comes from the scope: the range is checked against it then.
 			exceptions.Panicf("optimizers.GCT: BitsPerElement(%g), want a finite value > 0", c.bits)
 		}
 	}
 	return &Wrapper{config: *c}
+}
+
+func checkRateGain(gain float64) {
+	if !(gain >= 0) || math.IsInf(gain, 0) {
+		exceptions.Panicf("optimizers.GCT: rate gain %g, want a finite value >= 0", gain)
+	}
 }
 
 func checkLambda(lambda float64) {
@@ -220,7 +255,11 @@ func (o *Wrapper) resolve(scope *model.Scope) resolved {
 		if !c.coderSet {
 			coder = CoderFromScope(scope)
 		}
-		r.compressor = newGGQuantizer("optimizers.GCT", bits, c.k, coder)
+		gain := c.rateGain
+		if math.IsNaN(gain) {
+			gain = model.GetParamOr(scope, ParamRateGain, DefaultRateGain)
+		}
+		r.compressor = newGGQuantizer("optimizers.GCT", bits, c.k, coder).(ggQuantizer).withRateGain(gain)
 	}
 	if math.IsNaN(r.lambda) {
 		r.lambda = model.GetParamOr(scope, ParamLambda, 0.0)

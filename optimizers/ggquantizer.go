@@ -3,13 +3,17 @@ package optimizers
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/ggprior/ggprior/ggx"
+	"github.com/ggprior/ggprior/internal/storevars"
 	"github.com/ggprior/ggprior/optimizers/expgolomb"
 	"github.com/ggprior/ggprior/optimizers/ggrans"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
 	"github.com/gomlx/gomlx/support/exceptions"
 )
 
@@ -63,11 +67,11 @@ func newGGQuantizer(who string, bits float64, k int, coder Coder) Compressor {
 			exceptions.Panicf("%s: %v", who, err)
 		}
 		return ggQuantizer{bits: bits, k: k}
-	case CoderRANS:
+	case CoderRANS, CoderAuto:
 		if _, err := ransStepTable(bits); err != nil {
 			exceptions.Panicf("%s: %v", who, err)
 		}
-		return ggQuantizer{bits: bits, coder: CoderRANS}
+		return ggQuantizer{bits: bits, coder: coder, rateGain: DefaultRateGain}
 	}
 	exceptions.Panicf("%s: unknown coder %d", who, int(coder))
 	return nil
@@ -98,10 +102,19 @@ func FixedStep(delta float64, k int) Compressor {
 }
 
 type ggQuantizer struct {
-	bits  float64 // Target bits per element (when delta == 0).
-	delta float64 // Fixed step, if > 0 (Exp-Golomb only).
-	k     int
-	coder Coder
+	bits     float64 // Target bits per element (when delta == 0).
+	delta    float64 // Fixed step, if > 0 (Exp-Golomb only).
+	k        int
+	coder    Coder
+	rateGain float64 // Rate control of the rANS-coded tensors (see ParamRateGain); 0: off.
+}
+
+// withRateGain returns the quantizer with the rate control's gain set (for
+// the rANS and auto coders; others ignore it).
+func (c ggQuantizer) withRateGain(gain float64) ggQuantizer {
+	checkRateGain(gain)
+	c.rateGain = gain
+	return c
 }
 
 func (c ggQuantizer) Name() string {
@@ -110,14 +123,19 @@ func (c ggQuantizer) Name() string {
 		return fmt.Sprintf("gct:delta=%g", c.delta)
 	case c.coder == CoderRANS:
 		return fmt.Sprintf("gct-rans:%gbits", c.bits)
+	case c.coder == CoderAuto:
+		return fmt.Sprintf("gct-auto:%gbits", c.bits)
 	}
 	return fmt.Sprintf("gct:%gbits", c.bits)
 }
 
-func (c ggQuantizer) Compress(_ *model.Scope, _ *model.Variable, x *Node) Compressed {
+func (c ggQuantizer) Compress(state *model.Scope, _ *model.Variable, x *Node) Compressed {
 	checkFloat("GCT", x)
-	if c.coder == CoderRANS {
-		return c.compressRANS(x)
+	switch c.coder {
+	case CoderRANS:
+		return c.compressRANS(state, x, CodingGGRANS)
+	case CoderAuto:
+		return c.compressRANS(state, x, AutoCoding(x.Shape().Size(), c.bits))
 	}
 	g := x.Graph()
 	beta, alpha := ggx.FitGraph(x)
@@ -159,14 +177,20 @@ const (
 	ransZeroStep = 0x1p-26
 )
 
-// compressRANS is Compress with the ggrans coder (see GGQuantizerRANS). The
-// model parameters are computed in float32, the precision the frame carries
-// them in, and Decoded is q times exactly the float32 step on the wire.
-func (c ggQuantizer) compressRANS(x *Node) Compressed {
+// compressRANS is Compress with the ggrans coder (see GGQuantizerRANS), or, for
+// coding CodingExpGolomb (CoderAuto's small tensors), the same quantization
+// coded with order-0 Exp-Golomb codes. The model parameters are computed in
+// float32, the precision the frame carries them in, and Decoded is q times
+// exactly the float32 step on the wire.
+//
+// With a rate gain > 0 and a state scope, the step of a rANS-coded tensor is
+// the rate table's times exp(r), r a per-variable state (see ParamRateGain).
+func (c ggQuantizer) compressRANS(state *model.Scope, x *Node, coding Coding) Compressed {
 	table, err := ransStepTable(c.bits)
 	if err != nil {
 		exceptions.Panicf("optimizers.GCT: %v", err)
 	}
+	g := x.Graph()
 	beta, alpha := ggx.FitGraph(x)
 	f32 := func(n *Node) *Node { return StopGradient(ConvertDType(n, dtypes.Float32)) }
 	beta, alpha = f32(beta), f32(alpha)
@@ -180,7 +204,13 @@ func (c ggQuantizer) compressRANS(x *Node) Compressed {
 	zeros := LessThan(maxAbs, minScale)
 	alpha = Where(flat, Max(maxAbs, minScale), alpha)
 	flatStep := Where(zeros, ConstAs(alpha, ransZeroStep), maxAbs)
-	step := Where(flat, flatStep, Mul(alpha, Exp(table.Lookup(Log(beta)))))
+	modelStep := Mul(alpha, Exp(table.Lookup(Log(beta))))
+	var correction *model.Variable
+	if coding == CodingGGRANS && c.rateGain > 0 && state != nil {
+		correction = storevars.State(state.WithInitializer(initializer.Zero), RateCorrectionVar, shapes.Make(dtypes.Float32))
+		modelStep = Mul(modelStep, Exp(correction.NodeValue(g)))
+	}
+	step := Where(flat, flatStep, modelStep)
 	step = Max(step, minScale)
 
 	stepX := step
@@ -191,9 +221,97 @@ func (c ggQuantizer) compressRANS(x *Node) Compressed {
 	ints := ConvertDType(q, dtypes.Int32)
 	// Decoded from the integers, as receivers compute it (so a -0 of q is +0).
 	decoded := Mul(ConvertDType(ints, x.DType()), stepX)
-	return Compressed{
-		Decoded: decoded, Bits: ggrans.FrameBitsGraph(ints, beta, alpha, step),
-		Coding: CodingGGRANS, Ints: ints, Step: step, Alpha: alpha,
-		ZeroFraction: zeroFraction(ints), Beta: beta,
+	out := Compressed{
+		Decoded: decoded, Ints: ints, ZeroFraction: zeroFraction(ints), Beta: beta,
 	}
+	if coding == CodingExpGolomb {
+		out.Coding, out.Step, out.K = CodingExpGolomb, stepX, 0
+		out.Bits = AddScalar(ConvertDType(expgolomb.BitLenGraph(ints, 0), dtypes.Float32), 32)
+		return out
+	}
+	out.Coding, out.Step, out.Alpha = CodingGGRANS, step, alpha
+	out.Bits = ggrans.FrameBitsGraph(ints, beta, alpha, step)
+	if correction != nil {
+		correction.SetNodeValue(updateRateCorrection(correction.NodeValue(g), out.Bits, flat, x.Shape().Size(), c.bits, c.rateGain))
+	}
+	return out
+}
+
+// RateCorrectionVar is the name of the rate control's state variable, under
+// each variable's scope in GCT's state scope (see ParamRateGain): the log of
+// the factor on the rate table's step (Float32 scalar, 0 at the start).
+const RateCorrectionVar = "rate_correction"
+
+// rateCorrectionMax bounds |r|, the log of the rate control's factor on the
+// step (e^6, about 400: far beyond what the model's drift needs).
+const rateCorrectionMax = 6
+
+// updateRateCorrection returns the rate control's next correction r' = r +
+// gain * log(payload / target), payload the frame's bits less its fixed part
+// (ggrans.FrameFixedBits) and target = RateTarget(n, bits), clamped to
+// +-rateCorrectionMax; r is kept for a tensor without spread (flat) or a
+// non-finite update.
+func updateRateCorrection(r, frameBits, flat *Node, n int, bits, gain float64) *Node {
+	payload := Max(AddScalar(frameBits, -ggrans.FrameFixedBits), ConstAs(frameBits, 1))
+	next := Add(r, MulScalar(Log(DivScalar(payload, RateTarget(n, bits))), gain))
+	next = ClipScalar(next, -rateCorrectionMax, rateCorrectionMax)
+	keep := LogicalOr(flat, LogicalNot(IsFinite(next)))
+	return StopGradient(Where(keep, r, next))
+}
+
+// RateTarget returns the payload, in bits, that the rate control aims the
+// rANS frame of a tensor of n elements at for bits per element: n*bits less
+// the frame's fixed part (ggrans.FrameFixedBits), so that the whole frame
+// takes the target, but at least n*bits/2 (for the tensors of a few thousand
+// elements, whose fixed part is a large share of the target).
+func RateTarget(n int, bits float64) float64 {
+	total := float64(n) * bits
+	return max(total-ggrans.FrameFixedBits, total/2)
+}
+
+// AutoRefBeta is the GG shape at which AutoCoding compares the coders: 1, the
+// Laplacian, near the shapes fitted to gradients. The break-even size hardly
+// depends on it at 1 bit per element and below (1236 to 1345 elements at 1
+// bit for shapes 0.5 to 14); at 2 bits it goes from 4175 (shape 0.5) to 1455
+// (shape 2).
+const AutoRefBeta = 1.0
+
+// AutoCoding returns the wire form CoderAuto gives a tensor of n elements at
+// bits per element: CodingGGRANS if n exceeds AutoBreakEven(bits), else
+// CodingExpGolomb. It panics (GoMLX style) if bits is out of the rANS coder's
+// reach.
+func AutoCoding(n int, bits float64) Coding {
+	if float64(n) > AutoBreakEven(bits) {
+		return CodingGGRANS
+	}
+	return CodingExpGolomb
+}
+
+var autoBreakEvens sync.Map // bits (float64) -> float64
+
+// AutoBreakEven returns the tensor size at which, quantized at the step of the
+// rANS rate table for bits per element (ggrans.StepForBits at AutoRefBeta),
+// the expected rANS frame, n*ggrans.ExpectedBits + ggrans.FrameFixedBits,
+// and the expected Exp-Golomb code, n*ExpectedBits (order 0) + 32 bits of
+// step, are the same size: above it the rANS frame is smaller. It is about
+// 840 elements at 0.5 bits, 1300 at 1 bit, 1950 at 1.5 and 2500 at 2. It
+// panics (GoMLX style) if bits is out of the rANS coder's reach.
+func AutoBreakEven(bits float64) float64 {
+	if v, ok := autoBreakEvens.Load(bits); ok {
+		return v.(float64)
+	}
+	if _, err := ransStepTable(bits); err != nil {
+		exceptions.Panicf("optimizers.AutoBreakEven: %v", err)
+	}
+	c, err := ggrans.StepForBits(AutoRefBeta, bits)
+	if err != nil {
+		exceptions.Panicf("optimizers.AutoBreakEven: %v", err)
+	}
+	gain := ExpectedBits(AutoRefBeta, c, 0) - ggrans.ExpectedBits(AutoRefBeta, c)
+	n := math.Inf(1)
+	if gain > 0 {
+		n = (ggrans.FrameFixedBits - 32) / gain
+	}
+	autoBreakEvens.Store(bits, n)
+	return n
 }

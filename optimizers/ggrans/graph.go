@@ -28,6 +28,12 @@ const (
 	expectedTailBits = -2 + 3.5
 )
 
+// FrameFixedBits is the part of FrameBitsGraph's count that doesn't depend on the values: the
+// FrameOverhead bytes of header and checksum, the final rANS states' least size and the
+// expected size of their fractional bits and of the side stream's padding (about 594 bits).
+// A frame of n values at r bits per value (ExpectedBits) takes about n*r + FrameFixedBits bits.
+const FrameFixedBits = 8*FrameOverhead + stateBlockMin + expectedTailBits
+
 // FrameBitsGraph returns, inside a computation graph, the size in bits of the frame that
 // [AppendFrame] writes for the values q with the model parameters alpha, beta and step (scalar
 // nodes of any float dtype): a Float32 scalar, marked with StopGradient.
@@ -101,7 +107,7 @@ func FrameBitsGraph(q, beta, alpha, step *Node) *Node {
 	codeBits := Sub(MulScalar(ReduceAllSum(Where(isEsc, bitLenGraph(v), ZerosLike(v))), 2), Mul(nEsc, AddScalar(order, 1)))
 
 	total := Add(mainBits, ConvertDType(codeBits, dtypes.Float32))
-	return StopGradient(AddScalar(total, 8*FrameOverhead+stateBlockMin+expectedTailBits))
+	return StopGradient(AddScalar(total, FrameFixedBits))
 }
 
 // bitLenGraph is bits.Len64 of a non-negative Int64 tensor.
