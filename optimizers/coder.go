@@ -120,5 +120,5 @@ func CoderFromScope(scope *model.Scope) Coder {
 // "rans", the two coders (CoderAuto picks one of them per tensor; the text
 // is kept as it was before CoderAuto, which callers' tests match).
 func coderList() string {
-	return fmt.Sprintf("%q or %q", coderNames[CoderExpGolomb], coderNames[CoderRANS])
+	return fmt.Sprintf("%q, %q or %q", coderNames[CoderExpGolomb], coderNames[CoderRANS], coderNames[CoderAuto])
 }

@@ -176,7 +176,7 @@ func TestGCTCoderChoice(t *testing.T) {
 		require.Equal(t, c, back)
 	}
 	_, err := ParseCoder("huffman")
-	require.ErrorContains(t, err, `coder "huffman": want "expgolomb" or "rans"`)
+	require.ErrorContains(t, err, `coder "huffman": want "expgolomb", "rans" or "auto"`)
 	require.Equal(t, CoderExpGolomb, DefaultCoder)
 
 	// Exp-Golomb below its minimum.
@@ -222,7 +222,7 @@ func TestGCTCoderChoice(t *testing.T) {
 		"(its minimum is 1, when every value is 0; the rANS coder, CoderRANS or gct_coder=rans, goes below)",
 		func() { GCT(sgd).Done().CompressorName(store.RootScope()) })
 	store.SetParam(ParamCoder, "huffman")
-	require.PanicsWithError(t, `optimizers.GCT: hyperparameter gct_coder: coder "huffman": want "expgolomb" or "rans"`,
+	require.PanicsWithError(t, `optimizers.GCT: hyperparameter gct_coder: coder "huffman": want "expgolomb", "rans" or "auto"`,
 		func() { GCT(sgd).Done().CompressorName(store.RootScope()) })
 	store.SetParam(ParamCoder, 1.5)
 	require.Panics(t, func() { GCT(sgd).Done().CompressorName(store.RootScope()) })

@@ -106,9 +106,9 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 
 	fs.StringVar(&f.Compress, "compress", CompressNone, "gradient compression: none (plain AdamW), gct (GCT's GG quantizer at -gct-bits, coded with -gct-coder), gct:B, "+
 		"gct-rans or gct-rans:B (the GG quantizer with the rANS coder), or GCT's wrapper with a baseline compressor: fp32, bf16, int8, sign, topk:F (fraction kept), powersgd:R (rank)")
-	fs.Float64Var(&f.GCTBits, "gct-bits", optimizers.DefaultBits, "GCT's target coded bits per gradient element (with -compress gct: > 1 with Exp-Golomb codes, > 0 with -gct-coder rans; hyperparameter "+optimizers.ParamBits+")")
-	fs.TextVar(&f.GCTCoder, "gct-coder", optimizers.DefaultCoder, fmt.Sprintf("entropy coder of GCT's GG quantizer (with -compress gct): %s (Exp-Golomb codes, at least 1 bit per element) or %s (the GG-model rANS coder, well below 1 bit) (hyperparameter %s)",
-		optimizers.CoderExpGolomb, optimizers.CoderRANS, optimizers.ParamCoder))
+	fs.Float64Var(&f.GCTBits, "gct-bits", optimizers.DefaultBits, "GCT's target coded bits per gradient element (with -compress gct: > 1 with Exp-Golomb codes, > 0 with -gct-coder rans or auto; hyperparameter "+optimizers.ParamBits+")")
+	fs.TextVar(&f.GCTCoder, "gct-coder", optimizers.DefaultCoder, fmt.Sprintf("entropy coder of GCT's GG quantizer (with -compress gct): %s (Exp-Golomb codes, at least 1 bit per element), %s (the GG-model rANS coder, well below 1 bit, with rate control) or %s (rANS's quantizer; rANS frames for large tensors, Exp-Golomb codes for those too small for a frame's fixed cost) (hyperparameter %s)",
+		optimizers.CoderExpGolomb, optimizers.CoderRANS, optimizers.CoderAuto, optimizers.ParamCoder))
 	fs.Float64Var(&f.GCTLambda, "gct-lambda", 0, "weight of GCT's rate constraint lambda*||g||_1, 0 for none (with -compress; hyperparameter "+optimizers.ParamLambda+")")
 	fs.IntVar(&f.GCTWarmup, "gct-warmup", 0, "number of first steps whose gradients GCT sends uncompressed (with -compress; hyperparameter "+optimizers.ParamWarmupSteps+")")
 
@@ -290,7 +290,7 @@ func (f *Flags) methodSettings(tc *TrainConfig) (settings []string, err error) {
 		case compressArg != "":
 			return nil, errors.Errorf("-compress %q already gives the bits: drop -gct-bits or use -compress %s", tc.Compress, compressName)
 		}
-		if bits := f.GCTBits; math.IsInf(bits, 0) || coder == optimizers.CoderRANS && !(bits > 0) {
+		if bits := f.GCTBits; math.IsInf(bits, 0) || coder != optimizers.CoderExpGolomb && !(bits > 0) {
 			return nil, errors.Errorf("-gct-bits %g: bits per element must be finite and > 0", bits)
 		} else if coder == optimizers.CoderExpGolomb && !(bits > 1) {
 			return nil, errors.Errorf("-gct-bits %g: bits per element must be > 1 with Exp-Golomb codes (-gct-coder %s goes below)", bits, optimizers.CoderRANS)

@@ -225,13 +225,15 @@ func TestFlagsGCTCoder(t *testing.T) {
 	require.NotContains(t, f.Args(), "-gct-coder=expgolomb")
 
 	_, err = ParseFlags([]string{"-compress", "gct", "-gct-coder", "huffman"})
-	require.ErrorContains(t, err, `coder "huffman": want "expgolomb" or "rans"`)
+	require.ErrorContains(t, err, `coder "huffman": want "expgolomb", "rans" or "auto"`)
 }
 
 // TestGCTCoderRuns: a run with -compress gct -gct-coder rans -gct-bits 0.5
 // trains the tiny gpt with GCT's GG quantizer and the rANS coder: its large
-// kernels' gradients cost about 0.5 bits per element (plus their frames'
-// fixed ~600 bits), below Exp-Golomb's 1-bit floor.
+// kernels' gradients cost about 0.5 bits per element, between the target
+// (where the rate control steers the whole frame) and the target plus the
+// frame's fixed ~600 bits (the first steps' size), below Exp-Golomb's 1-bit
+// floor.
 func TestGCTCoderRuns(t *testing.T) {
 	data := tinyCorpusFile(t, pangram, 20)
 	f, err := ParseFlags([]string{"-compress", "gct", "-gct-coder", "rans", "-gct-bits", "0.5"})
@@ -245,7 +247,10 @@ func TestGCTCoderRuns(t *testing.T) {
 	require.Equal(t, "rans", r.Config.Hyperparameters[optimizers.ParamCoder])
 	for _, kernel := range []string{"/block_000/mlp/in/weights", "/block_000/mlp/out/weights", "/block_000/attn/out/weights"} {
 		size := exp.Store.GetVariable(kernel).Shape().Size()
-		require.InDelta(t, 0.5+600/float64(size), r.GradBitsByVariable[kernel], 0.05, kernel)
+		bits := r.GradBitsByVariable[kernel]
+		require.Greater(t, bits, 0.45, kernel)
+		require.Less(t, bits, 0.55+600/float64(size), kernel)
+		require.Less(t, bits, 1.0, kernel)
 		t.Logf("%s (%d elements): %.3f bits per element", kernel, size, r.GradBitsByVariable[kernel])
 	}
 	require.Less(t, r.LossCurve[9][1], r.LossCurve[0][1], "training moves the weights")

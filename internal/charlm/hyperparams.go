@@ -181,5 +181,5 @@ func coderOf(value any) (optimizers.Coder, error) {
 		_, err := v.MarshalText()
 		return v, err
 	}
-	return 0, errors.Errorf("want a coder name (%q or %q), got a %T", optimizers.CoderExpGolomb, optimizers.CoderRANS, value)
+	return 0, errors.Errorf("want a coder name (%q, %q or %q), got a %T", optimizers.CoderExpGolomb, optimizers.CoderRANS, optimizers.CoderAuto, value)
 }

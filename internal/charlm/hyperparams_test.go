@@ -30,7 +30,7 @@ func TestHyperparameterRanges(t *testing.T) {
 		{compress: "gct", settings: "gct_bits=1", want: "gct_bits=1: want a finite value > 1 with gct_coder=expgolomb (Exp-Golomb codes take at least 1 bit per element; gct_coder=rans goes below)"},
 		{compress: "gct", settings: "gct_bits=0;gct_coder=rans", want: "gct_bits=0: want a finite value > 0"},
 		{compress: "gct-rans", settings: "gct_bits=0.5;gct_coder=expgolomb", want: "gct_bits=0.5: want a finite value > 1 with gct_coder=expgolomb (Exp-Golomb codes take at least 1 bit per element; gct_coder=rans goes below)"},
-		{compress: "gct", settings: "gct_coder=huffman", want: `gct_coder=huffman: coder "huffman": want "expgolomb" or "rans"`},
+		{compress: "gct", settings: "gct_coder=huffman", want: `gct_coder=huffman: coder "huffman": want "expgolomb", "rans" or "auto"`},
 		{compress: "gct", settings: "gct_lambda=-1", want: "gct_lambda=-1: want a finite value >= 0"},
 		{compress: "gct", settings: "gct_warmup_steps=-1", want: "gct_warmup_steps=-1: want a value >= 0"},
 		{act: true, settings: "act_sparsity=1", want: "act_sparsity=1: want a value in [0, 1)"},
