@@ -80,7 +80,17 @@ var configs = map[string]RunConfig{
 	// index per kept element), GCT's range: the equal-bits comparison.
 	"topk-0.04":  {Args: []string{"-compress", "topk:0.04"}, Label: "top-k 4%"},
 	"sign":       {Args: []string{"-compress", "sign"}, Label: "sign (1-bit)"},
+	"powersgd-1": {Args: []string{"-compress", "powersgd:1"}, Label: "PowerSGD rank 1"},
+	"powersgd-2": {Args: []string{"-compress", "powersgd:2"}, Label: "PowerSGD rank 2"},
 	"powersgd-4": {Args: []string{"-compress", "powersgd:4"}, Label: "PowerSGD rank 4"},
+	// GCT with the GG-model rANS coder (charlm's -gct-coder auto: rANS
+	// frames for the large tensors, Exp-Golomb codes for the small ones, the
+	// rate steered to the target), down to half a bit per element.
+	"gct-auto-0.5bits":  {Args: gctAutoArgs("0.5"), Label: "GCT 0.5 bits (rANS)"},
+	"gct-auto-0.75bits": {Args: gctAutoArgs("0.75"), Label: "GCT 0.75 bits (rANS)"},
+	"gct-auto-1bits":    {Args: gctAutoArgs("1"), Label: "GCT 1 bit (rANS)"},
+	"gct-auto-1.5bits":  {Args: gctAutoArgs("1.5"), Label: "GCT 1.5 bits (rANS)"},
+	"gct-auto-2bits":    {Args: gctAutoArgs("2"), Label: "GCT 2 bits (rANS)"},
 
 	// The data-parallel study: W in-process workers, each on its shard of
 	// every batch, exchanging their gradients through a compressor (the
@@ -107,6 +117,12 @@ var rampArgs = []string{"-act-start", "5%", "-act-end", "60%"}
 // the given final target sparsity, then more.
 func actArgs(sparsity string, more ...string) []string {
 	return append([]string{"-act", "-act-sites", charlm.SiteMLPHidden, "-act-sparsity", sparsity}, more...)
+}
+
+// gctAutoArgs returns the arguments of GCT with the rANS coder (-gct-coder
+// auto) at the given target bits per element.
+func gctAutoArgs(bits string) []string {
+	return []string{"-compress", "gct", "-gct-coder", "auto", "-gct-bits", bits}
 }
 
 // dpArgs returns the arguments of data-parallel training with the given

@@ -172,8 +172,8 @@ func modelledStep(sp charlm.StepTimeSplit, workers int, bytes, link float64) flo
 }
 
 // isGCT reports whether a charlm -compress value is GCT's own quantizer
-// ("gct" or "gct:B").
+// ("gct", "gct:B", "gct-rans" or "gct-rans:B").
 func isGCT(compress string) bool {
 	name, _, _ := strings.Cut(compress, ":")
-	return name == "gct"
+	return name == "gct" || name == "gct-rans"
 }
