@@ -405,19 +405,22 @@ var noGeluSkip = geluSkip{below: float32(math.Inf(-1)), keepLo: float32(math.Inf
 
 // Bounds of geluSkipFor: GELU's minimum, about -0.169971 at x = -0.7518,
 // is the largest |gelu(x)| over x < 0; geluSkipMinTau is the smallest
-// threshold whose negative inputs are skipped (below it the float32 error of
-// gelu, up to about 1.5e-6 for x in [-5.7, 0], is not small beside tau's
-// margin); for x < -4*sqrt(2) erf32 is exactly -1 and gelu exactly 0.
+// threshold it skips anything for. The margin below tau, the larger of
+// geluTauMargin*tau and geluAbsMargin, exceeds the float32 gelu's error:
+// at most |x|*2^-21/2 + a few ulps (erf32 is within 2^-21 of erf), which
+// is under 1.5e-6 for x in [-5.7, 0] and a relative 1e-6 for x > 0; for
+// x < -4*sqrt(2) erf32 is exactly -1 and gelu exactly 0.
 const (
 	geluNegMax     = 0.169972
 	geluMinX       = -0.7517916
 	geluSkipMinTau = 0.01
-	geluTauMargin  = 1e-3
+	geluTauMargin  = 1e-5
+	geluAbsMargin  = 2e-6
 )
 
 // geluSkipFor returns the GELU inputs that an ACT threshold tau at GELU's
 // output certainly zeroes, so that the sparse path need not compute them:
-// every x where the exact |gelu(x)| is below tau(1 - geluTauMargin): for
+// every x where the exact |gelu(x)| is below tau less a margin: for
 // x >= 0, where gelu rises, those below the crossing (x·Phi(x) = that, at
 // about 0.28 for tau = 0.17); for x < 0, all but an interval [keepLo,
 // keepHi] around GELU's minimum (empty when tau(1 - margin) is above
@@ -433,7 +436,7 @@ func geluSkipFor(tau float32) geluSkip {
 		return noGeluSkip
 	}
 	s := noGeluSkip
-	t := float64(tau) * (1 - geluTauMargin)
+	t := float64(tau) - max(float64(tau)*geluTauMargin, geluAbsMargin)
 	exact := func(x float64) float64 { return math.Abs(x * 0.5 * (1 + math.Erf(x/math.Sqrt2))) } // |gelu(x)|.
 	// The x where |gelu| crosses t, between lo and hi, where |gelu| is rising
 	// (or falling) in x.
