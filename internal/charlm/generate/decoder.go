@@ -30,6 +30,7 @@ type Decoder struct {
 	// the final rows and their logits, the attention scores and weights.
 	x, h, qkv, y, o, u, a, xf, lf []float32
 	scores, probs                 []float32
+	idx                           []int32
 	items                         []item
 }
 
@@ -250,16 +251,15 @@ func (d *Decoder) forward(items []item) {
 		if gpt {
 			// On the sparse path, GELU is not computed where ACT will zero its
 			// output anyway (see geluSkipFor): the same bits, less work.
-			skip := noGeluSkip
 			if d.sparse && b.act[siteMLPHidden] {
-				skip = b.geluSkip
-			}
-			for i, v := range u {
-				if v < skip.below && !(v >= skip.keepLo && v <= skip.keepHi) {
-					a[i] = 0
-					continue
+				idx := grow(&d.idx, len(u)+16)
+				for _, i := range idx[:geluKept(a, u, b.geluSkip, idx)] {
+					a[i] = gelu(u[i])
 				}
-				a[i] = gelu(v)
+			} else {
+				for i, v := range u {
+					a[i] = gelu(v)
+				}
 			}
 		} else {
 			for r := range m {

@@ -65,3 +65,24 @@ func normRowsGo(dst, x, gain, bias []float32, m, W int, eps float64) {
 		}
 	}
 }
+
+// geluKept zeroes a[i] for the inputs u[i] in the skip set s and writes the
+// indices of the others, in order, to idx (len(idx) >= len(u) + 16); it
+// returns how many there are: the inputs whose GELU the sparse path
+// computes, into a (the others' a[i] may be anything until then). It is
+// geluKeptGo or, under GOEXPERIMENT=simd with AVX-512, geluKeptAVX512.
+var geluKept = geluKeptGo
+
+// geluKeptGo is geluKept in plain Go.
+func geluKeptGo(a, u []float32, s geluSkip, idx []int32) int {
+	n := 0
+	for i, v := range u {
+		if v < s.below && !(v >= s.keepLo && v <= s.keepHi) {
+			a[i] = 0
+			continue
+		}
+		idx[n] = int32(i)
+		n++
+	}
+	return n
+}

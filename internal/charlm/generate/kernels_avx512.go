@@ -4,6 +4,7 @@ package generate
 
 import (
 	"math"
+	"math/bits"
 	"simd/archsimd"
 )
 
@@ -104,6 +105,7 @@ func lanes(k int) archsimd.Mask32x16 {
 func init() {
 	if archsimd.X86.AVX512() {
 		normRows = normRowsAVX512
+		geluKept = geluKeptAVX512
 	}
 }
 
@@ -153,4 +155,37 @@ func normRowsAVX512(dst, x, gain, bias []float32, m, W int, eps float64) {
 		}
 	}
 	archsimd.ClearAVXUpperBits()
+}
+
+// iota16 is 0, 1, ..., 15.
+var iota16 = [16]int32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
+
+// geluKeptAVX512 is geluKept 16 inputs at a time: the skip test as masks,
+// zeros stored in every lane (the caller then writes the kept ones), the
+// kept lanes' indices compressed to idx, which needs 16 elements of room
+// past len(u).
+//
+//go:nocheckptr
+func geluKeptAVX512(a, u []float32, s geluSkip, idx []int32) int {
+	if len(u) == 0 {
+		return 0
+	}
+	a = a[:len(u)]
+	below, lo, hi := splat(s.below), splat(s.keepLo), splat(s.keepHi)
+	iota := archsimd.LoadInt32x16(&iota16)
+	sixteen := archsimd.BroadcastInt32x16(16)
+	var zero archsimd.Float32x16
+	n := 0
+	for i := 0; i < len(u); i += 16 {
+		v := archsimd.LoadFloat32x16SlicePart(u[i:])
+		// Skipped: below and outside [lo, hi]; NaN compares false: kept.
+		skipped := v.Less(below).And(v.Less(lo).Or(v.Greater(hi))).ToBits()
+		keep := archsimd.Mask32x16FromBits(^skipped & uint16(1<<min(len(u)-i, 16)-1))
+		zero.StoreSlicePart(a[i:]) // The kept lanes are written after, by the caller.
+		iota.Compress(keep).StoreSlicePart(idx[n:])
+		n += bits.OnesCount16(keep.ToBits())
+		iota = iota.Add(sixteen)
+	}
+	archsimd.ClearAVXUpperBits()
+	return n
 }

@@ -105,3 +105,43 @@ func TestNormRows(t *testing.T) {
 		}
 	}
 }
+
+// TestGeluKept: the skip test in use (AVX-512 where available) against the
+// scalar rule, on inputs at and around every bound of the set, NaN and
+// ±Inf, over lengths that cover the 16-lane tail: the same kept indices,
+// and zeros for the skipped inputs.
+func TestGeluKept(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, tau := range []float32{0.05, 0.1699, 0.17, 0.5} {
+		s := geluSkipFor(tau)
+		specials := []float32{s.below, math.Nextafter32(s.below, -1), s.keepLo, math.Nextafter32(s.keepLo, -1), s.keepHi,
+			math.Nextafter32(s.keepHi, 1), 0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
+		for n := range 70 {
+			u := make([]float32, n)
+			for i := range u {
+				u[i] = float32(rng.NormFloat64())
+				if rng.IntN(3) == 0 {
+					u[i] = specials[rng.IntN(len(specials))]
+				}
+			}
+			a := make([]float32, n)
+			for i := range a {
+				a[i] = 7
+			}
+			idx := make([]int32, n+16)
+			got := idx[:geluKept(a, u, s, idx)]
+			var want []int32
+			for i, v := range u {
+				if !(v < s.below && !(v >= s.keepLo && v <= s.keepHi)) {
+					want = append(want, int32(i))
+				} else {
+					require.Zero(t, a[i], "tau %g: u[%d] = %g is skipped: a zero", tau, i, v)
+				}
+			}
+			require.Equal(t, len(want), len(got), "tau %g, n %d", tau, n)
+			if len(want) > 0 {
+				require.Equal(t, want, got, "tau %g, n %d", tau, n)
+			}
+		}
+	}
+}
