@@ -200,7 +200,10 @@ func (c ggQuantizer) compressRANS(state *model.Scope, x *Node, coding Coding) Co
 	// A tensor of zeros (every |x| below 2^-126) gets a step far above its
 	// scale, so that its zeros cost the least (about 0.0014 bits each).
 	flat := LessThan(alpha, minScale)
-	maxAbs := ReduceAllMax(Abs(f32(x)))
+	// max |x| as max(max x, -min x): the same value (NaN included) without a pass of Abs,
+	// whose branch on the sign costs more than the two reductions on the Go backend.
+	xs := f32(x)
+	maxAbs := Max(ReduceAllMax(xs), Neg(ReduceAllMin(xs)))
 	zeros := LessThan(maxAbs, minScale)
 	alpha = Where(flat, Max(maxAbs, minScale), alpha)
 	flatStep := Where(zeros, ConstAs(alpha, ransZeroStep), maxAbs)

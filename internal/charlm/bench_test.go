@@ -94,3 +94,17 @@ func BenchmarkTrainStepACT(b *testing.B) {
 	benchTrainSteps(b, benchVariant{name: "none"},
 		benchVariant{name: "act", train: func(tc *TrainConfig) { tc.ACTSites = []string{SiteMLPHidden} }})
 }
+
+// BenchmarkTrainStepGCTCoders compares the training step with GCT's coders
+// against plain AdamW: Exp-Golomb codes at 2 bits per gradient element ("gct",
+// as in BenchmarkTrainStepGCT), the rANS coder at 1 bit ("gct-rans1") and the
+// auto coder at 1 bit ("gct-auto1": rANS frames for the large tensors); the
+// ratios "<name>/adamw" are their overheads (target: at most 1.15).
+//
+//	GOEXPERIMENT=simd go test ./internal/charlm -run XXX -bench TrainStepGCTCoders -benchtime 10x
+func BenchmarkTrainStepGCTCoders(b *testing.B) {
+	benchTrainSteps(b, benchVariant{name: "adamw"},
+		benchVariant{name: "gct", train: func(tc *TrainConfig) { tc.Compress = "gct:2" }},
+		benchVariant{name: "gct-rans1", train: func(tc *TrainConfig) { tc.Compress = "gct-rans:1" }},
+		benchVariant{name: "gct-auto1", train: func(tc *TrainConfig) { tc.Compress = "gct-rans:1" }, settings: "gct_coder=auto"})
+}

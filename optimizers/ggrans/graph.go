@@ -58,8 +58,9 @@ const FrameFixedBits = 8*FrameOverhead + stateBlockMin + expectedTailBits
 //
 // Parameters that AppendFrame rejects (alpha, beta or step not positive and finite, e.g. the
 // alpha = 0 that ggx.FitGraph reports for a constant tensor) give an unspecified result; the
-// cost is a few elementwise passes over q, a histogram of its symbols (ScatterSum into 256
-// bins) and a table computation on about 2000 scalars.
+// cost is a histogram of q clipped to [-128, 128] (ScatterSum into 257 bins), from which come
+// the symbols' counts and the escapes of |q| <= 127, about eight elementwise Int64 passes for
+// the sums of the escape codes of |q| >= 128, and a table computation on about 2000 scalars.
 //
 // It panics (GoMLX style) if q isn't an integer or float tensor, or if beta, alpha or step is
 // not a float scalar.
@@ -78,36 +79,92 @@ func FrameBitsGraph(q, beta, alpha, step *Node) *Node {
 		return Scalar(g, dtypes.Float32, 8*FrameOverhead)
 	}
 	q = StopGradient(q)
-	qs := int64RangeGraph(Reshape(q, n))
+	qs := int32RangeGraph(Reshape(q, n))
 	f32 := func(x *Node) *Node { return ConvertDType(StopGradient(x), dtypes.Float32) }
 	b := ClipScalar(f32(beta), MinBeta, MaxBeta)
 	c := ClipScalar(Div(f32(step), f32(alpha)), MinC, MaxC)
 	freqs, k := freqsGraph(b, c)
 
-	// The symbol of each value: q+MaxMagnitude for |q| <= K, 2*MaxMagnitude+1 for an escape.
-	k64 := ConvertDType(k, dtypes.Int64)
-	absQ := Abs(qs)
-	inAlphabet := LessOrEqual(absQ, k64)
-	escSym := int64(2*MaxMagnitude + 1)
-	sym := Where(inAlphabet, AddScalar(qs, MaxMagnitude), Scalar(g, dtypes.Int64, escSym))
-	counts := ScatterSum(Zeros(g, shapes.Make(dtypes.Int32, 2*MaxMagnitude+2)), ExpandAxes(ConvertDType(sym, dtypes.Int32), -1),
+	// The only passes over the values: the histogram of q clipped to [-farQ, farQ] (bins 0 and
+	// 2*farQ hold the values beyond the largest alphabet, always escaped), and two sums for the
+	// escape codes of those far values (see escapeBitsGraph).
+	hist := ScatterSum(Zeros(g, shapes.Make(dtypes.Int32, 2*farQ+1)),
+		ExpandAxes(AddScalar(ClipScalar(qs, -farQ, farQ), farQ), -1),
 		Ones(g, shapes.Make(dtypes.Int32, n)), false, false)
+
+	// The symbols' counts: q+MaxMagnitude for |q| <= K, the escape (2*MaxMagnitude+1) last.
+	symQ := AddScalar(Iota(g, shapes.Make(dtypes.Int32, 2*MaxMagnitude+1), 0), -MaxMagnitude)
+	inCounts := Where(LessOrEqual(Abs(symQ), k), Slice(hist, AxisRange(1, 2*farQ)), ScalarZero(g, dtypes.Int32))
+	nEsc := Sub(Scalar(g, dtypes.Int32, n), ReduceAllSum(inCounts))
+	counts := Concatenate([]*Node{inCounts, Reshape(nEsc, 1)}, 0)
 	ff := ConvertDType(freqs, dtypes.Float32)
 	cost := Where(GreaterThan(freqs, ZerosLike(freqs)), Sub(ConstAs(ff, ProbBits), MulScalar(Log(Max(ff, OnesLike(ff))), 1/math.Ln2)), ZerosLike(ff))
 	mainBits := ReduceAllSum(Mul(ConvertDType(counts, dtypes.Float32), cost))
 
-	// Escapes: u = 2(|q|-K-1) + [q < 0], coded with Exp-Golomb of the order escapeOrder picks.
-	isEsc := LogicalNot(inAlphabet)
-	u := Add(MulScalar(Sub(absQ, AddScalar(k64, 1)), 2), ConvertDType(LessThan(qs, ZerosLike(qs)), dtypes.Int64))
-	u = Where(isEsc, u, ZerosLike(u))
-	nEsc := ReduceAllSum(ConvertDType(isEsc, dtypes.Int64))
-	mean := Div(ReduceAllSum(u), Max(nEsc, OnesLike(nEsc)))
-	order := ClipScalar(AddScalar(bitLenGraph(mean), -1), 0, 30)
-	v := Add(u, BitwiseShiftLeft(OnesLike(u), order))
-	codeBits := Sub(MulScalar(ReduceAllSum(Where(isEsc, bitLenGraph(v), ZerosLike(v))), 2), Mul(nEsc, AddScalar(order, 1)))
-
+	codeBits := escapeBitsGraph(qs, hist, k)
 	total := Add(mainBits, ConvertDType(codeBits, dtypes.Float32))
 	return StopGradient(AddScalar(total, FrameFixedBits))
+}
+
+// farQ is the least |q| beyond every alphabet (MaxMagnitude+1): FrameBitsGraph's histogram
+// clips q to [-farQ, farQ].
+const farQ = MaxMagnitude + 1
+
+// escapeBitsGraph returns the total length (Int64 scalar) of the escape codes of the values qs
+// (Int32 vector) with alphabet half-width k (Int32 scalar), hist being their histogram clipped
+// to [-farQ, farQ] (Int32, 2*farQ+1 bins): the escapes u = 2(|q|-K-1) + [q < 0] coded with
+// Exp-Golomb codes of the order escapeOrder picks from their mean, which are 2*bitlen(u+2^order)
+// - order - 1 bits long.
+//
+// The values of the histogram's inner bins (|q| < farQ) are known, so their escapes' sums come
+// from the bins. Only the far values (|q| >= farQ) need a pass over the elements, for the sum
+// of their u and that of their bitlen(u+2^order). Both come from t = |4q-1| (2s-1 for q != 0,
+// with s = 2|q| + [q < 0]; at most 2^33+1): over all the elements, less the inner bins' share. A far
+// value's u is s-2(K+1), and 2(u+2^order) = t + 1 + 2D with D = 2^order - 2(K+1), so that its
+// bitlen(u+2^order) is bitlen(t+1+2D) - 1. The sums are exact: the result is the same as
+// summing the codes element by element.
+func escapeBitsGraph(qs, hist, k *Node) *Node {
+	g := qs.Graph()
+	n := qs.Shape().Size()
+	i64 := func(v int64) *Node { return Scalar(g, dtypes.Int64, v) }
+
+	// Per element, once: t = |4q-1| and its sum.
+	t := Abs(AddScalar(MulScalar(ConvertDType(qs, dtypes.Int64), 4), -1))
+	sumT := ReduceAllSum(t)
+
+	// The bins: q = -farQ..farQ (the end bins stand for the far values).
+	binQ := AddScalar(Iota(g, shapes.Make(dtypes.Int64, 2*farQ+1), 0), -farQ)
+	binN := ConvertDType(hist, dtypes.Int64)
+	binAbs := Abs(binQ)
+	k64 := ConvertDType(k, dtypes.Int64)
+	isFar := GreaterOrEqual(binAbs, i64(farQ))
+	isNear := LogicalAnd(GreaterThan(binAbs, k64), LogicalNot(isFar)) // Escapes of the inner bins.
+	innerN := Where(isFar, i64(0), binN)
+	nearN := Where(isNear, binN, i64(0))
+	nFar := Sub(i64(int64(n)), ReduceAllSum(innerN))
+	nNear := ReduceAllSum(nearN)
+	nEsc := Add(nNear, nFar)
+
+	// Sum of u: the near escapes' from their bins, the far ones' from t.
+	twoK1 := MulScalar(AddScalar(k64, 1), 2) // 2(K+1)
+	binT := Abs(AddScalar(MulScalar(binQ, 4), -1))
+	binU := Sub(Add(MulScalar(binAbs, 2), ConvertDType(LessThan(binQ, i64(0)), dtypes.Int64)), twoK1)
+	sumTFar := Sub(sumT, ReduceAllSum(Mul(innerN, binT)))
+	sumSFar := Div(Add(sumTFar, nFar), i64(2)) // Each far t+1 is even.
+	sumU := Add(ReduceAllSum(Mul(nearN, binU)), Sub(sumSFar, Mul(twoK1, nFar)))
+
+	// The order, as escapeOrder picks it.
+	mean := Div(sumU, Max(nEsc, i64(1)))
+	order := ClipScalar(AddScalar(bitLenGraph(mean), -1), 0, 30)
+	pow := BitwiseShiftLeft(i64(1), order)
+
+	// Sum of bitlen(u+2^order): the near escapes' from their bins, the far ones' from t.
+	nearLen := ReduceAllSum(Mul(nearN, bitLenGraph(Add(binU, pow))))
+	e := AddScalar(MulScalar(Sub(pow, twoK1), 2), 1) // 1 + 2D
+	allLen := Sub(i64(64*int64(n)), ReduceAllSum(Clz(Add(t, e))))
+	farLen := Sub(Sub(allLen, ReduceAllSum(Mul(innerN, bitLenGraph(Add(binT, e))))), nFar)
+
+	return Sub(MulScalar(Add(nearLen, farLen), 2), Mul(nEsc, AddScalar(order, 1)))
 }
 
 // bitLenGraph is bits.Len64 of a non-negative Int64 tensor.
@@ -137,6 +194,18 @@ func int64RangeGraph(q *Node) *Node {
 	return nil
 }
 
+// int32RangeGraph converts q to Int32, rounding floats and saturating to the int32 range.
+func int32RangeGraph(q *Node) *Node {
+	dtype := q.DType()
+	switch {
+	case dtype == dtypes.Int32:
+		return q
+	case dtype.IsInt() && dtype.Bits() < 32:
+		return ConvertDType(q, dtypes.Int32)
+	}
+	return ConvertDType(int64RangeGraph(q), dtypes.Int32)
+}
+
 // freqsGraph builds the model's frequencies in the graph from the clamped Float32 scalars beta
 // and c: an Int32 vector of 2*MaxMagnitude+2 frequencies, that of the value q at q+MaxMagnitude
 // (0 outside the alphabet) and the escape's last, and K (Int32 scalar).
@@ -156,7 +225,7 @@ func freqsGraph(beta, c *Node) (freqs, k *Node) {
 	z := Min(MulScalar(c, 0.5), Exp(Div(ConstAs(beta, math.Log(seriesMaxT)), beta)))
 	t := Max(Pow(z, beta), ConstAs(beta, 1e-30))
 	ns := ConvertDType(Iota(g, shapes.Make(dtypes.Float32, seriesTerms), 0), dtypes.Float32)
-	logTerms := Sub(Mul(ns, Log(Mul(beta, t))), CumSum(Log1p(Mul(ns, beta)), 0))
+	logTerms := Sub(Mul(ns, Log(Mul(beta, t))), prefixSumGraph(Log1p(Mul(ns, beta))))
 	m0 := Mul(MulScalar(Mul(norm, z), 2), ReduceAllSum(Exp(Sub(logTerms, t))))
 	m0 = MinScalar(m0, 1)
 
@@ -185,6 +254,44 @@ func freqsGraph(beta, c *Node) (freqs, k *Node) {
 	f = Sub(f, Where(isLargest, BroadcastToShape(excess, f.Shape()), ZerosLike(f)))
 	f = Add(f, Where(isTarget, BroadcastToShape(excess, f.Shape()), ZerosLike(f)))
 	return f, k
+}
+
+// prefixBlock is the block size of prefixSumGraph: seriesTerms = 12 blocks of 16.
+const prefixBlock = 16
+
+// prefixSumGraph returns the inclusive prefix sums of the Float32 vector x (of a multiple of
+// prefixBlock elements), each summed from the left like CumSum (ReduceWindow, on the Go
+// backend) sums it, so with the same roundings, at a tenth of ReduceWindow's cost on the Go
+// backend: every sum is a ReduceSum (sequential, from 0) along a row that holds the terms to add
+// in order and zeros after them. First the sums before each block (row b: the terms of the
+// blocks before b), then each block's sums from the one before it (row (b, r): the sum before
+// block b, then the block's first r+1 terms).
+func prefixSumGraph(x *Node) *Node {
+	g := x.Graph()
+	n := x.Shape().Dimensions[0]
+	nb := n / prefixBlock
+	zero := ScalarZero(g, x.DType())
+	before := make([][]bool, nb) // before[b][j]: term j is before block b.
+	for b := range before {
+		before[b] = make([]bool, n)
+		for j := range b * prefixBlock {
+			before[b][j] = true
+		}
+	}
+	starts := ReduceSum(Where(Const(g, before), BroadcastToDims(ExpandAxes(x, 0), nb, n), zero), 1) // [nb]
+	upTo := make([][][]bool, nb)                                                                    // upTo[b][r][c]: term c of block b is in its sum r.
+	for b := range upTo {
+		upTo[b] = make([][]bool, prefixBlock)
+		for r := range upTo[b] {
+			upTo[b][r] = make([]bool, prefixBlock)
+			for c := range r + 1 {
+				upTo[b][r][c] = true
+			}
+		}
+	}
+	terms := Where(Const(g, upTo), BroadcastToDims(Reshape(x, nb, 1, prefixBlock), nb, prefixBlock, prefixBlock), zero)
+	rows := Concatenate([]*Node{BroadcastToDims(Reshape(starts, nb, 1, 1), nb, prefixBlock, 1), terms}, 2)
+	return Reshape(ReduceSum(rows, 2), n)
 }
 
 // lgammaGraph is log(Gamma(a)) for a >= 1, by Stirling's series at a+8 (error below 1e-9).
