@@ -224,16 +224,20 @@ func (c ggQuantizer) compressRANS(state *model.Scope, x *Node, coding Coding) Co
 	ints := ConvertDType(q, dtypes.Int32)
 	// Decoded from the integers, as receivers compute it (so a -0 of q is +0).
 	decoded := Mul(ConvertDType(ints, x.DType()), stepX)
-	out := Compressed{
-		Decoded: decoded, Ints: ints, ZeroFraction: zeroFraction(ints), Beta: beta,
-	}
+	out := Compressed{Decoded: decoded, Ints: ints, Beta: beta}
 	if coding == CodingExpGolomb {
 		out.Coding, out.Step, out.K = CodingExpGolomb, stepX, 0
 		out.Bits = AddScalar(ConvertDType(expgolomb.BitLenGraph(ints, 0), dtypes.Float32), 32)
+		out.ZeroFraction = zeroFraction(ints)
 		return out
 	}
 	out.Coding, out.Step, out.Alpha = CodingGGRANS, step, alpha
-	out.Bits = ggrans.FrameBitsGraph(ints, beta, alpha, step)
+	// The zeros come from the frame count's histogram: the mean zeroFraction
+	// computes (the same value, as its float32 sum of ones is exact), without
+	// another pass over the integers.
+	var numZeros *Node
+	out.Bits, numZeros = ggrans.FrameBitsAndZerosGraph(ints, beta, alpha, step)
+	out.ZeroFraction = MulScalar(ConvertDType(numZeros, dtypes.Float32), 1/float64(x.Shape().Size()))
 	if correction != nil {
 		correction.SetNodeValue(updateRateCorrection(correction.NodeValue(g), out.Bits, flat, x.Shape().Size(), c.bits, c.rateGain))
 	}

@@ -65,6 +65,14 @@ const FrameFixedBits = 8*FrameOverhead + stateBlockMin + expectedTailBits
 // It panics (GoMLX style) if q isn't an integer or float tensor, or if beta, alpha or step is
 // not a float scalar.
 func FrameBitsGraph(q, beta, alpha, step *Node) *Node {
+	bits, _ := FrameBitsAndZerosGraph(q, beta, alpha, step)
+	return bits
+}
+
+// FrameBitsAndZerosGraph returns FrameBitsGraph's count and, from the same histogram of q, the
+// number of values that are 0 (rounded, for floats) as an Int32 scalar marked with StopGradient:
+// a zero fraction without another pass over q.
+func FrameBitsAndZerosGraph(q, beta, alpha, step *Node) (bits, zeros *Node) {
 	g := q.Graph()
 	for _, p := range []struct {
 		name string
@@ -76,7 +84,7 @@ func FrameBitsGraph(q, beta, alpha, step *Node) *Node {
 	}
 	n := q.Shape().Size()
 	if n == 0 {
-		return Scalar(g, dtypes.Float32, 8*FrameOverhead)
+		return Scalar(g, dtypes.Float32, 8*FrameOverhead), ScalarZero(g, dtypes.Int32)
 	}
 	q = StopGradient(q)
 	qs := int32RangeGraph(Reshape(q, n))
@@ -103,7 +111,7 @@ func FrameBitsGraph(q, beta, alpha, step *Node) *Node {
 
 	codeBits := escapeBitsGraph(qs, hist, k)
 	total := Add(mainBits, ConvertDType(codeBits, dtypes.Float32))
-	return StopGradient(AddScalar(total, FrameFixedBits))
+	return StopGradient(AddScalar(total, FrameFixedBits)), StopGradient(Reshape(Slice(hist, AxisElem(farQ)), nil...))
 }
 
 // farQ is the least |q| beyond every alphabet (MaxMagnitude+1): FrameBitsGraph's histogram

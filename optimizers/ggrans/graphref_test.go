@@ -117,12 +117,13 @@ func freqsGraphRef(beta, c *Node) (freqs, k *Node) {
 }
 
 // TestFrameBitsGraphMatchesRef checks that FrameBitsGraph gives the same count as
-// frameBitsGraphRef, bit for bit: GG workloads at several rates, escapes near and far (values
+// frameBitsGraphRef, bit for bit, and FrameBitsAndZerosGraph the number of zeros: GG workloads at several rates, escapes near and far (values
 // up to the int32 limits, alphabets from K = 1 up), parameters that clamp, and float and int64
 // values.
 func TestFrameBitsGraphMatchesRef(t *testing.T) {
 	exec, err := NewExec(testbackend.Get(t), func(q, b, a, s *Node) []*Node {
-		return []*Node{FrameBitsGraph(q, b, a, s), frameBitsGraphRef(q, b, a, s)}
+		bits, zeros := FrameBitsAndZerosGraph(q, b, a, s)
+		return []*Node{bits, frameBitsGraphRef(q, b, a, s), zeros, ReduceAllSum(ConvertDType(Equal(int32RangeGraph(q), ScalarZero(q.Graph(), dtypes.Int32)), dtypes.Int32))}
 	})
 	require.NoError(t, err)
 	defer exec.Finalize()
@@ -133,6 +134,7 @@ func TestFrameBitsGraphMatchesRef(t *testing.T) {
 		require.NoError(t, err, name)
 		got, want := tensors.ToScalar[float32](out[0]), tensors.ToScalar[float32](out[1])
 		require.Equalf(t, math.Float32bits(want), math.Float32bits(got), "%s: got %v, want %v", name, got, want)
+		require.Equalf(t, out[3].Value(), out[2].Value(), "%s: zeros", name)
 	}
 	ints := func(qs []int32) *tensors.Tensor { return tensors.FromFlatDataAndDimensions(qs, len(qs)) }
 	for _, beta := range []float64{0.3, 0.9, 2} {
