@@ -87,6 +87,9 @@ func setGCTDefaults(store *model.Store, c compression) {
 	if c.gg {
 		scope.SetParam(optimizers.ParamBits, c.ggBits)
 		scope.SetParam(optimizers.ParamCoder, c.ggCoder.String()) // By name, as the command line sets it.
+		// The rate control of rANS-coded tensors (no effect with Exp-Golomb
+		// codes), recorded and settable like the others.
+		scope.SetParam(optimizers.ParamRateGain, optimizers.DefaultRateGain)
 	}
 	scope.SetParam(optimizers.ParamLambda, 0.0)
 	scope.SetParam(optimizers.ParamErrorFeedback, true)

@@ -83,6 +83,7 @@ var hyperparameterRanges = map[string]hyperparameterRange{
 	optimizers.ParamBits:        rangePositive, // And > 1 with Exp-Golomb codes (gct_coder): see validateHyperparameters.
 	optimizers.ParamLambda:      rangeNonNegative,
 	optimizers.ParamWarmupSteps: rangeSteps,
+	optimizers.ParamRateGain:    rangeNonNegative,
 	layers.ParamSparsity:        rangeFraction,
 	layers.ParamLambda:          rangeNonNegative,
 	layers.ParamStart:           rangeSteps,

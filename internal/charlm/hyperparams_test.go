@@ -33,6 +33,7 @@ func TestHyperparameterRanges(t *testing.T) {
 		{compress: "gct", settings: "gct_coder=huffman", want: `gct_coder=huffman: coder "huffman": want "expgolomb", "rans" or "auto"`},
 		{compress: "gct", settings: "gct_lambda=-1", want: "gct_lambda=-1: want a finite value >= 0"},
 		{compress: "gct", settings: "gct_warmup_steps=-1", want: "gct_warmup_steps=-1: want a value >= 0"},
+		{compress: "gct", settings: "gct_coder=auto;gct_rate_gain=-0.1", want: "gct_rate_gain=-0.1: want a finite value >= 0"},
 		{act: true, settings: "act_sparsity=1", want: "act_sparsity=1: want a value in [0, 1)"},
 		{act: true, settings: "act_lambda=-1", want: "act_lambda=-1: want a finite value >= 0"},
 		{act: true, settings: "act_start=5;act_end=3", want: "act_end=3 is before act_start=5: ACT's ramp ends after it starts"},
