@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/ggprior/ggprior/optimizers"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/stretchr/testify/require"
 )
@@ -51,7 +52,8 @@ func TestOverfitTinyCorpus(t *testing.T) {
 // (fresh Experiment and Store) resuming it, and 4 more steps give bit-for-bit the
 // same variables (weights, optimizer moments, counters, and GCT's and ACT's
 // state), losses, validation losses and method metrics as 8 uninterrupted
-// steps: with plain AdamW, with GCT (error-feedback residuals, secant memory),
+// steps: with plain AdamW, with GCT (error-feedback residuals, secant memory;
+// with the rANS/auto coder also the rate control's per-variable correction),
 // with ACT at every site (step counters, running thresholds) and with both.
 func TestCheckpointResume(t *testing.T) {
 	data := tinyCorpusFile(t, pangram, 40)
@@ -66,6 +68,8 @@ func TestCheckpointResume(t *testing.T) {
 			tc.ACTSites, tc.ACTRamp = ActivationSites, map[string][2]int{SiteMLPHidden: {0, 0}}
 		}, settings: "act_start=2;act_end=6",
 			state: "/block_000/attn/attn_in/act/threshold"},
+		"gct-auto": {train: func(tc *TrainConfig) { tc.Compress = "gct" }, settings: "gct_coder=auto;gct_bits=1",
+			state: "/gct/_block_000_attn_qkv_weights/" + optimizers.RateCorrectionVar},
 		"gct+act": {train: func(tc *TrainConfig) { tc.Compress, tc.ACTSites = "gct", []string{SiteMLPHidden} },
 			state: "/block_000/mlp/mlp_hidden/act/step"},
 	} {
