@@ -61,6 +61,13 @@ type Compressed struct {
 	Step   *Node
 	K      int
 
+	// Scale is, with GCT's GeometryAdam, the per-element scale (the
+	// gradient's shape and dtype) that the integer codings' values are
+	// multiplied by: Decoded = Ints * Step * Scale. It is not sent: it comes
+	// from the inner optimizer's state, the same on every worker
+	// (Wrapper.GradientScale). nil otherwise.
+	Scale *Node
+
 	// Alpha is, for CodingGGRANS, the scale of the GG model the integers are
 	// coded under (Float32 scalar; its shape is Beta).
 	Alpha *Node

@@ -68,8 +68,11 @@ type GCTConfig struct {
 	errorFeedback int     // -1: from the scope; 0 off; 1 on.
 	warmup        int     // < 0: from the scope.
 	coder         Coder
-	coderSet      bool    // false: from the scope.
-	rateGain      float64 // NaN: from the scope.
+	coderSet      bool       // false: from the scope.
+	rateGain      float64    // NaN: from the scope.
+	geometry      Geometry   // "": from the scope.
+	allocation    Allocation // "": from the scope.
+	precond       Preconditioner
 }
 
 // GCT wraps any GoMLX optimizer that accepts gradients (Adam, AdamW, SGD,
@@ -141,6 +144,42 @@ func (c *GCTConfig) Coder(coder Coder) *GCTConfig {
 func (c *GCTConfig) RateGain(gain float64) *GCTConfig {
 	checkRateGain(gain)
 	c.rateGain = gain
+	return c
+}
+
+// Geometry sets the space the GG quantizer rounds in (default: the scope's
+// ParamGeometry, "gct_geometry", or DefaultGeometry, GeometryGradient).
+// GeometryAdam needs a Preconditioner: the inner optimizer's (if it
+// implements the interface) or the one given with Preconditioner. It has no
+// effect with Compressor.
+func (c *GCTConfig) Geometry(geometry Geometry) *GCTConfig {
+	if _, err := ParseGeometry(string(geometry)); err != nil {
+		exceptions.Panicf("optimizers.GCT: Geometry: %v", err)
+	}
+	c.geometry = geometry
+	return c
+}
+
+// Preconditioner sets the scale of GeometryAdam (default: the inner
+// optimizer, if it implements Preconditioner), e.g.
+// AdamPreconditioner(optimizer.AdamDefaultScope) for GoMLX's optimizer.Adam.
+func (c *GCTConfig) Preconditioner(p Preconditioner) *GCTConfig {
+	if p == nil {
+		exceptions.Panicf("optimizers.GCT: Preconditioner(nil)")
+	}
+	c.precond = p
+	return c
+}
+
+// Allocation sets how the GG quantizer shares the bits among the tensors
+// (default: the scope's ParamAllocation, "gct_allocation", or
+// DefaultAllocation, AllocationEqual). AllocationRD needs the rANS coder
+// (CoderRANS or CoderAuto). It has no effect with Compressor.
+func (c *GCTConfig) Allocation(allocation Allocation) *GCTConfig {
+	if _, err := ParseAllocation(string(allocation)); err != nil {
+		exceptions.Panicf("optimizers.GCT: Allocation: %v", err)
+	}
+	c.allocation = allocation
 	return c
 }
 
@@ -241,6 +280,10 @@ type resolved struct {
 	lambda        float64
 	errorFeedback bool
 	warmup        int
+	// precond is the scale of GeometryAdam (nil: GeometryGradient).
+	precond Preconditioner
+	// joint: AllocationRD (the GG quantizer, compressJoint).
+	joint bool
 }
 
 func (o *Wrapper) resolve(scope *model.Scope) resolved {
@@ -259,7 +302,35 @@ func (o *Wrapper) resolve(scope *model.Scope) resolved {
 		if math.IsNaN(gain) {
 			gain = model.GetParamOr(scope, ParamRateGain, DefaultRateGain)
 		}
-		r.compressor = newGGQuantizer("optimizers.GCT", bits, c.k, coder).(ggQuantizer).withRateGain(gain)
+		q := newGGQuantizer("optimizers.GCT", bits, c.k, coder).(ggQuantizer).withRateGain(gain)
+		r.compressor = q
+		geometry := c.geometry
+		if geometry == "" {
+			geometry = GeometryFromScope(scope)
+		}
+		if geometry == GeometryAdam {
+			r.precond = c.precond
+			if r.precond == nil {
+				p, ok := c.inner.(Preconditioner)
+				if !ok {
+					exceptions.Panicf("optimizers.GCT: %s=%s: the inner optimizer %T does not implement optimizers.Preconditioner: "+
+						"give one with GCTConfig.Preconditioner (AdamPreconditioner(optimizer.AdamDefaultScope) for GoMLX's Adam)",
+						ParamGeometry, GeometryAdam, c.inner)
+				}
+				r.precond = p
+			}
+		}
+		allocation := c.allocation
+		if allocation == "" {
+			allocation = AllocationFromScope(scope)
+		}
+		if allocation == AllocationRD {
+			if coder != CoderRANS && coder != CoderAuto {
+				exceptions.Panicf("optimizers.GCT: %s=%s needs the rANS coder (%s=%s or %s), not %s",
+					ParamAllocation, AllocationRD, ParamCoder, CoderRANS, CoderAuto, coder)
+			}
+			r.joint = true
+		}
 	}
 	if math.IsNaN(r.lambda) {
 		r.lambda = model.GetParamOr(scope, ParamLambda, 0.0)
@@ -280,9 +351,40 @@ func (o *Wrapper) resolve(scope *model.Scope) resolved {
 	return r
 }
 
-// CompressorName returns the name of the compressor the wrapper uses with scope's hyperparameters.
+// CompressorName returns the name of the compressor the wrapper uses with
+// scope's hyperparameters: the compressor's (e.g. "gct-auto:1bits"),
+// followed by "+adam" with GeometryAdam and "+rd" with AllocationRD.
 func (o *Wrapper) CompressorName(scope *model.Scope) string {
-	return o.resolve(scope).compressor.Name()
+	r := o.resolve(scope)
+	name := r.compressor.Name()
+	if r.precond != nil {
+		name += "+" + string(GeometryAdam)
+	}
+	if r.joint {
+		name += "+" + string(AllocationRD)
+	}
+	return name
+}
+
+// GradientScale returns the scale by which the decoded integers of v's
+// gradient are multiplied (Compressed.Scale: Decoded = Ints * Step * Scale)
+// with scope's hyperparameters, or nil if there is none (GeometryGradient,
+// or another compressor than the GG quantizer). It is computed from the
+// inner optimizer's state before the step's update, so a data-parallel
+// trainer calls it in its update graph, before the inner optimizer's
+// update, to decode the workers' integers exactly as each computed its
+// Decoded.
+func (o *Wrapper) GradientScale(scope *model.Scope, g *Graph, v *model.Variable) *Node {
+	r := o.resolve(scope)
+	if r.precond == nil {
+		return nil
+	}
+	dtype := v.Shape().DType
+	s := r.precond.GradientScale(scope, g, v)
+	if s != nil && s.DType() != dtype && s.DType().IsFloat() && dtype.IsFloat() {
+		s = ConvertDType(s, dtype)
+	}
+	return s
 }
 
 // UpdateGraph implements optimizer.Interface: it computes the gradients of the
@@ -326,29 +428,56 @@ func (o *Wrapper) CompressGradients(scope *model.Scope, grads []*Node) []Variabl
 	state := scope.At(StateScope).WithInitializer(initializer.Zero)
 	step := optimizer.IncrementCounter(state, g, "step", dtypes.Int64)
 	warm := GreaterThan(step, Scalar(g, dtypes.Int64, r.warmup)) // Compressing from now on.
+	// The inputs of the compressor: the gradients with the rate constraint
+	// and the residuals, divided by the geometry's scale.
+	xs := make([]*Node, len(vars))
+	inputs := make([]*Node, len(vars))
+	scales := make([]*Node, len(vars))
+	residuals := make([]*model.Variable, len(vars))
+	vStates := make([]*model.Scope, len(vars))
+	for i, v := range vars {
+		grad := grads[i]
+		vStates[i] = state.At("%s", model.EscapeScopeName(v.Path()))
+		x := grad
+		if r.lambda > 0 {
+			x = rateConstraint(vStates[i], v, grad, step, r.lambda)
+		}
+		if r.errorFeedback {
+			residuals[i] = storevars.State(vStates[i], "residual", grad.Shape())
+			x = Add(x, residuals[i].NodeValue(g))
+		}
+		xs[i], inputs[i] = x, x
+		if r.precond != nil {
+			checkFloat("GCT", x)
+			scales[i] = checkScale(v, r.precond.GradientScale(scope, g, v), x)
+			inputs[i] = Div(x, scales[i])
+		}
+	}
+	var joint []Compressed
+	if r.joint {
+		joint = r.compressor.(ggQuantizer).compressJoint(state, inputs)
+	}
 	out := make([]VariableGradient, len(vars))
 	var totalBits, totalZeros, totalBeta *Node
 	var numElements, numBeta float64
 	for i, v := range vars {
-		grad := grads[i]
-		vState := state.At("%s", model.EscapeScopeName(v.Path()))
-		x := grad
-		if r.lambda > 0 {
-			x = rateConstraint(vState, v, grad, step, r.lambda)
+		x, vState := xs[i], vStates[i]
+		var c Compressed
+		if joint != nil {
+			c = joint[i]
+		} else {
+			c = r.compressor.Compress(vState, v, inputs[i])
 		}
-		var residual *model.Variable
-		if r.errorFeedback {
-			residual = storevars.State(vState, "residual", grad.Shape())
-			x = Add(x, residual.NodeValue(g))
+		if scales[i] != nil {
+			c.Decoded, c.Scale = Mul(c.Decoded, scales[i]), scales[i]
 		}
-		c := r.compressor.Compress(vState, v, x)
-		n := float64(grad.Shape().Size())
+		n := float64(x.Shape().Size())
 		if r.warmup > 0 {
 			c.Decoded = Where(warm, c.Decoded, x)
 			c.Bits = Where(warm, c.Bits, bitsConst(g, 32*n))
 		}
-		if residual != nil {
-			residual.SetNodeValue(Sub(x, c.Decoded))
+		if residuals[i] != nil {
+			residuals[i].SetNodeValue(Sub(x, c.Decoded))
 		}
 		out[i] = VariableGradient{Variable: v, Compressed: c}
 		storevars.SetMetric(vState, "bits_per_element", DivScalar(c.Bits, n))

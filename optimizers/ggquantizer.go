@@ -186,11 +186,39 @@ const (
 // With a rate gain > 0 and a state scope, the step of a rANS-coded tensor is
 // the rate table's times exp(r), r a per-variable state (see ParamRateGain).
 func (c ggQuantizer) compressRANS(state *model.Scope, x *Node, coding Coding) Compressed {
+	f := c.fitRANS(x)
+	step := f.modelStep
+	var correction *model.Variable
+	if coding == CodingGGRANS && c.rateGain > 0 && state != nil {
+		correction = storevars.State(state.WithInitializer(initializer.Zero), RateCorrectionVar, shapes.Make(dtypes.Float32))
+		step = Mul(step, Exp(correction.NodeValue(x.Graph())))
+	}
+	out := f.encode(x, step, coding)
+	if correction != nil {
+		correction.SetNodeValue(updateRateCorrection(correction.NodeValue(x.Graph()), out.Bits, f.flat, x.Shape().Size(), c.bits, c.rateGain))
+	}
+	return out
+}
+
+// ransFit is the GG model of one tensor for the rANS coder (see
+// GGQuantizerRANS), and the rate table's step for it: all Float32 scalars.
+type ransFit struct {
+	beta, alpha *Node
+	// flat: the tensor has no spread (FitGraph's alpha below 2^-126); its
+	// step is then flatStep, whatever step encode is given.
+	flat, flatStep *Node
+	// modelStep is the rate table's step for the target: alpha * c(beta).
+	modelStep *Node
+}
+
+// fitRANS fits the GG to x and looks its step up in the rate table. The
+// model parameters are computed in float32, the precision the frame carries
+// them in.
+func (c ggQuantizer) fitRANS(x *Node) ransFit {
 	table, err := ransStepTable(c.bits)
 	if err != nil {
 		exceptions.Panicf("optimizers.GCT: %v", err)
 	}
-	g := x.Graph()
 	beta, alpha := ggx.FitGraph(x)
 	f32 := func(n *Node) *Node { return StopGradient(ConvertDType(n, dtypes.Float32)) }
 	beta, alpha = f32(beta), f32(alpha)
@@ -207,15 +235,17 @@ func (c ggQuantizer) compressRANS(state *model.Scope, x *Node, coding Coding) Co
 	zeros := LessThan(maxAbs, minScale)
 	alpha = Where(flat, Max(maxAbs, minScale), alpha)
 	flatStep := Where(zeros, ConstAs(alpha, ransZeroStep), maxAbs)
-	modelStep := Mul(alpha, Exp(table.Lookup(Log(beta))))
-	var correction *model.Variable
-	if coding == CodingGGRANS && c.rateGain > 0 && state != nil {
-		correction = storevars.State(state.WithInitializer(initializer.Zero), RateCorrectionVar, shapes.Make(dtypes.Float32))
-		modelStep = Mul(modelStep, Exp(correction.NodeValue(g)))
-	}
-	step := Where(flat, flatStep, modelStep)
-	step = Max(step, minScale)
+	return ransFit{beta: beta, alpha: alpha, flat: flat, flatStep: flatStep,
+		modelStep: Mul(alpha, Exp(table.Lookup(Log(beta))))}
+}
 
+// encode quantizes x at step (Float32 scalar; flatStep instead for a flat
+// tensor; at least 2^-126) and codes it: a ggrans frame under the fitted
+// GG, or for coding CodingExpGolomb (CoderAuto's small tensors) order-0
+// Exp-Golomb codes. Decoded is q times exactly the float32 step on the wire.
+func (f ransFit) encode(x, step *Node, coding Coding) Compressed {
+	step = Where(f.flat, f.flatStep, step)
+	step = Max(step, ConstAs(step, ransMinScale))
 	stepX := step
 	if x.DType() != dtypes.Float32 {
 		stepX = ConvertDType(step, x.DType())
@@ -224,23 +254,20 @@ func (c ggQuantizer) compressRANS(state *model.Scope, x *Node, coding Coding) Co
 	ints := ConvertDType(q, dtypes.Int32)
 	// Decoded from the integers, as receivers compute it (so a -0 of q is +0).
 	decoded := Mul(ConvertDType(ints, x.DType()), stepX)
-	out := Compressed{Decoded: decoded, Ints: ints, Beta: beta}
+	out := Compressed{Decoded: decoded, Ints: ints, Beta: f.beta}
 	if coding == CodingExpGolomb {
 		out.Coding, out.Step, out.K = CodingExpGolomb, stepX, 0
 		out.Bits = AddScalar(ConvertDType(expgolomb.BitLenGraph(ints, 0), dtypes.Float32), 32)
 		out.ZeroFraction = zeroFraction(ints)
 		return out
 	}
-	out.Coding, out.Step, out.Alpha = CodingGGRANS, step, alpha
+	out.Coding, out.Step, out.Alpha = CodingGGRANS, step, f.alpha
 	// The zeros come from the frame count's histogram: the mean zeroFraction
 	// computes (the same value, as its float32 sum of ones is exact), without
 	// another pass over the integers.
 	var numZeros *Node
-	out.Bits, numZeros = ggrans.FrameBitsAndZerosGraph(ints, beta, alpha, step)
+	out.Bits, numZeros = ggrans.FrameBitsAndZerosGraph(ints, f.beta, f.alpha, step)
 	out.ZeroFraction = MulScalar(ConvertDType(numZeros, dtypes.Float32), 1/float64(x.Shape().Size()))
-	if correction != nil {
-		correction.SetNodeValue(updateRateCorrection(correction.NodeValue(g), out.Bits, flat, x.Shape().Size(), c.bits, c.rateGain))
-	}
 	return out
 }
 

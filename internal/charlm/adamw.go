@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ggprior/ggprior/internal/storevars"
+	"github.com/ggprior/ggprior/optimizers"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
@@ -161,8 +162,9 @@ type GradientsApplier interface {
 }
 
 var (
-	_ optimizer.Interface = (*AdamWOptimizer)(nil)
-	_ GradientsApplier    = (*AdamWOptimizer)(nil)
+	_ optimizer.Interface       = (*AdamWOptimizer)(nil)
+	_ GradientsApplier          = (*AdamWOptimizer)(nil)
+	_ optimizers.Preconditioner = (*AdamWOptimizer)(nil)
 )
 
 // String describes the configuration.
@@ -264,6 +266,15 @@ func (o *AdamWOptimizer) apply(store *model.Store, g *Graph, v *model.Variable, 
 		value = ConvertDType(value, v.Shape().DType)
 	}
 	v.SetNodeValue(value)
+}
+
+// GradientScale implements optimizers.Preconditioner, for GCT's
+// optimizers.GeometryAdam: optimizers.SecondMomentScale of v's second
+// moment before this step (created, as zeros, if the optimizer has not
+// created it yet).
+func (o *AdamWOptimizer) GradientScale(scope *model.Scope, g *Graph, v *model.Variable) *Node {
+	_, m2 := o.moments(scope.Store(), v, v.Shape().DType)
+	return optimizers.SecondMomentScale(m2.NodeValue(g))
 }
 
 // moments returns (creating them if needed) the first and second moment variables of v.

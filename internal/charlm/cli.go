@@ -49,6 +49,8 @@ type Flags struct {
 	Compress  string
 	GCTBits   float64
 	GCTCoder  optimizers.Coder
+	GCTGeom   string
+	GCTAlloc  string
 	GCTLambda float64
 	GCTWarmup int
 
@@ -109,6 +111,10 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 	fs.Float64Var(&f.GCTBits, "gct-bits", optimizers.DefaultBits, "GCT's target coded bits per gradient element (with -compress gct: > 1 with Exp-Golomb codes, > 0 with -gct-coder rans or auto; hyperparameter "+optimizers.ParamBits+")")
 	fs.TextVar(&f.GCTCoder, "gct-coder", optimizers.DefaultCoder, fmt.Sprintf("entropy coder of GCT's GG quantizer (with -compress gct): %s (Exp-Golomb codes, at least 1 bit per element), %s (the GG-model rANS coder, well below 1 bit, with rate control) or %s (rANS's quantizer; rANS frames for large tensors, Exp-Golomb codes for those too small for a frame's fixed cost) (hyperparameter %s)",
 		optimizers.CoderExpGolomb, optimizers.CoderRANS, optimizers.CoderAuto, optimizers.ParamCoder))
+	fs.StringVar(&f.GCTGeom, "gct-geometry", string(optimizers.DefaultGeometry), fmt.Sprintf("space GCT's GG quantizer rounds in (with -compress gct): %s (the gradient, one step per tensor) or %s (the gradient divided by the square root of AdamW's second moment, the error each element makes in the update) (hyperparameter %s)",
+		optimizers.GeometryGradient, optimizers.GeometryAdam, optimizers.ParamGeometry))
+	fs.StringVar(&f.GCTAlloc, "gct-allocation", string(optimizers.DefaultAllocation), fmt.Sprintf("how GCT's GG quantizer shares -gct-bits among the tensors (with -compress gct): %s (each tensor at the target) or %s (one step for all, the bits where the error is largest; needs -gct-coder %s or %s) (hyperparameter %s)",
+		optimizers.AllocationEqual, optimizers.AllocationRD, optimizers.CoderRANS, optimizers.CoderAuto, optimizers.ParamAllocation))
 	fs.Float64Var(&f.GCTLambda, "gct-lambda", 0, "weight of GCT's rate constraint lambda*||g||_1, 0 for none (with -compress; hyperparameter "+optimizers.ParamLambda+")")
 	fs.IntVar(&f.GCTWarmup, "gct-warmup", 0, "number of first steps whose gradients GCT sends uncompressed (with -compress; hyperparameter "+optimizers.ParamWarmupSteps+")")
 
@@ -296,6 +302,27 @@ func (f *Flags) methodSettings(tc *TrainConfig) (settings []string, err error) {
 			return nil, errors.Errorf("-gct-bits %g: bits per element must be > 1 with Exp-Golomb codes (-gct-coder %s goes below)", bits, optimizers.CoderRANS)
 		}
 		set(optimizers.ParamBits, f.GCTBits)
+	}
+	if f.Changed("gct-geometry") || f.Changed("gct-allocation") {
+		if compressName != "gct" && compressName != compressGCTRANS {
+			return nil, errors.Errorf("-gct-geometry and -gct-allocation are only used with -compress gct (got -compress %q)", tc.Compress)
+		}
+	}
+	if f.Changed("gct-geometry") {
+		if _, err := optimizers.ParseGeometry(f.GCTGeom); err != nil {
+			return nil, errors.WithMessage(err, "-gct-geometry")
+		}
+		set(optimizers.ParamGeometry, f.GCTGeom)
+	}
+	if f.Changed("gct-allocation") {
+		alloc, err := optimizers.ParseAllocation(f.GCTAlloc)
+		if err != nil {
+			return nil, errors.WithMessage(err, "-gct-allocation")
+		}
+		if alloc == optimizers.AllocationRD && coder == optimizers.CoderExpGolomb {
+			return nil, errors.Errorf("-gct-allocation %s needs the rANS coder: add -gct-coder %s (or %s)", alloc, optimizers.CoderAuto, optimizers.CoderRANS)
+		}
+		set(optimizers.ParamAllocation, f.GCTAlloc)
 	}
 	for _, m := range []struct {
 		name, key string

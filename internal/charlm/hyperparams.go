@@ -104,8 +104,8 @@ func validateHyperparameters(store *model.Store) error {
 	for _, fullPath := range slices.Sorted(maps.Keys(params)) {
 		value := params[fullPath]
 		scope, key := model.SplitPath(fullPath)
-		if key == optimizers.ParamCoder {
-			if _, err := coderOf(value); err != nil {
+		if check, ok := namedHyperparameters[key]; ok {
+			if err := check(value); err != nil {
 				return errors.Errorf("hyperparameter %s=%v: %v", paramName(scope, key), value, err)
 			}
 			continue
@@ -168,6 +168,32 @@ func paramName(scope, key string) string {
 		return key
 	}
 	return strings.TrimSuffix(scope, model.ScopeSeparator) + model.ScopeSeparator + key
+}
+
+// namedHyperparameters are the checks of the hyperparameters whose values
+// are names, by key.
+var namedHyperparameters = map[string]func(value any) error{
+	optimizers.ParamCoder: func(value any) error { _, err := coderOf(value); return err },
+	optimizers.ParamGeometry: func(value any) error {
+		return checkName(value, func(s string) error { _, err := optimizers.ParseGeometry(s); return err })
+	},
+	optimizers.ParamAllocation: func(value any) error {
+		return checkName(value, func(s string) error { _, err := optimizers.ParseAllocation(s); return err })
+	},
+}
+
+// checkName checks a named hyperparameter's value (a string, or a value of
+// a string type) with parse.
+func checkName(value any, parse func(string) error) error {
+	switch v := value.(type) {
+	case string:
+		return parse(v)
+	case optimizers.Geometry:
+		return parse(string(v))
+	case optimizers.Allocation:
+		return parse(string(v))
+	}
+	return errors.Errorf("want a name, got a %T", value)
 }
 
 // coderOf returns the coder of a gct_coder hyperparameter's value (a name or

@@ -91,7 +91,7 @@ func (t *Trainer) computeGraph(scope *model.Scope, inputsAndLabels []*Node) []*N
 			}
 			dtype := c.Decoded.DType()
 			step := ConvertDType(c.Step, dtypes.Float32) // The wire carries a float32 step.
-			recon := Mul(ConvertDType(c.Ints, dtype), ConvertDType(step, dtype))
+			recon := scaled(Mul(ConvertDType(c.Ints, dtype), ConvertDType(step, dtype)), c.Scale)
 			faithful := LogicalAll(Equal(recon, c.Decoded))
 			ints := c.Ints
 			if c.Coding == optimizers.CodingInt8 {
@@ -107,7 +107,7 @@ func (t *Trainer) computeGraph(scope *model.Scope, inputsAndLabels []*Node) []*N
 			f32 := func(x *Node) *Node { return ConvertDType(x, dtypes.Float32) }
 			step := f32(c.Step)
 			dtype := c.Decoded.DType()
-			recon := Mul(ConvertDType(c.Ints, dtype), ConvertDType(step, dtype))
+			recon := scaled(Mul(ConvertDType(c.Ints, dtype), ConvertDType(step, dtype)), c.Scale)
 			faithful := LogicalAll(Equal(recon, c.Decoded))
 			outputs = append(outputs, faithful, c.Ints, step, f32(c.Alpha), f32(c.Beta), c.Decoded, bits)
 		case optimizers.CodingDense:
@@ -138,6 +138,16 @@ func (t *Trainer) computeGraph(scope *model.Scope, inputsAndLabels []*Node) []*N
 	}
 	t.layout = lay
 	return outputs
+}
+
+// scaled returns x * scale, or x if scale is nil: the decoded value of an
+// integer coding with GCT's geometry scale (optimizers.Compressed.Scale), in
+// the order GCT computes it.
+func scaled(x, scale *Node) *Node {
+	if scale == nil {
+		return x
+	}
+	return Mul(x, scale)
 }
 
 // compactWireForm returns the faithful flag and the wire form of a sparse,
@@ -241,7 +251,8 @@ func (l *layout) wireGradients(outputs []*tensors.Tensor, stats *StepStats) ([]W
 
 // updateGraph is the second execution: it averages the W workers' gradients
 // and applies the inner optimizer. Its inputs are, per rank, per variable,
-// Ints and Step (an integer dtype: expgolomb, int8 and ggrans sections), the
+// Ints and Step (an integer dtype: expgolomb, int8 and ggrans sections, times
+// GCT's geometry scale if it has one, optimizers.Wrapper.GradientScale), the
 // dense gradient (a float tensor of the variable's dimensions: dense, and
 // sparse and sign sections decoded on the host), or the factors P and Q of a lowrank section (a float matrix whose
 // dimensions are not the variable's: PowerSGD's P [rows, r] has r < cols).
@@ -253,6 +264,15 @@ func (t *Trainer) updateGraph(scope *model.Scope, inputs []*Node) []*Node {
 	// store order: the same as the gradients' order.
 	for _, v := range vars {
 		_ = v.variable.NodeValue(g)
+	}
+	// The geometry's scales (GCT's GeometryAdam), from the inner optimizer's
+	// state before its update: the same that each worker multiplied its
+	// integers by.
+	scales := make([]*Node, len(vars))
+	for i, v := range vars {
+		if v.coding == optimizers.CodingExpGolomb || v.coding == optimizers.CodingGGRANS || v.coding == optimizers.CodingInt8 {
+			scales[i] = t.cfg.gct.GradientScale(scope, g, v.variable)
+		}
 	}
 	sums := make([]*Node, len(vars))
 	pos := 0
@@ -269,7 +289,7 @@ func (t *Trainer) updateGraph(scope *model.Scope, inputs []*Node) []*Node {
 			case x.DType() == dtypes.Int32 || x.DType() == dtypes.Int8:
 				step := inputs[pos+1]
 				pos += 2
-				term = Mul(ConvertDType(x, dtype), ConvertDType(step, dtype))
+				term = scaled(Mul(ConvertDType(x, dtype), ConvertDType(step, dtype)), scales[i])
 			case x.Rank() == 2 && !slices.Equal(x.Shape().Dimensions, dims):
 				if pos+1 >= len(inputs) {
 					exceptions.Panicf("dataparallel: update graph: rank %d's factor P of %q is its last input, Q is missing", r, v.variable.Path())
