@@ -6,6 +6,7 @@ import (
 
 	"github.com/ggprior/ggprior/layers"
 	"github.com/ggprior/ggprior/optimizers"
+	"github.com/gomlx/gomlx/ml/model"
 	"github.com/stretchr/testify/require"
 )
 
@@ -226,6 +227,47 @@ func TestFlagsGCTCoder(t *testing.T) {
 
 	_, err = ParseFlags([]string{"-compress", "gct", "-gct-coder", "huffman"})
 	require.ErrorContains(t, err, `coder "huffman": want "expgolomb", "rans" or "auto"`)
+}
+
+// TestFlagsGCTGeometryAllocation: -gct-geometry and -gct-allocation stand
+// for gct_geometry and gct_allocation, survive Args, and are refused with
+// bad names, without -compress gct, and (rd) with Exp-Golomb codes.
+func TestFlagsGCTGeometryAllocation(t *testing.T) {
+	f, err := ParseFlags([]string{"-compress", "gct", "-gct-coder", "auto", "-gct-bits", "1", "-gct-geometry", "adam", "-gct-allocation", "rd"})
+	require.NoError(t, err)
+	_, _, settings, err := f.RunConfig(DefaultConfig())
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{optimizers.ParamCoder + "=auto", optimizers.ParamBits + "=1",
+		optimizers.ParamGeometry + "=adam", optimizers.ParamAllocation + "=rd"}, settings)
+	again, err := ParseFlags(f.Args())
+	require.NoError(t, err)
+	_, _, settings2, err := again.RunConfig(DefaultConfig())
+	require.NoError(t, err)
+	require.ElementsMatch(t, settings, settings2)
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-compress", "gct", "-gct-geometry", "adamw"}, `-gct-geometry: geometry "adamw": want "gradient" or "adam"`},
+		{[]string{"-compress", "gct", "-gct-coder", "auto", "-gct-allocation", "greedy"}, `-gct-allocation: allocation "greedy": want "equal" or "rd"`},
+		{[]string{"-compress", "gct", "-gct-allocation", "rd"}, "-gct-allocation rd needs the rANS coder"},
+		{[]string{"-compress", "topk:0.01", "-gct-geometry", "adam"}, "only used with -compress gct"},
+	} {
+		f, err := ParseFlags(c.args)
+		if err == nil {
+			_, _, _, err = f.RunConfig(DefaultConfig())
+		}
+		require.ErrorContains(t, err, c.want, "%v", c.args)
+	}
+	// Set by -set, the names are checked too.
+	for _, setting := range []string{"gct_geometry=adamw", "gct_allocation=rdo"} {
+		store := model.NewStore()
+		setGCTDefaults(store, compression{enabled: true, gg: true, ggBits: 2})
+		_, err = parseSettings(store, setting)
+		require.NoError(t, err)
+		require.ErrorContains(t, validateHyperparameters(store), "want", setting)
+	}
 }
 
 // TestGCTCoderRuns: a run with -compress gct -gct-coder rans -gct-bits 0.5

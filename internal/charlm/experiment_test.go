@@ -53,7 +53,8 @@ func TestOverfitTinyCorpus(t *testing.T) {
 // same variables (weights, optimizer moments, counters, and GCT's and ACT's
 // state), losses, validation losses and method metrics as 8 uninterrupted
 // steps: with plain AdamW, with GCT (error-feedback residuals, secant memory;
-// with the rANS/auto coder also the rate control's per-variable correction),
+// with the rANS/auto coder also the rate control's per-variable correction,
+// in Adam's geometry with one step for all tensors the global one),
 // with ACT at every site (step counters, running thresholds) and with both.
 func TestCheckpointResume(t *testing.T) {
 	data := tinyCorpusFile(t, pangram, 40)
@@ -70,6 +71,8 @@ func TestCheckpointResume(t *testing.T) {
 			state: "/block_000/attn/attn_in/act/threshold"},
 		"gct-auto": {train: func(tc *TrainConfig) { tc.Compress = "gct" }, settings: "gct_coder=auto;gct_bits=1",
 			state: "/gct/_block_000_attn_qkv_weights/" + optimizers.RateCorrectionVar},
+		"gct-adam-rd": {train: func(tc *TrainConfig) { tc.Compress = "gct" }, settings: "gct_coder=auto;gct_bits=1;gct_geometry=adam;gct_allocation=rd",
+			state: "/gct/" + optimizers.AllocationCorrectionVar},
 		"gct+act": {train: func(tc *TrainConfig) { tc.Compress, tc.ACTSites = "gct", []string{SiteMLPHidden} },
 			state: "/block_000/mlp/mlp_hidden/act/step"},
 	} {

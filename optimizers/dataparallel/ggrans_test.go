@@ -16,6 +16,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/loss"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
 	"github.com/stretchr/testify/require"
 )
 
@@ -152,4 +153,46 @@ func TestGGRANSWireDecodesToDecoded(t *testing.T) {
 			dec.Finalize()
 		}
 	}
+}
+
+// TestGeometryAdamMatchesSingleProcess: with GCT quantizing in Adam's
+// geometry (the integers times the step times the scale from Adam's second
+// moment, which is not sent) and one rate-distortion step for all tensors,
+// one data-parallel worker ends with the weights of GoMLX's own trainer with
+// the same GCT, bit for bit; two workers end with the same weights on both
+// ranks, and their gradients travel as integer sections (rANS frames or
+// Exp-Golomb codes), not dense.
+func TestGeometryAdamMatchesSingleProcess(t *testing.T) {
+	const b, steps = 16, 5
+	xs, ys := dataset(b*steps, 23)
+	mk := func() *optimizers.Wrapper {
+		in, _ := newOpt(t, "adam", nil)
+		return optimizers.GCT(in).Coder(optimizers.CoderAuto).BitsPerElement(1).
+			Geometry(optimizers.GeometryAdam).Preconditioner(optimizers.AdamPreconditioner(optimizer.AdamDefaultScope)).
+			Allocation(optimizers.AllocationRD).Done()
+	}
+	require.Equal(t, "gct-auto:1bits+adam+rd", mk().CompressorName(newStore().RootScope()))
+	refStore := newStore()
+	ref := train.NewTrainer(testbackend.Get(t), refStore, mlp, loss.MeanSquaredError, mk(), nil, nil)
+	for s := range steps {
+		x, y := batch(xs, ys, s*b, (s+1)*b)
+		_, err := ref.TrainStep(train.Batch{Inputs: []*tensors.Tensor{x}, Labels: []*tensors.Tensor{y}})
+		require.NoError(t, err)
+	}
+	workers := newWorkersWith(t, 1, mk)
+	stats, errs := runSteps(workers, xs, ys, b, steps)
+	require.NoError(t, errors.Join(errs...))
+	for _, v := range stats[0][steps-1].Variables {
+		require.Contains(t, []Kind{KindGGRANS, KindExpGolomb}, v.Kind, v.Path)
+	}
+	require.Equal(t, weights(t, refStore), weights(t, workers[0].store))
+
+	pair := newWorkersWith(t, 2, mk)
+	stats, errs = runSteps(pair, xs, ys, b, steps)
+	require.NoError(t, errors.Join(errs...))
+	for _, v := range stats[1][steps-1].Variables {
+		require.Contains(t, []Kind{KindGGRANS, KindExpGolomb}, v.Kind, v.Path)
+	}
+	require.Equal(t, WeightsHash(pair[0].store), WeightsHash(pair[1].store))
+	require.NotEqual(t, WeightsHash(pair[0].store), WeightsHash(workers[0].store), "two workers average two shards")
 }
