@@ -98,7 +98,8 @@ func BenchmarkTrainStepACT(b *testing.B) {
 // BenchmarkTrainStepGCTCoders compares the training step with GCT's coders
 // against plain AdamW: Exp-Golomb codes at 2 bits per gradient element ("gct",
 // as in BenchmarkTrainStepGCT), the rANS coder at 1 bit ("gct-rans1") and the
-// auto coder at 1 bit ("gct-auto1": rANS frames for the large tensors); the
+// auto coder at 1 bit ("gct-auto1": rANS frames for the large tensors), the
+// same in Adam's geometry with one step for all tensors ("gct-auto1-adam-rd"); the
 // ratios "<name>/adamw" are their overheads (target: at most 1.15).
 //
 //	GOEXPERIMENT=simd go test ./internal/charlm -run XXX -bench TrainStepGCTCoders -benchtime 10x
@@ -106,5 +107,7 @@ func BenchmarkTrainStepGCTCoders(b *testing.B) {
 	benchTrainSteps(b, benchVariant{name: "adamw"},
 		benchVariant{name: "gct", train: func(tc *TrainConfig) { tc.Compress = "gct:2" }},
 		benchVariant{name: "gct-rans1", train: func(tc *TrainConfig) { tc.Compress = "gct-rans:1" }},
-		benchVariant{name: "gct-auto1", train: func(tc *TrainConfig) { tc.Compress = "gct-rans:1" }, settings: "gct_coder=auto"})
+		benchVariant{name: "gct-auto1", train: func(tc *TrainConfig) { tc.Compress = "gct-rans:1" }, settings: "gct_coder=auto"},
+		benchVariant{name: "gct-auto1-adam-rd", train: func(tc *TrainConfig) { tc.Compress = "gct-rans:1" },
+			settings: "gct_coder=auto;gct_geometry=adam;gct_allocation=rd"})
 }

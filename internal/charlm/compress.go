@@ -153,6 +153,10 @@ type GradientTotals struct {
 	Steps     int `json:"steps"`
 	ZeroSteps int `json:"zero_steps,omitempty"`
 	BetaSteps int `json:"beta_steps,omitempty"`
+	// WarmupSteps are the warm-up's steps (sent uncompressed), WarmupBits
+	// the sum of their bits per element (32 each).
+	WarmupSteps int     `json:"warmup_steps,omitempty"`
+	WarmupBits  float64 `json:"warmup_bits,omitempty"`
 	// Sums of the per-step values.
 	Bits           float64            `json:"bits"`
 	ZeroFraction   float64            `json:"zero_fraction,omitempty"`
@@ -171,6 +175,14 @@ func (e *Experiment) recordGradientMetrics(info StepInfo) error {
 	}
 	warmup := model.GetParamOr(e.Store.RootScope(), optimizers.ParamWarmupSteps, 0)
 	if info.Step <= warmup {
+		// Uncompressed: counted apart, for the mean over every step.
+		t := e.history.Gradient
+		if t == nil {
+			t = &GradientTotals{}
+			e.history.Gradient = t
+		}
+		t.WarmupSteps++
+		t.WarmupBits += bits
 		return nil
 	}
 	metrics, err := optimizers.ReadMetrics(e.Store)
@@ -223,6 +235,10 @@ type GradientResults struct {
 	// coded bits per gradient element (all variables together); nil if no
 	// step was past the warm-up.
 	GradBitsPerElement *float64 `json:"grad_bits_per_element"`
+	// GradBitsPerElementAllSteps is the mean over every step, the warm-up's
+	// uncompressed steps included (what the run sent in all): the same as
+	// GradBitsPerElement without a warm-up; nil if no step was recorded.
+	GradBitsPerElementAllSteps *float64 `json:"grad_bits_per_element_all_steps,omitempty"`
 	// GradBitsByVariable is the same mean per variable (by path).
 	GradBitsByVariable map[string]float64 `json:"grad_bits_by_variable"`
 	// GradZeroFraction is the mean fraction of zeros among the quantized
@@ -260,7 +276,12 @@ func (e *Experiment) gradientResults() *GradientResults {
 		_ = exceptions.TryCatch[error](func() { r.Compress.Name = e.gct.CompressorName(scope) })
 	}
 	t := e.history.Gradient
-	if t == nil || t.Steps == 0 {
+	if t == nil || t.Steps+t.WarmupSteps == 0 {
+		return r
+	}
+	all := (t.Bits + t.WarmupBits) / float64(t.Steps+t.WarmupSteps)
+	r.GradBitsPerElementAllSteps = &all
+	if t.Steps == 0 {
 		return r
 	}
 	n := float64(t.Steps)

@@ -130,7 +130,8 @@ func TestTrainConfigMethodErrors(t *testing.T) {
 }
 
 // TestCompressors: every compressor trains the tiny gpt through GCT's wrapper,
-// and reports its bits per element; the hyperparameters are in the Store.
+// and reports its bits per element, after the warm-up and over every step
+// (the warm-up's step at 32 bits); the hyperparameters are in the Store.
 func TestCompressors(t *testing.T) {
 	data := tinyCorpusFile(t, pangram, 20)
 	for _, spec := range []string{"fp32", "bf16", "int8", "sign", "topk:0.1", "powersgd:2", "gct:3"} {
@@ -143,6 +144,9 @@ func TestCompressors(t *testing.T) {
 		require.Equal(t, 2, exp.History().Gradient.Steps, "%s: steps after the warm-up", spec)
 		require.NotEmpty(t, r.GradBitsByVariable, spec)
 		require.Len(t, r.Outputs[outputGradBits], 3, spec)
+		// The mean over every step counts the warm-up's uncompressed step (32 bits).
+		require.NotNil(t, r.GradBitsPerElementAllSteps, spec)
+		require.InDelta(t, (32+2**r.GradBitsPerElement)/3, *r.GradBitsPerElementAllSteps, 1e-4, spec)
 		t.Logf("%-10s %-12s %.3f bits per element", spec, r.Compress.Name, *r.GradBitsPerElement)
 		switch spec {
 		case "fp32":

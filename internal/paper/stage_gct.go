@@ -83,6 +83,9 @@ func (s gctStage) Run(p *Plan) (*StageResult, error) {
 			if r.GradientResults == nil {
 				return fp32Bits, true // Uncompressed.
 			}
+			if r.GradBitsPerElementAllSteps != nil { // Warm-up steps included.
+				return *r.GradBitsPerElementAllSteps, true
+			}
 			if r.GradBitsPerElement == nil {
 				return 0, false
 			}
