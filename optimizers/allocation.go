@@ -1,9 +1,6 @@
 package optimizers
 
 import (
-	"fmt"
-	"slices"
-
 	"github.com/ggprior/ggprior/internal/storevars"
 	"github.com/ggprior/ggprior/optimizers/ggrans"
 	"github.com/gomlx/compute/dtypes"
@@ -61,10 +58,7 @@ const AllocationCorrectionVar = "rd_correction"
 
 // ParseAllocation returns the allocation named name ("equal" or "rd").
 func ParseAllocation(name string) (Allocation, error) {
-	if slices.Contains(Allocations, Allocation(name)) {
-		return Allocation(name), nil
-	}
-	return "", fmt.Errorf("allocation %q: want %q or %q", name, AllocationEqual, AllocationRD)
+	return parseName("allocation", name, Allocations)
 }
 
 // AllocationFromScope returns the allocation of the scope's ParamAllocation

@@ -68,10 +68,11 @@ type GCTConfig struct {
 	errorFeedback int     // -1: from the scope; 0 off; 1 on.
 	warmup        int     // < 0: from the scope.
 	coder         Coder
-	coderSet      bool       // false: from the scope.
-	rateGain      float64    // NaN: from the scope.
-	geometry      Geometry   // "": from the scope.
-	allocation    Allocation // "": from the scope.
+	coderSet      bool           // false: from the scope.
+	rateGain      float64        // NaN: from the scope.
+	geometry      Geometry       // "": from the scope.
+	allocation    Allocation     // "": from the scope.
+	recon         Reconstruction // "": from the scope.
 	precond       Preconditioner
 }
 
@@ -180,6 +181,18 @@ func (c *GCTConfig) Allocation(allocation Allocation) *GCTConfig {
 		exceptions.Panicf("optimizers.GCT: Allocation: %v", err)
 	}
 	c.allocation = allocation
+	return c
+}
+
+// Reconstruction sets where the GG quantizer's decoded values lie in their
+// cells (default: the scope's ParamReconstruction, "gct_reconstruction", or
+// DefaultReconstruction, ReconstructionCenter). ReconstructionFitted needs
+// the rANS coder (CoderRANS or CoderAuto). It has no effect with Compressor.
+func (c *GCTConfig) Reconstruction(recon Reconstruction) *GCTConfig {
+	if _, err := ParseReconstruction(string(recon)); err != nil {
+		exceptions.Panicf("optimizers.GCT: Reconstruction: %v", err)
+	}
+	c.recon = recon
 	return c
 }
 
@@ -320,6 +333,18 @@ func (o *Wrapper) resolve(scope *model.Scope) resolved {
 				r.precond = p
 			}
 		}
+		recon := c.recon
+		if recon == "" {
+			recon = ReconstructionFromScope(scope)
+		}
+		if recon == ReconstructionFitted {
+			if coder != CoderRANS && coder != CoderAuto {
+				exceptions.Panicf("optimizers.GCT: %s=%s needs the rANS coder (%s=%s or %s), not %s",
+					ParamReconstruction, ReconstructionFitted, ParamCoder, CoderRANS, CoderAuto, coder)
+			}
+			q.fitted = true
+			r.compressor = q
+		}
 		allocation := c.allocation
 		if allocation == "" {
 			allocation = AllocationFromScope(scope)
@@ -353,7 +378,8 @@ func (o *Wrapper) resolve(scope *model.Scope) resolved {
 
 // CompressorName returns the name of the compressor the wrapper uses with
 // scope's hyperparameters: the compressor's (e.g. "gct-auto:1bits"),
-// followed by "+adam" with GeometryAdam and "+rd" with AllocationRD.
+// followed by "+adam" with GeometryAdam, "+rd" with AllocationRD and
+// "+fitted" with ReconstructionFitted.
 func (o *Wrapper) CompressorName(scope *model.Scope) string {
 	r := o.resolve(scope)
 	name := r.compressor.Name()
@@ -362,6 +388,9 @@ func (o *Wrapper) CompressorName(scope *model.Scope) string {
 	}
 	if r.joint {
 		name += "+" + string(AllocationRD)
+	}
+	if q, ok := r.compressor.(ggQuantizer); ok && q.fitted {
+		name += "+" + string(ReconstructionFitted)
 	}
 	return name
 }

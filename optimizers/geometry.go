@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strconv"
+	"strings"
 
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
@@ -45,11 +47,20 @@ var Geometries = []Geometry{GeometryGradient, GeometryAdam}
 const DefaultGeometry = GeometryGradient
 
 // ParseGeometry returns the geometry named name ("gradient" or "adam").
-func ParseGeometry(name string) (Geometry, error) {
-	if slices.Contains(Geometries, Geometry(name)) {
-		return Geometry(name), nil
+func ParseGeometry(name string) (Geometry, error) { return parseName("geometry", name, Geometries) }
+
+// parseName returns name as a T if it is one of valid, or an error that
+// lists them.
+func parseName[T ~string](kind, name string, valid []T) (T, error) {
+	if slices.Contains(valid, T(name)) {
+		return T(name), nil
 	}
-	return "", fmt.Errorf("geometry %q: want %q or %q", name, GeometryGradient, GeometryAdam)
+	quoted := make([]string, len(valid))
+	for i, v := range valid {
+		quoted[i] = strconv.Quote(string(v))
+	}
+	list := strings.Join(quoted[:len(quoted)-1], ", ") + " or " + quoted[len(quoted)-1]
+	return "", fmt.Errorf("%s %q: want %s", kind, name, list)
 }
 
 // GeometryFromScope returns the geometry of the scope's ParamGeometry
@@ -89,12 +100,15 @@ func enumParam(scope *model.Scope, key, def string, parse func(string) error) st
 	return text
 }
 
-// textOf returns the text of a value of a string type (Geometry, Allocation).
+// textOf returns the text of a value of a string type (Geometry,
+// Allocation, Reconstruction).
 func textOf(value any) (string, bool) {
 	switch v := value.(type) {
 	case Geometry:
 		return string(v), true
 	case Allocation:
+		return string(v), true
+	case Reconstruction:
 		return string(v), true
 	}
 	return "", false

@@ -209,3 +209,38 @@ func TestAllocationRD(t *testing.T) {
 	require.LessOrEqual(t, total[AllocationRD], total[AllocationEqual]*1.02)
 	require.Less(t, mse[AllocationRD], mse[AllocationEqual])
 }
+
+// TestReconstructionFitted: the fitted reconstruction keeps the cell-centre
+// quantizer's integers and (within 0.1%) its coded size, decodes them as the
+// integers times the step on the wire, and its squared error is at most the
+// centre's (the least-squares gain minimizes it); on a peaked GG (shape 0.6)
+// at 1 bit the gain is below 1. It needs the rANS coder.
+func TestReconstructionFitted(t *testing.T) {
+	const n = 1 << 14
+	grads := [][]float32{ggGradient(n, 0.6, 1e-3, 9), ggGradient(300, 1, 1e-3, 10)} // A rANS frame and (auto) Exp-Golomb codes.
+	outs := map[Reconstruction][]multiOut{}
+	for _, recon := range Reconstructions {
+		w := GCT(optimizer.StochasticGradientDescent()).Coder(CoderAuto).BitsPerElement(1).ErrorFeedback(false).
+			RateGain(0).Reconstruction(recon).Done()
+		outs[recon] = multiStep(t, w, grads, 1)
+	}
+	for i, x := range grads {
+		center, fitted := outs[ReconstructionCenter][i], outs[ReconstructionFitted][i]
+		require.Equal(t, center.ints, fitted.ints, "tensor %d", i)
+		require.InEpsilon(t, center.bits, fitted.bits, 1e-3, "tensor %d", i)
+		var errCenter, errFitted float64
+		for j := range x {
+			require.Equal(t, float32(fitted.ints[j])*fitted.step, fitted.decoded[j])
+			errCenter += math.Pow(float64(x[j]-center.decoded[j]), 2)
+			errFitted += math.Pow(float64(x[j]-fitted.decoded[j]), 2)
+		}
+		gain := fitted.step / center.step
+		t.Logf("tensor %d: gain %.4f, squared error %.4g (center: %.4g)", i, gain, errFitted, errCenter)
+		require.LessOrEqual(t, errFitted, errCenter*(1+1e-6), "tensor %d", i)
+		if i == 0 {
+			require.Less(t, gain, float32(1))
+		}
+	}
+	_, err := multiStepErr(t, GCT(optimizer.StochasticGradientDescent()).Reconstruction(ReconstructionFitted).Done(), grads, 1)
+	require.ErrorContains(t, err, "rANS coder")
+}

@@ -107,6 +107,7 @@ type ggQuantizer struct {
 	k        int
 	coder    Coder
 	rateGain float64 // Rate control of the rANS-coded tensors (see ParamRateGain); 0: off.
+	fitted   bool    // ReconstructionFitted (rANS and auto coders).
 }
 
 // withRateGain returns the quantizer with the rate control's gain set (for
@@ -209,6 +210,8 @@ type ransFit struct {
 	flat, flatStep *Node
 	// modelStep is the rate table's step for the target: alpha * c(beta).
 	modelStep *Node
+	// fitted: ReconstructionFitted.
+	fitted bool
 }
 
 // fitRANS fits the GG to x and looks its step up in the rate table. The
@@ -236,7 +239,7 @@ func (c ggQuantizer) fitRANS(x *Node) ransFit {
 	alpha = Where(flat, Max(maxAbs, minScale), alpha)
 	flatStep := Where(zeros, ConstAs(alpha, ransZeroStep), maxAbs)
 	return ransFit{beta: beta, alpha: alpha, flat: flat, flatStep: flatStep,
-		modelStep: Mul(alpha, Exp(table.Lookup(Log(beta))))}
+		modelStep: Mul(alpha, Exp(table.Lookup(Log(beta)))), fitted: c.fitted}
 }
 
 // encode quantizes x at step (Float32 scalar; flatStep instead for a flat
@@ -252,6 +255,18 @@ func (f ransFit) encode(x, step *Node, coding Coding) Compressed {
 	}
 	q := ClipScalar(Round(Div(StopGradient(x), stepX)), -ransMaxInt, ransMaxInt)
 	ints := ConvertDType(q, dtypes.Int32)
+	alpha := f.alpha
+	if f.fitted {
+		// ReconstructionFitted: the step and the model's scale on the wire
+		// times the gain (the model depends on their ratio only).
+		gain := fittedGain(x, ints, step)
+		minScale := ConstAs(step, ransMinScale)
+		step, alpha = Max(Mul(step, gain), minScale), Max(Mul(alpha, gain), minScale)
+		stepX = step
+		if x.DType() != dtypes.Float32 {
+			stepX = ConvertDType(step, x.DType())
+		}
+	}
 	// Decoded from the integers, as receivers compute it (so a -0 of q is +0).
 	decoded := Mul(ConvertDType(ints, x.DType()), stepX)
 	out := Compressed{Decoded: decoded, Ints: ints, Beta: f.beta}
@@ -261,12 +276,12 @@ func (f ransFit) encode(x, step *Node, coding Coding) Compressed {
 		out.ZeroFraction = zeroFraction(ints)
 		return out
 	}
-	out.Coding, out.Step, out.Alpha = CodingGGRANS, step, f.alpha
+	out.Coding, out.Step, out.Alpha = CodingGGRANS, step, alpha
 	// The zeros come from the frame count's histogram: the mean zeroFraction
 	// computes (the same value, as its float32 sum of ones is exact), without
 	// another pass over the integers.
 	var numZeros *Node
-	out.Bits, numZeros = ggrans.FrameBitsAndZerosGraph(ints, f.beta, f.alpha, step)
+	out.Bits, numZeros = ggrans.FrameBitsAndZerosGraph(ints, f.beta, alpha, step)
 	out.ZeroFraction = MulScalar(ConvertDType(numZeros, dtypes.Float32), 1/float64(x.Shape().Size()))
 	return out
 }

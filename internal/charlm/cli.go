@@ -51,6 +51,7 @@ type Flags struct {
 	GCTCoder  optimizers.Coder
 	GCTGeom   string
 	GCTAlloc  string
+	GCTRecon  string
 	GCTLambda float64
 	GCTWarmup int
 
@@ -115,6 +116,8 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 		optimizers.GeometryGradient, optimizers.GeometryAdam, optimizers.ParamGeometry))
 	fs.StringVar(&f.GCTAlloc, "gct-allocation", string(optimizers.DefaultAllocation), fmt.Sprintf("how GCT's GG quantizer shares -gct-bits among the tensors (with -compress gct): %s (each tensor at the target) or %s (one step for all, the bits where the error is largest; needs -gct-coder %s or %s) (hyperparameter %s)",
 		optimizers.AllocationEqual, optimizers.AllocationRD, optimizers.CoderRANS, optimizers.CoderAuto, optimizers.ParamAllocation))
+	fs.StringVar(&f.GCTRecon, "gct-reconstruction", string(optimizers.DefaultReconstruction), fmt.Sprintf("where GCT's GG quantizer decodes its integers (with -compress gct): %s (the centre of each cell) or %s (times each tensor's least-squares gain, toward the values' centroids; needs -gct-coder %s or %s) (hyperparameter %s)",
+		optimizers.ReconstructionCenter, optimizers.ReconstructionFitted, optimizers.CoderRANS, optimizers.CoderAuto, optimizers.ParamReconstruction))
 	fs.Float64Var(&f.GCTLambda, "gct-lambda", 0, "weight of GCT's rate constraint lambda*||g||_1, 0 for none (with -compress; hyperparameter "+optimizers.ParamLambda+")")
 	fs.IntVar(&f.GCTWarmup, "gct-warmup", 0, "number of first steps whose gradients GCT sends uncompressed (with -compress; hyperparameter "+optimizers.ParamWarmupSteps+")")
 
@@ -303,26 +306,35 @@ func (f *Flags) methodSettings(tc *TrainConfig) (settings []string, err error) {
 		}
 		set(optimizers.ParamBits, f.GCTBits)
 	}
-	if f.Changed("gct-geometry") || f.Changed("gct-allocation") {
+	// The GG quantizer's options: name, hyperparameter, value, its check,
+	// and whether it needs the rANS coder.
+	for _, o := range []struct {
+		flag, key, value string
+		check            func(string) error
+		needsRANS        func(string) bool
+	}{
+		{"gct-geometry", optimizers.ParamGeometry, f.GCTGeom,
+			func(s string) error { _, err := optimizers.ParseGeometry(s); return err }, nil},
+		{"gct-allocation", optimizers.ParamAllocation, f.GCTAlloc,
+			func(s string) error { _, err := optimizers.ParseAllocation(s); return err },
+			func(s string) bool { return s == string(optimizers.AllocationRD) }},
+		{"gct-reconstruction", optimizers.ParamReconstruction, f.GCTRecon,
+			func(s string) error { _, err := optimizers.ParseReconstruction(s); return err },
+			func(s string) bool { return s == string(optimizers.ReconstructionFitted) }},
+	} {
+		if !f.Changed(o.flag) {
+			continue
+		}
 		if compressName != "gct" && compressName != compressGCTRANS {
-			return nil, errors.Errorf("-gct-geometry and -gct-allocation are only used with -compress gct (got -compress %q)", tc.Compress)
+			return nil, errors.Errorf("-%s is only used with -compress gct (got -compress %q)", o.flag, tc.Compress)
 		}
-	}
-	if f.Changed("gct-geometry") {
-		if _, err := optimizers.ParseGeometry(f.GCTGeom); err != nil {
-			return nil, errors.WithMessage(err, "-gct-geometry")
+		if err := o.check(o.value); err != nil {
+			return nil, errors.WithMessage(err, "-"+o.flag)
 		}
-		set(optimizers.ParamGeometry, f.GCTGeom)
-	}
-	if f.Changed("gct-allocation") {
-		alloc, err := optimizers.ParseAllocation(f.GCTAlloc)
-		if err != nil {
-			return nil, errors.WithMessage(err, "-gct-allocation")
+		if o.needsRANS != nil && o.needsRANS(o.value) && coder == optimizers.CoderExpGolomb {
+			return nil, errors.Errorf("-%s %s needs the rANS coder: add -gct-coder %s (or %s)", o.flag, o.value, optimizers.CoderAuto, optimizers.CoderRANS)
 		}
-		if alloc == optimizers.AllocationRD && coder == optimizers.CoderExpGolomb {
-			return nil, errors.Errorf("-gct-allocation %s needs the rANS coder: add -gct-coder %s (or %s)", alloc, optimizers.CoderAuto, optimizers.CoderRANS)
-		}
-		set(optimizers.ParamAllocation, f.GCTAlloc)
+		set(o.key, o.value)
 	}
 	for _, m := range []struct {
 		name, key string

@@ -253,6 +253,8 @@ func TestFlagsGCTGeometryAllocation(t *testing.T) {
 		{[]string{"-compress", "gct", "-gct-coder", "auto", "-gct-allocation", "greedy"}, `-gct-allocation: allocation "greedy": want "equal" or "rd"`},
 		{[]string{"-compress", "gct", "-gct-allocation", "rd"}, "-gct-allocation rd needs the rANS coder"},
 		{[]string{"-compress", "topk:0.01", "-gct-geometry", "adam"}, "only used with -compress gct"},
+		{[]string{"-compress", "gct", "-gct-reconstruction", "fitted"}, "-gct-reconstruction fitted needs the rANS coder"},
+		{[]string{"-compress", "gct", "-gct-reconstruction", "centroid"}, `reconstruction "centroid": want "center" or "fitted"`},
 	} {
 		f, err := ParseFlags(c.args)
 		if err == nil {
@@ -261,7 +263,7 @@ func TestFlagsGCTGeometryAllocation(t *testing.T) {
 		require.ErrorContains(t, err, c.want, "%v", c.args)
 	}
 	// Set by -set, the names are checked too.
-	for _, setting := range []string{"gct_geometry=adamw", "gct_allocation=rdo"} {
+	for _, setting := range []string{"gct_geometry=adamw", "gct_allocation=rdo", "gct_reconstruction=mid"} {
 		store := model.NewStore()
 		setGCTDefaults(store, compression{enabled: true, gg: true, ggBits: 2})
 		_, err = parseSettings(store, setting)

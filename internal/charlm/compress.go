@@ -90,9 +90,10 @@ func setGCTDefaults(store *model.Store, c compression) {
 		// The rate control of rANS-coded tensors (no effect with Exp-Golomb
 		// codes), recorded and settable like the others.
 		scope.SetParam(optimizers.ParamRateGain, optimizers.DefaultRateGain)
-		// The quantizer's geometry and bit allocation, by name.
+		// The quantizer's geometry, bit allocation and reconstruction, by name.
 		scope.SetParam(optimizers.ParamGeometry, string(optimizers.DefaultGeometry))
 		scope.SetParam(optimizers.ParamAllocation, string(optimizers.DefaultAllocation))
+		scope.SetParam(optimizers.ParamReconstruction, string(optimizers.DefaultReconstruction))
 	}
 	scope.SetParam(optimizers.ParamLambda, 0.0)
 	scope.SetParam(optimizers.ParamErrorFeedback, true)

@@ -180,6 +180,9 @@ var namedHyperparameters = map[string]func(value any) error{
 	optimizers.ParamAllocation: func(value any) error {
 		return checkName(value, func(s string) error { _, err := optimizers.ParseAllocation(s); return err })
 	},
+	optimizers.ParamReconstruction: func(value any) error {
+		return checkName(value, func(s string) error { _, err := optimizers.ParseReconstruction(s); return err })
+	},
 }
 
 // checkName checks a named hyperparameter's value (a string, or a value of
@@ -191,6 +194,8 @@ func checkName(value any, parse func(string) error) error {
 	case optimizers.Geometry:
 		return parse(string(v))
 	case optimizers.Allocation:
+		return parse(string(v))
+	case optimizers.Reconstruction:
 		return parse(string(v))
 	}
 	return errors.Errorf("want a name, got a %T", value)

@@ -157,7 +157,8 @@ func TestGGRANSWireDecodesToDecoded(t *testing.T) {
 
 // TestGeometryAdamMatchesSingleProcess: with GCT quantizing in Adam's
 // geometry (the integers times the step times the scale from Adam's second
-// moment, which is not sent) and one rate-distortion step for all tensors,
+// moment, which is not sent), one rate-distortion step for all tensors and
+// the fitted reconstruction (a gain on the step on the wire),
 // one data-parallel worker ends with the weights of GoMLX's own trainer with
 // the same GCT, bit for bit; two workers end with the same weights on both
 // ranks, and their gradients travel as integer sections (rANS frames or
@@ -169,9 +170,9 @@ func TestGeometryAdamMatchesSingleProcess(t *testing.T) {
 		in, _ := newOpt(t, "adam", nil)
 		return optimizers.GCT(in).Coder(optimizers.CoderAuto).BitsPerElement(1).
 			Geometry(optimizers.GeometryAdam).Preconditioner(optimizers.AdamPreconditioner(optimizer.AdamDefaultScope)).
-			Allocation(optimizers.AllocationRD).Done()
+			Allocation(optimizers.AllocationRD).Reconstruction(optimizers.ReconstructionFitted).Done()
 	}
-	require.Equal(t, "gct-auto:1bits+adam+rd", mk().CompressorName(newStore().RootScope()))
+	require.Equal(t, "gct-auto:1bits+adam+rd+fitted", mk().CompressorName(newStore().RootScope()))
 	refStore := newStore()
 	ref := train.NewTrainer(testbackend.Get(t), refStore, mlp, loss.MeanSquaredError, mk(), nil, nil)
 	for s := range steps {
