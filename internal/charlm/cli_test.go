@@ -99,7 +99,7 @@ func TestFlagsErrors(t *testing.T) {
 		{[]string{"-eval-at", "0"}, "not a positive step"},
 		{[]string{"-workers", "0"}, "must be >= 1"},
 		{[]string{"-gct-bits", "3"}, "-gct-bits is only used with -compress gct"},
-		{[]string{"-compress", "gct", "-gct-bits", "1"}, "-gct-bits 1: bits per element must be > 1 with Exp-Golomb codes (-gct-coder rans goes below)"},
+		{[]string{"-compress", "gct", "-gct-coder", "expgolomb", "-gct-bits", "1"}, "-gct-bits 1: bits per element must be > 1 with Exp-Golomb codes (-gct-coder rans goes below)"},
 		{[]string{"-compress", "gct", "-gct-coder", "rans", "-gct-bits", "0"}, "-gct-bits 0: bits per element must be finite and > 0"},
 		{[]string{"-compress", "gct-rans", "-gct-bits", "-1"}, "-gct-bits -1: bits per element must be finite and > 0"},
 		{[]string{"-compress", "gct-rans:0.5", "-gct-bits", "0.3"}, `-compress "gct-rans:0.5" already gives the bits: drop -gct-bits or use -compress gct-rans`},
@@ -233,12 +233,13 @@ func TestFlagsGCTCoder(t *testing.T) {
 // for gct_geometry and gct_allocation, survive Args, and are refused with
 // bad names, without -compress gct, and (rd) with Exp-Golomb codes.
 func TestFlagsGCTGeometryAllocation(t *testing.T) {
-	f, err := ParseFlags([]string{"-compress", "gct", "-gct-coder", "auto", "-gct-bits", "1", "-gct-geometry", "adam", "-gct-allocation", "rd"})
+	f, err := ParseFlags([]string{"-compress", "gct", "-gct-coder", "rans", "-gct-bits", "1", "-gct-geometry", "gradient",
+		"-gct-allocation", "rd", "-gct-reconstruction", "fitted"})
 	require.NoError(t, err)
 	_, _, settings, err := f.RunConfig(DefaultConfig())
 	require.NoError(t, err)
-	require.ElementsMatch(t, []string{optimizers.ParamCoder + "=auto", optimizers.ParamBits + "=1",
-		optimizers.ParamGeometry + "=adam", optimizers.ParamAllocation + "=rd"}, settings)
+	require.ElementsMatch(t, []string{optimizers.ParamCoder + "=rans", optimizers.ParamBits + "=1",
+		optimizers.ParamGeometry + "=gradient", optimizers.ParamAllocation + "=rd", optimizers.ParamReconstruction + "=fitted"}, settings)
 	again, err := ParseFlags(f.Args())
 	require.NoError(t, err)
 	_, _, settings2, err := again.RunConfig(DefaultConfig())
@@ -251,9 +252,9 @@ func TestFlagsGCTGeometryAllocation(t *testing.T) {
 	}{
 		{[]string{"-compress", "gct", "-gct-geometry", "adamw"}, `-gct-geometry: geometry "adamw": want "gradient" or "adam"`},
 		{[]string{"-compress", "gct", "-gct-coder", "auto", "-gct-allocation", "greedy"}, `-gct-allocation: allocation "greedy": want "equal" or "rd"`},
-		{[]string{"-compress", "gct", "-gct-allocation", "rd"}, "-gct-allocation rd needs the rANS coder"},
-		{[]string{"-compress", "topk:0.01", "-gct-geometry", "adam"}, "only used with -compress gct"},
-		{[]string{"-compress", "gct", "-gct-reconstruction", "fitted"}, "-gct-reconstruction fitted needs the rANS coder"},
+		{[]string{"-compress", "gct", "-gct-coder", "expgolomb", "-gct-allocation", "rd"}, "-gct-allocation rd needs the rANS coder"},
+		{[]string{"-compress", "topk:0.01", "-gct-geometry", "gradient"}, "only used with -compress gct"},
+		{[]string{"-compress", "gct", "-gct-coder", "expgolomb", "-gct-reconstruction", "fitted"}, "-gct-reconstruction fitted needs the rANS coder"},
 		{[]string{"-compress", "gct", "-gct-reconstruction", "centroid"}, `reconstruction "centroid": want "center" or "fitted"`},
 	} {
 		f, err := ParseFlags(c.args)
@@ -287,7 +288,7 @@ func TestGCTCoderRuns(t *testing.T) {
 	exp := methodExperiment(t, data, 10, "", func(c *TrainConfig) { c.Compress = tc.Compress }, strings.Join(settings, ";"))
 	r, err := exp.Run()
 	require.NoError(t, err)
-	require.Equal(t, CompressSettings{Name: "gct-rans:0.5bits", Bits: 0.5, ErrorFeedback: true}, r.Compress)
+	require.Equal(t, CompressSettings{Name: "gct-rans:0.5bits+adam", Bits: 0.5, ErrorFeedback: true}, r.Compress) // Adam's geometry: charlm's default.
 	require.Equal(t, "rans", r.Config.Hyperparameters[optimizers.ParamCoder])
 	for _, kernel := range []string{"/block_000/mlp/in/weights", "/block_000/mlp/out/weights", "/block_000/attn/out/weights"} {
 		size := exp.Store.GetVariable(kernel).Shape().Size()

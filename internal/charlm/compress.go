@@ -25,6 +25,33 @@ import (
 // CompressNone is the TrainConfig.Compress value for plain AdamW, without GCT.
 const CompressNone = "none"
 
+// The defaults of GCT's GG quantizer in the experiment (-compress gct,
+// gct:B), which the GCT study measured best (see the README's GCT section):
+// the auto coder (rANS frames for the large tensors, Exp-Golomb codes for the
+// small ones, any target above 0 bits), quantizing in AdamW's geometry (the
+// gradient divided by the square root of its second moment), each tensor at
+// the target, decoded at the cells' centres. optimizers.GCT's own defaults
+// are plainer (Exp-Golomb codes, the gradient's geometry: they need no
+// Preconditioner from the inner optimizer); the flags -gct-coder,
+// -gct-geometry, -gct-allocation and -gct-reconstruction change these.
+const (
+	DefaultGCTCoder          = optimizers.CoderAuto
+	DefaultGCTGeometry       = optimizers.GeometryAdam
+	DefaultGCTAllocation     = optimizers.AllocationEqual
+	DefaultGCTReconstruction = optimizers.ReconstructionCenter
+)
+
+// LegacyGCTDefaults are, for hyperparameters of GCT added after runs were
+// recorded, the value in effect in runs whose results lack them: such runs
+// coded with Exp-Golomb codes, quantized in the gradient's geometry, each
+// tensor at the target, decoded at the cells' centres.
+var LegacyGCTDefaults = map[string]string{
+	optimizers.ParamCoder:          optimizers.CoderExpGolomb.String(),
+	optimizers.ParamGeometry:       string(optimizers.GeometryGradient),
+	optimizers.ParamAllocation:     string(optimizers.AllocationEqual),
+	optimizers.ParamReconstruction: string(optimizers.ReconstructionCenter),
+}
+
 // compressGCTRANS names GCT's GG quantizer with the rANS coder in
 // TrainConfig.Compress ("gct-rans" or "gct-rans:B", see optimizers.ParseCompressor).
 const compressGCTRANS = "gct-rans"
@@ -58,21 +85,27 @@ func (tc TrainConfig) compression() (compression, error) {
 	if spec == "" || spec == CompressNone {
 		return compression{}, nil
 	}
-	comp, err := optimizers.ParseCompressor(spec, optimizers.DefaultBits)
-	if err != nil {
-		return compression{}, errors.Wrapf(err, "-compress %q", spec)
+	name, arg, hasArg := strings.Cut(spec, ":")
+	if name != "gct" && name != compressGCTRANS {
+		comp, err := optimizers.ParseCompressor(spec, optimizers.DefaultBits)
+		if err != nil {
+			return compression{}, errors.Wrapf(err, "-compress %q", spec)
+		}
+		return compression{enabled: true, comp: comp}, nil
 	}
-	c := compression{enabled: true, comp: comp}
-	if name, arg, hasArg := strings.Cut(spec, ":"); name == "gct" || name == compressGCTRANS {
-		c.gg, c.comp, c.ggBits, c.ggCoder = true, nil, optimizers.DefaultBits, optimizers.DefaultCoder
-		if name == compressGCTRANS {
-			c.ggCoder = optimizers.CoderRANS
+	c := compression{enabled: true, gg: true, ggBits: optimizers.DefaultBits, ggCoder: DefaultGCTCoder}
+	if name == compressGCTRANS {
+		c.ggCoder = optimizers.CoderRANS
+	}
+	if hasArg {
+		bits, err := strconv.ParseFloat(arg, 64)
+		if err != nil {
+			return compression{}, errors.Wrapf(err, "-compress %q", spec)
 		}
-		if hasArg {
-			if c.ggBits, err = strconv.ParseFloat(arg, 64); err != nil {
-				return compression{}, errors.Wrapf(err, "-compress %q", spec) // ParseCompressor accepted it: unreachable.
-			}
-		}
+		c.ggBits = bits
+	}
+	if err := optimizers.CheckBits(c.ggBits, c.ggCoder); err != nil {
+		return compression{}, errors.Wrapf(err, "-compress %q", spec)
 	}
 	return c, nil
 }
@@ -91,9 +124,9 @@ func setGCTDefaults(store *model.Store, c compression) {
 		// codes), recorded and settable like the others.
 		scope.SetParam(optimizers.ParamRateGain, optimizers.DefaultRateGain)
 		// The quantizer's geometry, bit allocation and reconstruction, by name.
-		scope.SetParam(optimizers.ParamGeometry, string(optimizers.DefaultGeometry))
-		scope.SetParam(optimizers.ParamAllocation, string(optimizers.DefaultAllocation))
-		scope.SetParam(optimizers.ParamReconstruction, string(optimizers.DefaultReconstruction))
+		scope.SetParam(optimizers.ParamGeometry, string(DefaultGCTGeometry))
+		scope.SetParam(optimizers.ParamAllocation, string(DefaultGCTAllocation))
+		scope.SetParam(optimizers.ParamReconstruction, string(DefaultGCTReconstruction))
 	}
 	scope.SetParam(optimizers.ParamLambda, 0.0)
 	scope.SetParam(optimizers.ParamErrorFeedback, true)

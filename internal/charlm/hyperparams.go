@@ -206,7 +206,7 @@ func checkName(value any, parse func(string) error) error {
 func coderOf(value any) (optimizers.Coder, error) {
 	switch v := value.(type) {
 	case nil:
-		return optimizers.DefaultCoder, nil
+		return DefaultGCTCoder, nil
 	case string:
 		return optimizers.ParseCoder(v)
 	case optimizers.Coder:

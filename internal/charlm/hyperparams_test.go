@@ -27,7 +27,7 @@ func TestHyperparameterRanges(t *testing.T) {
 		{settings: "adam_weight_decay=-0.1", want: "adam_weight_decay=-0.1: want a finite value >= 0"},
 		{settings: "clip_grad_norm=-1", want: "clip_grad_norm=-1: want a finite value >= 0 (0: no clipping)"},
 		{settings: "block_000/learning_rate=-1", want: "/block_000/learning_rate=-1: want a finite value > 0"},
-		{compress: "gct", settings: "gct_bits=1", want: "gct_bits=1: want a finite value > 1 with gct_coder=expgolomb (Exp-Golomb codes take at least 1 bit per element; gct_coder=rans goes below)"},
+		{compress: "gct", settings: "gct_coder=expgolomb;gct_bits=1", want: "gct_bits=1: want a finite value > 1 with gct_coder=expgolomb (Exp-Golomb codes take at least 1 bit per element; gct_coder=rans goes below)"},
 		{compress: "gct", settings: "gct_bits=0;gct_coder=rans", want: "gct_bits=0: want a finite value > 0"},
 		{compress: "gct-rans", settings: "gct_bits=0.5;gct_coder=expgolomb", want: "gct_bits=0.5: want a finite value > 1 with gct_coder=expgolomb (Exp-Golomb codes take at least 1 bit per element; gct_coder=rans goes below)"},
 		{compress: "gct", settings: "gct_coder=huffman", want: `gct_coder=huffman: coder "huffman": want "expgolomb", "rans" or "auto"`},

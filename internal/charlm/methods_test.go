@@ -106,7 +106,7 @@ func TestTrainConfigMethodErrors(t *testing.T) {
 	for msg, fn := range map[string]func(tc *TrainConfig){
 		"unknown compressor":      func(tc *TrainConfig) { tc.Compress = "zip" },
 		"fraction kept":           func(tc *TrainConfig) { tc.Compress = "topk:2" },
-		"must be > 1":             func(tc *TrainConfig) { tc.Compress = "gct:0.5" },
+		"must be > 0":             func(tc *TrainConfig) { tc.Compress = "gct:0" },
 		"unknown ACT site":        func(tc *TrainConfig) { tc.ACTSites = []string{"mlp"} },
 		"not among the ACT sites": func(tc *TrainConfig) { tc.ACTSparsity = map[string]float64{siteMLPIn: 0.5} },
 		"want a value in [0, 1)": func(tc *TrainConfig) {
@@ -172,9 +172,9 @@ func TestCompressors(t *testing.T) {
 func TestGCTBitsNearTarget(t *testing.T) {
 	data := tinyCorpusFile(t, pangram, 20)
 	for _, bits := range []float64{2, 3} {
-		settings := ""
+		settings := "gct_coder=expgolomb;gct_geometry=gradient" // GCT's first quantizer.
 		if bits != 2 {
-			settings = fmt.Sprintf("gct_bits=%g", bits) // -set changes the default target.
+			settings += fmt.Sprintf(";gct_bits=%g", bits) // -set changes the default target.
 		}
 		exp := methodExperiment(t, data, 10, "", func(tc *TrainConfig) { tc.Compress = "gct" }, settings)
 		r, err := exp.Run()

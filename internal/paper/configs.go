@@ -70,9 +70,10 @@ var configs = map[string]RunConfig{
 		Label: "ACT at every site (0.7; MLP hidden 0.95, fixed threshold): charlm's default", KeepWeights: true},
 
 	// The GCT study: GCT's quantizer, and the baseline compressors in its place.
-	"gct-1.5bits": {Args: []string{"-compress", "gct", "-gct-bits", "1.5"}, Label: "GCT 1.5 bits"},
-	"gct-2bits":   {Args: []string{"-compress", "gct", "-gct-bits", "2"}, Label: "GCT 2 bits"},
-	"gct-3bits":   {Args: []string{"-compress", "gct", "-gct-bits", "3"}, Label: "GCT 3 bits"},
+	// GCT's first quantizer: Exp-Golomb codes, the gradient's geometry.
+	"gct-1.5bits": {Args: gctExpGolombArgs("1.5"), Label: "GCT 1.5 bits (Exp-Golomb)"},
+	"gct-2bits":   {Args: gctExpGolombArgs("2"), Label: "GCT 2 bits (Exp-Golomb)"},
+	"gct-3bits":   {Args: gctExpGolombArgs("3"), Label: "GCT 3 bits (Exp-Golomb)"},
 	"bf16":        {Args: []string{"-compress", "bf16"}, Label: "bf16"},
 	"int8":        {Args: []string{"-compress", "int8"}, Label: "int8"},
 	"topk-0.01":   {Args: []string{"-compress", "topk:0.01"}, Label: "top-k 1%"},
@@ -86,21 +87,32 @@ var configs = map[string]RunConfig{
 	// GCT with the GG-model rANS coder (charlm's -gct-coder auto: rANS
 	// frames for the large tensors, Exp-Golomb codes for the small ones, the
 	// rate steered to the target), down to half a bit per element.
-	"gct-auto-0.5bits":  {Args: gctAutoArgs("0.5"), Label: "GCT 0.5 bits (rANS)"},
-	"gct-auto-0.75bits": {Args: gctAutoArgs("0.75"), Label: "GCT 0.75 bits (rANS)"},
-	"gct-auto-1bits":    {Args: gctAutoArgs("1"), Label: "GCT 1 bit (rANS)"},
-	"gct-auto-1.5bits":  {Args: gctAutoArgs("1.5"), Label: "GCT 1.5 bits (rANS)"},
-	"gct-auto-2bits":    {Args: gctAutoArgs("2"), Label: "GCT 2 bits (rANS)"},
+	"gct-auto-0.5bits":  {Args: gctAutoArgs("0.5"), Label: "GCT 0.5 bits (rANS, gradient geometry)"},
+	"gct-auto-0.75bits": {Args: gctAutoArgs("0.75"), Label: "GCT 0.75 bits (rANS, gradient geometry)"},
+	"gct-auto-1bits":    {Args: gctAutoArgs("1"), Label: "GCT 1 bit (rANS, gradient geometry)"},
+	"gct-auto-1.5bits":  {Args: gctAutoArgs("1.5"), Label: "GCT 1.5 bits (rANS, gradient geometry)"},
+	"gct-auto-2bits":    {Args: gctAutoArgs("2"), Label: "GCT 2 bits (rANS, gradient geometry)"},
+	// GCT as charlm's -compress gct -gct-bits B does it: the auto coder, in
+	// AdamW's geometry.
+	"gct-adam-0.5bits":  {Args: gctAdamArgs("0.5"), Label: "GCT 0.5 bits (rANS, Adam geometry)"},
+	"gct-adam-0.75bits": {Args: gctAdamArgs("0.75"), Label: "GCT 0.75 bits (rANS, Adam geometry)"},
+	"gct-adam-1bits":    {Args: gctAdamArgs("1"), Label: "GCT 1 bit (rANS, Adam geometry)"},
+	"gct-adam-1.5bits":  {Args: gctAdamArgs("1.5"), Label: "GCT 1.5 bits (rANS, Adam geometry)"},
+	"gct-adam-2bits":    {Args: gctAdamArgs("2"), Label: "GCT 2 bits (rANS, Adam geometry)"},
+	// Its options, each on its own at 1 bit: one step for all tensors, the
+	// fitted reconstruction.
+	"gct-adamrd-1bits":  {Args: append(gctAdamArgs("1"), "-gct-allocation", "rd"), Label: "GCT 1 bit (Adam geometry, one RD step)"},
+	"gct-adamfit-1bits": {Args: append(gctAdamArgs("1"), "-gct-reconstruction", "fitted"), Label: "GCT 1 bit (Adam geometry, fitted reconstruction)"},
 
 	// The data-parallel study: W in-process workers, each on its shard of
 	// every batch, exchanging their gradients through a compressor (the
 	// baseline is the single-process run of the same length).
 	"w2-none":      {Args: dpArgs(2, "none"), Label: "2 workers, fp32"},
-	"w2-gct2":      {Args: dpArgs(2, "gct:2"), Label: "2 workers, GCT 2 bits"},
+	"w2-gct2":      {Args: dpArgs(2, "gct:2", gctLegacyArgs...), Label: "2 workers, GCT 2 bits"},
 	"w2-topk0.01":  {Args: dpArgs(2, "topk:0.01"), Label: "2 workers, top-k 1%"},
 	"w2-powersgd4": {Args: dpArgs(2, "powersgd:4"), Label: "2 workers, PowerSGD rank 4"},
 	"w4-none":      {Args: dpArgs(4, "none"), Label: "4 workers, fp32"},
-	"w4-gct2":      {Args: dpArgs(4, "gct:2"), Label: "4 workers, GCT 2 bits"},
+	"w4-gct2":      {Args: dpArgs(4, "gct:2", gctLegacyArgs...), Label: "4 workers, GCT 2 bits"},
 	"w4-topk0.01":  {Args: dpArgs(4, "topk:0.01"), Label: "4 workers, top-k 1%"},
 	"w4-powersgd4": {Args: dpArgs(4, "powersgd:4"), Label: "4 workers, PowerSGD rank 4"},
 
@@ -119,16 +131,34 @@ func actArgs(sparsity string, more ...string) []string {
 	return append([]string{"-act", "-act-sites", charlm.SiteMLPHidden, "-act-sparsity", sparsity}, more...)
 }
 
+// gctLegacyArgs are the flags of GCT's first quantizer, charlm's default
+// before the GCT study of the rANS coder and Adam's geometry: Exp-Golomb
+// codes, in the gradient's geometry.
+var gctLegacyArgs = []string{"-gct-coder", "expgolomb", "-gct-geometry", "gradient"}
+
+// gctExpGolombArgs returns the arguments of GCT's first quantizer at the
+// given target bits per element.
+func gctExpGolombArgs(bits string) []string {
+	return append([]string{"-compress", "gct", "-gct-bits", bits}, gctLegacyArgs...)
+}
+
 // gctAutoArgs returns the arguments of GCT with the rANS coder (-gct-coder
-// auto) at the given target bits per element.
+// auto) in the gradient's geometry at the given target bits per element.
 func gctAutoArgs(bits string) []string {
-	return []string{"-compress", "gct", "-gct-coder", "auto", "-gct-bits", bits}
+	return []string{"-compress", "gct", "-gct-coder", "auto", "-gct-bits", bits, "-gct-geometry", "gradient"}
+}
+
+// gctAdamArgs returns the arguments of GCT with charlm's defaults (the auto
+// coder, AdamW's geometry) at the given target bits per element: the
+// one-line -compress gct -gct-bits B.
+func gctAdamArgs(bits string) []string {
+	return []string{"-compress", "gct", "-gct-bits", bits}
 }
 
 // dpArgs returns the arguments of data-parallel training with the given
-// number of workers and compressor (charlm's -compress).
-func dpArgs(workers int, compress string) []string {
-	return []string{"-workers", strconv.Itoa(workers), "-compress", compress}
+// number of workers and compressor (charlm's -compress), then more.
+func dpArgs(workers int, compress string, more ...string) []string {
+	return append([]string{"-workers", strconv.Itoa(workers), "-compress", compress}, more...)
 }
 
 // arch returns the configuration's architecture.

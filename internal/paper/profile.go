@@ -100,7 +100,7 @@ var profiles = map[string]*Profile{
 		Name: "quick", Steps: 120, EvalAt: []int{60, 120}, Seeds: []int64{1}, ValWindows: 128,
 		InitConfigs:    []string{"normal02", "gg-beta1.4", "gg-fit"},
 		ACTConfigs:     []string{"act-0.95"},
-		GCTConfigs:     []string{"gct-1.5bits", "gct-2bits", "gct-auto-1bits", "topk-0.04"}, // Top-k at GCT's bits.
+		GCTConfigs:     []string{"gct-1.5bits", "gct-2bits", "gct-adam-1bits", "topk-0.04"}, // Top-k at GCT's bits.
 		ArchConfigs:    []string{"llama-normal02", "llama-gg-beta1.4"},
 		DPConfigs:      []string{"w2-none", "w2-gct2"},
 		EvidenceSample: 20_000, EvidenceMinSize: 1024, CaptureSteps: 2,
@@ -116,8 +116,9 @@ var profiles = map[string]*Profile{
 		ACTConfigs: []string{"act-0.8", "act-0.9", "act-0.95", "act-0.98", "act-0.95-lambda0", "act-0.95-fixed", "act-all",
 			"act-all-0.6", "act-all-hfixed"},
 		GCTConfigs: []string{"gct-1.5bits", "gct-2bits", "gct-3bits", "gct-auto-0.5bits", "gct-auto-0.75bits",
-			"gct-auto-1bits", "gct-auto-1.5bits", "gct-auto-2bits", "bf16", "int8", "topk-0.01", "topk-0.04",
-			"sign", "powersgd-1", "powersgd-2", "powersgd-4"},
+			"gct-auto-1bits", "gct-auto-1.5bits", "gct-auto-2bits", "gct-adam-0.5bits", "gct-adam-0.75bits",
+			"gct-adam-1bits", "gct-adam-1.5bits", "gct-adam-2bits", "gct-adamrd-1bits", "gct-adamfit-1bits",
+			"bf16", "int8", "topk-0.01", "topk-0.04", "sign", "powersgd-1", "powersgd-2", "powersgd-4"},
 		ArchConfigs: []string{"llama-normal02", "llama-gg-beta1.4"},
 		// The data-parallel runs are shorter (500 steps, one seed): they
 		// measure bytes and time per step more than the final loss.

@@ -412,6 +412,10 @@ func (s RunSpec) Check(results *charlm.Results, model charlm.Config) error {
 			continue
 		}
 		have, found := results.Config.Hyperparameters[key]
+		if legacy, ok := charlm.LegacyGCTDefaults[key]; !found && ok {
+			// Recorded before the hyperparameter existed: it had its legacy value.
+			have, found = legacy, true
+		}
 		if !found || !sameValue(strings.TrimSpace(value), have) {
 			diffs = append(diffs, fmt.Sprintf("%s=%v, not %s", key, have, value))
 		}
