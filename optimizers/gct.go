@@ -73,6 +73,7 @@ type GCTConfig struct {
 	geometry      Geometry       // "": from the scope.
 	allocation    Allocation     // "": from the scope.
 	recon         Reconstruction // "": from the scope.
+	momentCorr    int            // -1: from the scope; 0 off; 1 on.
 	precond       Preconditioner
 }
 
@@ -108,7 +109,8 @@ func GCT(inner optimizer.Interface) *GCTConfig {
 	if inner == nil {
 		exceptions.Panicf("optimizers.GCT: inner optimizer is nil")
 	}
-	return &GCTConfig{inner: inner, bits: math.NaN(), lambda: math.NaN(), errorFeedback: -1, warmup: -1, rateGain: math.NaN()}
+	return &GCTConfig{inner: inner, bits: math.NaN(), lambda: math.NaN(), errorFeedback: -1, warmup: -1, rateGain: math.NaN(),
+		momentCorr: -1}
 }
 
 // BitsPerElement sets the target coded size of the GG quantizer (default
@@ -193,6 +195,21 @@ func (c *GCTConfig) Reconstruction(recon Reconstruction) *GCTConfig {
 		exceptions.Panicf("optimizers.GCT: Reconstruction: %v", err)
 	}
 	c.recon = recon
+	return c
+}
+
+// MomentCorrection turns on (or off, the default) the correction of the
+// inner optimizer's second moment for the quantization noise: each step, the
+// inner optimizer, which must implement NoiseAwareOptimizer, divides the
+// squared decoded gradient of each variable by MomentCorrectionFactor (the
+// ratio of the decoded gradient's squares to the gradient's) in its second
+// moment. Default: the scope's ParamMomentCorrection, "gct_moment_correction".
+// It works with any compressor.
+func (c *GCTConfig) MomentCorrection(on bool) *GCTConfig {
+	c.momentCorr = 0
+	if on {
+		c.momentCorr = 1
+	}
 	return c
 }
 
@@ -297,6 +314,8 @@ type resolved struct {
 	precond Preconditioner
 	// joint: AllocationRD (the GG quantizer, compressJoint).
 	joint bool
+	// momentCorrection: ParamMomentCorrection.
+	momentCorrection bool
 }
 
 func (o *Wrapper) resolve(scope *model.Scope) resolved {
@@ -361,6 +380,12 @@ func (o *Wrapper) resolve(scope *model.Scope) resolved {
 		r.lambda = model.GetParamOr(scope, ParamLambda, 0.0)
 		checkLambda(r.lambda)
 	}
+	switch c.momentCorr {
+	case -1:
+		r.momentCorrection = model.GetParamOr(scope, ParamMomentCorrection, false)
+	default:
+		r.momentCorrection = c.momentCorr == 1
+	}
 	switch c.errorFeedback {
 	case -1:
 		r.errorFeedback = model.GetParamOr(scope, ParamErrorFeedback, true)
@@ -378,13 +403,17 @@ func (o *Wrapper) resolve(scope *model.Scope) resolved {
 
 // CompressorName returns the name of the compressor the wrapper uses with
 // scope's hyperparameters: the compressor's (e.g. "gct-auto:1bits"),
-// followed by "+adam" with GeometryAdam, "+rd" with AllocationRD and
-// "+fitted" with ReconstructionFitted.
+// followed by "+adam" with GeometryAdam, "+vcorr" with the second moment's
+// correction (ParamMomentCorrection), "+rd" with AllocationRD and "+fitted"
+// with ReconstructionFitted.
 func (o *Wrapper) CompressorName(scope *model.Scope) string {
 	r := o.resolve(scope)
 	name := r.compressor.Name()
 	if r.precond != nil {
 		name += "+" + string(GeometryAdam)
+	}
+	if r.momentCorrection {
+		name += "+vcorr"
 	}
 	if r.joint {
 		name += "+" + string(AllocationRD)
@@ -434,6 +463,14 @@ func (o *Wrapper) UpdateGraphWithGradients(scope *model.Scope, grads []*Node, lo
 	decoded := make([]*Node, len(compressed))
 	for i, vg := range compressed {
 		decoded[i] = vg.Compressed.Decoded
+	}
+	if o.resolve(scope).momentCorrection {
+		factors := make([]*Node, len(decoded))
+		for i := range decoded {
+			factors[i] = MomentCorrectionFactor(decoded[i], grads[i])
+		}
+		o.noiseAware().UpdateGraphWithNoisyGradients(scope, decoded, factors, lossDType)
+		return
 	}
 	o.config.inner.(train.OptimizeWithGradients).UpdateGraphWithGradients(scope, decoded, lossDType)
 }

@@ -244,3 +244,30 @@ func TestReconstructionFitted(t *testing.T) {
 	_, err := multiStepErr(t, GCT(optimizer.StochasticGradientDescent()).Reconstruction(ReconstructionFitted).Done(), grads, 1)
 	require.ErrorContains(t, err, "rANS coder")
 }
+
+// TestMomentCorrectionFactor: the factor is sum(decoded^2)/sum(grad^2),
+// clamped to [1/16, 16], and 1 for a gradient of zeros; GCT refuses it over
+// an inner optimizer that is not a NoiseAwareOptimizer.
+func TestMomentCorrectionFactor(t *testing.T) {
+	backend := testbackend.Get(t)
+	factor := func(d, g []float32) float32 {
+		return tensors.ToScalar[float32](MustExecOnce(backend, MomentCorrectionFactor, d, g))
+	}
+	require.InDelta(t, (4.0+1+0)/(1+1+1), factor([]float32{2, -1, 0}, []float32{1, 1, -1}), 1e-6)
+	require.Equal(t, float32(1), factor([]float32{2, 1}, []float32{0, 0}))
+	require.Equal(t, float32(16), factor([]float32{100, 0}, []float32{1, 0}))
+	require.Equal(t, float32(1.0/16), factor([]float32{0, 0.01}, []float32{1, 0}))
+
+	store := model.NewStore()
+	store.RootScope().VariableWithShape("w", shapes.Make(dtypes.Float32, 4))
+	w := GCT(optimizer.StochasticGradientDescent()).MomentCorrection(true).Done()
+	exec, err := model.NewExec(testbackend.Get(t), store, func(scope *model.Scope, x *Node) *Node {
+		_ = store.GetVariable("/w").NodeValue(x.Graph())
+		w.UpdateGraphWithGradients(scope, []*Node{x}, dtypes.Float32)
+		return x
+	})
+	if err == nil {
+		_, err = exec.Exec([]float32{1, 2, 3, 4})
+	}
+	require.ErrorContains(t, err, "NoiseAwareOptimizer")
+}

@@ -162,9 +162,10 @@ type GradientsApplier interface {
 }
 
 var (
-	_ optimizer.Interface       = (*AdamWOptimizer)(nil)
-	_ GradientsApplier          = (*AdamWOptimizer)(nil)
-	_ optimizers.Preconditioner = (*AdamWOptimizer)(nil)
+	_ optimizer.Interface            = (*AdamWOptimizer)(nil)
+	_ GradientsApplier               = (*AdamWOptimizer)(nil)
+	_ optimizers.Preconditioner      = (*AdamWOptimizer)(nil)
+	_ optimizers.NoiseAwareOptimizer = (*AdamWOptimizer)(nil)
 )
 
 // String describes the configuration.
@@ -195,6 +196,23 @@ func (o *AdamWOptimizer) UpdateGraph(scope *model.Scope, _ *Graph, loss *Node) {
 // their global norm, then updates the variables and moments.
 // It implements GradientsApplier (GoMLX's train.OptimizeWithGradients).
 func (o *AdamWOptimizer) UpdateGraphWithGradients(scope *model.Scope, grads []*Node, lossDType dtypes.DType) {
+	o.update(scope, grads, nil, lossDType)
+}
+
+// UpdateGraphWithNoisyGradients is UpdateGraphWithGradients with the second
+// moment of variable i updated with grads[i]^2 / factors[i] (after the
+// clip): GCT's correction of the second moment for the quantization noise.
+// It implements optimizers.NoiseAwareOptimizer.
+func (o *AdamWOptimizer) UpdateGraphWithNoisyGradients(scope *model.Scope, grads, factors []*Node, lossDType dtypes.DType) {
+	if len(factors) != len(grads) {
+		Panicf("AdamW: %d second-moment factors for %d gradients", len(factors), len(grads))
+	}
+	o.update(scope, grads, factors, lossDType)
+}
+
+// update applies one step; factors (nil: none) divide the squared gradients
+// in the second moment's update.
+func (o *AdamWOptimizer) update(scope *model.Scope, grads, factors []*Node, lossDType dtypes.DType) {
 	if len(grads) == 0 {
 		Panicf("AdamW: no gradients given: are there trainable variables?")
 	}
@@ -239,17 +257,29 @@ func (o *AdamWOptimizer) UpdateGraphWithGradients(scope *model.Scope, grads []*N
 	decayFactor := OneMinus(MulScalar(lr, c.weightDecay)) // 1 - lr*wd
 	store := scope.Store()
 	for i, v := range vars {
-		o.apply(store, g, v, grads[i], dtype, beta1, beta2, stepSize, bc2Sqrt, decayFactor)
+		var factor *Node
+		if factors != nil {
+			factor = factors[i]
+			if factor.DType() != dtype {
+				factor = ConvertDType(factor, dtype)
+			}
+		}
+		o.apply(store, g, v, grads[i], factor, dtype, beta1, beta2, stepSize, bc2Sqrt, decayFactor)
 	}
 }
 
-// apply updates one variable and its moments.
-func (o *AdamWOptimizer) apply(store *model.Store, g *Graph, v *model.Variable, grad *Node, dtype dtypes.DType,
+// apply updates one variable and its moments; factor (nil: none) divides the
+// squared gradient in the second moment's update.
+func (o *AdamWOptimizer) apply(store *model.Store, g *Graph, v *model.Variable, grad, factor *Node, dtype dtypes.DType,
 	beta1, beta2, stepSize, bc2Sqrt, decayFactor *Node) {
 	c := o.config
 	m1Var, m2Var := o.moments(store, v, dtype)
 	m1 := Add(Mul(beta1, m1Var.NodeValue(g)), Mul(OneMinus(beta1), grad))
-	m2 := Add(Mul(beta2, m2Var.NodeValue(g)), Mul(OneMinus(beta2), Square(grad)))
+	sq := Square(grad)
+	if factor != nil {
+		sq = Div(sq, factor)
+	}
+	m2 := Add(Mul(beta2, m2Var.NodeValue(g)), Mul(OneMinus(beta2), sq))
 	m1Var.SetNodeValue(m1)
 	m2Var.SetNodeValue(m2)
 

@@ -39,6 +39,8 @@ const (
 	DefaultGCTGeometry       = optimizers.GeometryAdam
 	DefaultGCTAllocation     = optimizers.AllocationEqual
 	DefaultGCTReconstruction = optimizers.ReconstructionCenter
+	// DefaultGCTMomentCorrection: AdamW's second moment of the decoded gradients as it is.
+	DefaultGCTMomentCorrection = false
 )
 
 // LegacyGCTDefaults are, for hyperparameters of GCT added after runs were
@@ -127,6 +129,7 @@ func setGCTDefaults(store *model.Store, c compression) {
 		scope.SetParam(optimizers.ParamGeometry, string(DefaultGCTGeometry))
 		scope.SetParam(optimizers.ParamAllocation, string(DefaultGCTAllocation))
 		scope.SetParam(optimizers.ParamReconstruction, string(DefaultGCTReconstruction))
+		scope.SetParam(optimizers.ParamMomentCorrection, DefaultGCTMomentCorrection)
 	}
 	scope.SetParam(optimizers.ParamLambda, 0.0)
 	scope.SetParam(optimizers.ParamErrorFeedback, true)

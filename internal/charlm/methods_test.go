@@ -311,3 +311,50 @@ func TestACTPerSiteRamp(t *testing.T) {
 		}
 	}
 }
+
+// TestGCTMomentCorrection: with gct_moment_correction, one step of GCT at 1
+// bit leaves AdamW's first moment as without it, and its second moment
+// divided, per variable, by one factor (GCT's MomentCorrectionFactor: the
+// decoded gradient's squares over the gradient's), not 1 everywhere.
+func TestGCTMomentCorrection(t *testing.T) {
+	data := tinyCorpusFile(t, pangram, 20)
+	moments := map[bool]map[string][]float32{}
+	for _, on := range []bool{false, true} {
+		exp := methodExperiment(t, data, 2, "", func(tc *TrainConfig) { tc.Compress = "gct:1" }, fmt.Sprintf("gct_moment_correction=%v", on))
+		require.NoError(t, exp.TrainTo(1))
+		moments[on] = map[string][]float32{}
+		for v := range exp.Store.IterVariables() {
+			if strings.HasPrefix(v.Path(), "/"+adamWDefaultScope+"/") && strings.HasSuffix(v.Path(), "_moment") {
+				value, err := v.Value()
+				require.NoError(t, err)
+				moments[on][v.Path()] = tensors.MustCopyFlatData[float32](value)
+			}
+		}
+	}
+	require.NotEmpty(t, moments[false])
+	corrected := 0
+	for path, plain := range moments[false] {
+		got := moments[true][path]
+		require.Len(t, got, len(plain), path)
+		if strings.HasSuffix(path, "_1st_moment") {
+			require.Equal(t, plain, got, path)
+			continue
+		}
+		ratio := math.NaN()
+		for i := range plain {
+			if plain[i] == 0 {
+				require.Zero(t, got[i], path)
+				continue
+			}
+			r := float64(plain[i]) / float64(got[i])
+			if math.IsNaN(ratio) {
+				ratio = r
+			}
+			require.InEpsilon(t, ratio, r, 1e-5, "%s[%d]", path, i)
+		}
+		if !math.IsNaN(ratio) && math.Abs(ratio-1) > 1e-3 {
+			corrected++
+		}
+	}
+	require.Positive(t, corrected)
+}

@@ -197,3 +197,16 @@ func TestGeometryAdamMatchesSingleProcess(t *testing.T) {
 	require.Equal(t, WeightsHash(pair[0].store), WeightsHash(pair[1].store))
 	require.NotEqual(t, WeightsHash(pair[0].store), WeightsHash(workers[0].store), "two workers average two shards")
 }
+
+// TestMomentCorrectionRefused: GCT's second-moment correction, whose factor
+// needs each worker's own gradient, is refused with a clear error.
+func TestMomentCorrectionRefused(t *testing.T) {
+	const b = 16
+	xs, ys := dataset(b, 24)
+	workers := newWorkersWith(t, 1, func() *optimizers.Wrapper {
+		in, _ := newOpt(t, "adam", nil)
+		return optimizers.GCT(in).MomentCorrection(true).Done()
+	})
+	_, errs := runSteps(workers, xs, ys, b, 1)
+	require.ErrorContains(t, errors.Join(errs...), "second-moment correction")
+}

@@ -259,6 +259,11 @@ func (l *layout) wireGradients(outputs []*tensors.Tensor, stats *StepStats) ([]W
 // It returns the squared L2 norm of the averaged gradient (Float64).
 func (t *Trainer) updateGraph(scope *model.Scope, inputs []*Node) []*Node {
 	g := inputs[0].Graph()
+	if t.cfg.gct.MomentCorrection(scope) {
+		// Its factor needs each worker's gradient, which the payloads don't carry.
+		exceptions.Panicf("dataparallel: GCT's second-moment correction (%s) is not supported by the data-parallel trainer yet",
+			optimizers.ParamMomentCorrection)
+	}
 	vars := t.layout.vars
 	// The inner optimizer updates the trainable variables the graph uses, in
 	// store order: the same as the gradients' order.
