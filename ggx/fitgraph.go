@@ -4,6 +4,7 @@ import (
 	"math"
 	"sync"
 
+	"github.com/ggprior/ggprior/internal/dotsum"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/support/exceptions"
@@ -27,19 +28,40 @@ const (
 // beta is GraphBetaMax and alpha is 0. x must be a float tensor with at least
 // one element.
 func FitGraph(x *Node) (beta, alpha *Node) {
+	x = fitInput("ggx.FitGraph", x)
+	centered := Sub(x, ReduceAllMean(x))
+	return fitMoments(x, ReduceAllMean(Square(centered)), ReduceAllMean(Abs(centered)))
+}
+
+// FitGraphDot is FitGraph with its sums over all the elements computed as
+// dot products (package internal/dotsum) and |x - m| as max(x-m, m-x): the
+// same fit up to float rounding, about four times faster on GoMLX's Go
+// backend, whose reductions over all axes walk a generic index iterator.
+// GCT's rANS quantizer fits every gradient with it, each step.
+func FitGraphDot(x *Node) (beta, alpha *Node) {
+	x = fitInput("ggx.FitGraphDot", x)
+	centered := Sub(x, dotsum.Mean(x))
+	n := float64(x.Shape().Size())
+	return fitMoments(x, DivScalar(dotsum.SumSquares(centered), n), dotsum.Mean(dotsum.Abs(centered)))
+}
+
+// fitInput checks x and returns it without gradient, in float32 or float64.
+func fitInput(who string, x *Node) *Node {
 	if !x.DType().IsFloat() {
-		exceptions.Panicf("ggx.FitGraph: x must be a float tensor, got %s", x.Shape())
+		exceptions.Panicf("%s: x must be a float tensor, got %s", who, x.Shape())
 	}
 	if x.Shape().Size() == 0 {
-		exceptions.Panicf("ggx.FitGraph: x is empty (shape %s)", x.Shape())
+		exceptions.Panicf("%s: x is empty (shape %s)", who, x.Shape())
 	}
 	x = StopGradient(x)
 	if x.DType() != dtypes.Float32 && x.DType() != dtypes.Float64 {
 		x = ConvertDType(x, dtypes.Float32)
 	}
-	centered := Sub(x, ReduceAllMean(x))
-	variance := ReduceAllMean(Square(centered))
-	meanAbs := ReduceAllMean(Abs(centered))
+	return x
+}
+
+// fitMoments returns the fit of x from its centred moments, E[(x-m)^2] and E[|x-m|].
+func fitMoments(x, variance, meanAbs *Node) (beta, alpha *Node) {
 	tiny := x.DType().SmallestNonZeroValueForDType()
 	// rho >= 1 always (Jensen); constant input gives 0/0: map it to the flat end.
 	rho := Div(variance, Max(Square(meanAbs), ConstAs(x, tiny)))

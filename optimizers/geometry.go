@@ -2,6 +2,7 @@ package optimizers
 
 import (
 	"fmt"
+	"github.com/ggprior/ggprior/internal/dotsum"
 	"path"
 	"slices"
 	"strconv"
@@ -171,7 +172,7 @@ func SecondMomentScale(m2 *Node) *Node {
 	if !m2.DType().IsFloat() {
 		exceptions.Panicf("optimizers.SecondMomentScale: second moment of dtype %s, want a float", m2.DType())
 	}
-	meanSq := ReduceAllMean(m2)
+	meanSq := dotsum.Mean(m2)
 	floor := MulScalar(Sqrt(meanSq), GeometryFloor)
 	s := Max(Sqrt(m2), floor)
 	none := LessOrEqual(meanSq, ZerosLike(meanSq))

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/ggprior/ggprior/ggx"
+	"github.com/ggprior/ggprior/internal/dotsum"
 	"github.com/ggprior/ggprior/internal/storevars"
 	"github.com/ggprior/ggprior/optimizers/expgolomb"
 	"github.com/ggprior/ggprior/optimizers/ggrans"
@@ -37,9 +38,10 @@ func GGQuantizer(bits float64, k int) Compressor {
 //
 // The frame's float32 parameters are the fitted alpha and beta and the step;
 // for a tensor without spread (constant, or a single element), where the fit
-// gives alpha = 0, alpha and the step are the tensor's largest magnitude
-// instead (a constant tensor is then sent exactly, as q = +-1, at about 2 bits
-// per element), and for a tensor of zeros alpha = 2^-126 and the step 2^-26
+// gives alpha = 0, alpha and the step are the tensor's root mean square
+// instead (a constant tensor is then sent as q = +-1 times its magnitude, to
+// within float32 rounding, at about 2 bits per element), and for a tensor of
+// zeros (root mean square below 2^-126) alpha = 2^-126 and the step 2^-26
 // (its zeros then cost about 0.0014 bits each). Alpha and the step are at
 // least 2^-126 (the smallest normal float32), so that every tensor of finite
 // values makes a valid frame; non-finite values make an invalid one (NaN
@@ -222,22 +224,20 @@ func (c ggQuantizer) fitRANS(x *Node) ransFit {
 	if err != nil {
 		exceptions.Panicf("optimizers.GCT: %v", err)
 	}
-	beta, alpha := ggx.FitGraph(x)
+	beta, alpha := ggx.FitGraphDot(x)
 	f32 := func(n *Node) *Node { return StopGradient(ConvertDType(n, dtypes.Float32)) }
 	beta, alpha = f32(beta), f32(alpha)
 	minScale := ConstAs(alpha, ransMinScale)
-	// No spread (FitGraph's alpha = 0, or below float32's normal range): the
-	// largest magnitude stands for alpha and the step.
-	// A tensor of zeros (every |x| below 2^-126) gets a step far above its
-	// scale, so that its zeros cost the least (about 0.0014 bits each).
+	// No spread (FitGraph's alpha = 0, or below float32's normal range: a
+	// constant tensor): the root mean square, its magnitude, stands for alpha
+	// and the step. A tensor of zeros (root mean square below 2^-126) gets a
+	// step far above its scale, so that its zeros cost the least (about
+	// 0.0014 bits each). (The sums are dot products: see package dotsum.)
 	flat := LessThan(alpha, minScale)
-	// max |x| as max(max x, -min x): the same value (NaN included) without a pass of Abs,
-	// whose branch on the sign costs more than the two reductions on the Go backend.
-	xs := f32(x)
-	maxAbs := Max(ReduceAllMax(xs), Neg(ReduceAllMin(xs)))
-	zeros := LessThan(maxAbs, minScale)
-	alpha = Where(flat, Max(maxAbs, minScale), alpha)
-	flatStep := Where(zeros, ConstAs(alpha, ransZeroStep), maxAbs)
+	rms := Sqrt(DivScalar(dotsum.SumSquares(f32(x)), float64(x.Shape().Size())))
+	zeros := LessThan(rms, minScale)
+	alpha = Where(flat, Max(rms, minScale), alpha)
+	flatStep := Where(zeros, ConstAs(alpha, ransZeroStep), rms)
 	return ransFit{beta: beta, alpha: alpha, flat: flat, flatStep: flatStep,
 		modelStep: Mul(alpha, Exp(table.Lookup(Log(beta)))), fitted: c.fitted}
 }

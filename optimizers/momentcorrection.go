@@ -1,6 +1,7 @@
 package optimizers
 
 import (
+	"github.com/ggprior/ggprior/internal/dotsum"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
@@ -50,7 +51,7 @@ func MomentCorrectionFactor(decoded, grad *Node) *Node {
 		return x
 	}
 	d, g := f32(StopGradient(decoded)), f32(StopGradient(grad))
-	num, den := ReduceAllSum(Square(d)), ReduceAllSum(Square(g))
+	num, den := dotsum.SumSquares(d), dotsum.SumSquares(g)
 	factor := Div(num, den)
 	ok := LogicalAnd(GreaterThan(den, ZerosLike(den)), IsFinite(factor))
 	factor = ClipScalar(factor, momentCorrectionMin, momentCorrectionMax)

@@ -1,6 +1,7 @@
 package optimizers
 
 import (
+	"github.com/ggprior/ggprior/internal/dotsum"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
@@ -70,8 +71,8 @@ func fittedGain(x, ints, step *Node) *Node {
 	if xs.DType() != dtypes.Float32 {
 		xs = ConvertDType(xs, dtypes.Float32)
 	}
-	num := ReduceAllSum(Mul(StopGradient(xs), q))
-	den := Mul(ReduceAllSum(Mul(q, q)), step)
+	num := dotsum.Inner(StopGradient(xs), q)
+	den := Mul(dotsum.SumSquares(q), step)
 	gain := Div(num, den)
 	ok := LogicalAnd(IsFinite(gain), GreaterThan(den, ZerosLike(den)))
 	gain = ClipScalar(gain, reconstructionMinGain, reconstructionMaxGain)
