@@ -46,7 +46,9 @@ func TestSums(t *testing.T) {
 	for name, fn := range map[string]func(g *graph.Graph){
 		"dotsum.Sum: x must be a float": func(g *graph.Graph) { Sum(graph.Zeros(g, shapes.Make(dtypes.Int32, 3))) },
 		"dotsum.Sum: x is empty":        func(g *graph.Graph) { Sum(graph.Zeros(g, shapes.Make(dtypes.Float32, 0))) },
-		"dotsum.Inner: shapes":          func(g *graph.Graph) { Inner(graph.Zeros(g, shapes.Make(dtypes.Float32, 3)), graph.Zeros(g, shapes.Make(dtypes.Float32, 4))) },
+		"dotsum.Inner: shapes": func(g *graph.Graph) {
+			Inner(graph.Zeros(g, shapes.Make(dtypes.Float32, 3)), graph.Zeros(g, shapes.Make(dtypes.Float32, 4)))
+		},
 	} {
 		g := graph.NewGraph(backend, "test")
 		err := exceptions.TryCatch[error](func() { fn(g) })
