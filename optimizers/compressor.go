@@ -68,6 +68,12 @@ type Compressed struct {
 	// (Wrapper.GradientScale). nil otherwise.
 	Scale *Node
 
+	// NoisePower is, with GCT's second-moment correction
+	// (ParamMomentCorrection), the power of the quantization noise in
+	// Decoded, NoisePower(Decoded, gradient): a Float32 scalar that a
+	// data-parallel worker sends with its gradient. nil otherwise.
+	NoisePower *Node
+
 	// Alpha is, for CodingGGRANS, the scale of the GG model the integers are
 	// coded under (Float32 scalar; its shape is Beta).
 	Alpha *Node

@@ -467,7 +467,7 @@ func (o *Wrapper) UpdateGraphWithGradients(scope *model.Scope, grads []*Node, lo
 	if o.resolve(scope).momentCorrection {
 		factors := make([]*Node, len(decoded))
 		for i := range decoded {
-			factors[i] = MomentCorrectionFactor(decoded[i], grads[i])
+			factors[i] = MomentCorrectionFactor(decoded[i], compressed[i].Compressed.NoisePower)
 		}
 		o.noiseAware().UpdateGraphWithNoisyGradients(scope, decoded, factors, lossDType)
 		return
@@ -544,6 +544,9 @@ func (o *Wrapper) CompressGradients(scope *model.Scope, grads []*Node) []Variabl
 		}
 		if residuals[i] != nil {
 			residuals[i].SetNodeValue(Sub(x, c.Decoded))
+		}
+		if r.momentCorrection {
+			c.NoisePower = NoisePower(c.Decoded, grads[i])
 		}
 		out[i] = VariableGradient{Variable: v, Compressed: c}
 		storevars.SetMetric(vState, "bits_per_element", DivScalar(c.Bits, n))

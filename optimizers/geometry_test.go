@@ -256,13 +256,16 @@ func TestReconstructionFitted(t *testing.T) {
 	require.ErrorContains(t, err, "rANS coder")
 }
 
-// TestMomentCorrectionFactor: the factor is sum(decoded^2)/sum(grad^2),
+// TestMomentCorrectionFactor: the factor, from the noise power, is
+// sum(decoded^2)/sum(grad^2),
 // clamped to [1/16, 16], and 1 for a gradient of zeros; GCT refuses it over
 // an inner optimizer that is not a NoiseAwareOptimizer.
 func TestMomentCorrectionFactor(t *testing.T) {
 	backend := testbackend.Get(t)
 	factor := func(d, g []float32) float32 {
-		return tensors.ToScalar[float32](MustExecOnce(backend, MomentCorrectionFactor, d, g))
+		return tensors.ToScalar[float32](MustExecOnce(backend, func(d, g *Node) *Node {
+			return MomentCorrectionFactor(d, NoisePower(d, g))
+		}, d, g))
 	}
 	require.InDelta(t, (4.0+1+0)/(1+1+1), factor([]float32{2, -1, 0}, []float32{1, 1, -1}), 1e-6)
 	require.Equal(t, float32(1), factor([]float32{2, 1}, []float32{0, 0}))

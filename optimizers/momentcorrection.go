@@ -38,24 +38,36 @@ const (
 	momentCorrectionMax = 16
 )
 
+// NoisePower returns the quantization noise's power in a decoded gradient,
+// sum(decoded^2) - sum(grad^2) (Float32 scalar), grad being the gradient it
+// stands for (this step's, before error feedback): what a data-parallel
+// worker sends with its gradient for the second-moment correction.
+func NoisePower(decoded, grad *Node) *Node {
+	return StopGradient(Sub(dotsum.SumSquares(toF32(decoded)), dotsum.SumSquares(toF32(grad))))
+}
+
 // MomentCorrectionFactor returns the factor of the second-moment
-// correction for a decoded gradient and the gradient it stands for (this
-// step's, before error feedback): sum(decoded^2) / sum(grad^2) (Float32
-// scalar), clamped to [1/16, 16], or 1 where grad is all zeros or the ratio
-// is not finite.
-func MomentCorrectionFactor(decoded, grad *Node) *Node {
-	f32 := func(x *Node) *Node {
-		if x.DType() != dtypes.Float32 {
-			return ConvertDType(x, dtypes.Float32)
-		}
-		return x
-	}
-	d, g := f32(StopGradient(decoded)), f32(StopGradient(grad))
-	num, den := dotsum.SumSquares(d), dotsum.SumSquares(g)
+// correction for the gradient an update applies (the decoded one, or the
+// workers' mean), given the power of its noise (NoisePower; for the mean of W
+// workers' gradients, the sum of theirs over W^2, as independent noises
+// add): sum(decoded^2) / (sum(decoded^2) - noise), the ratio of the decoded
+// gradient's squares to the gradient's (Float32 scalar), clamped to [1/16,
+// 16], or 1 where it is not finite or the denominator is not positive.
+func MomentCorrectionFactor(decoded, noise *Node) *Node {
+	num := dotsum.SumSquares(toF32(StopGradient(decoded)))
+	den := Sub(num, toF32(noise))
 	factor := Div(num, den)
 	ok := LogicalAnd(GreaterThan(den, ZerosLike(den)), IsFinite(factor))
 	factor = ClipScalar(factor, momentCorrectionMin, momentCorrectionMax)
 	return StopGradient(Where(ok, factor, OnesLike(factor)))
+}
+
+// toF32 returns x as Float32.
+func toF32(x *Node) *Node {
+	if x.DType() != dtypes.Float32 {
+		return ConvertDType(x, dtypes.Float32)
+	}
+	return x
 }
 
 // noiseAware returns the inner optimizer as a NoiseAwareOptimizer, or panics

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ggprior/ggprior/backends"
@@ -52,6 +53,7 @@ type Flags struct {
 	GCTGeom   string
 	GCTAlloc  string
 	GCTRecon  string
+	GCTVCorr  string
 	GCTLambda float64
 	GCTWarmup int
 
@@ -118,6 +120,7 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 		optimizers.AllocationEqual, optimizers.AllocationRD, optimizers.CoderRANS, optimizers.CoderAuto, optimizers.ParamAllocation))
 	fs.StringVar(&f.GCTRecon, "gct-reconstruction", string(DefaultGCTReconstruction), fmt.Sprintf("where GCT's GG quantizer decodes its integers (with -compress gct): %s (the centre of each cell) or %s (times each tensor's least-squares gain, toward the values' centroids; needs -gct-coder %s or %s) (hyperparameter %s)",
 		optimizers.ReconstructionCenter, optimizers.ReconstructionFitted, optimizers.CoderRANS, optimizers.CoderAuto, optimizers.ParamReconstruction))
+	fs.StringVar(&f.GCTVCorr, "gct-moment-correction", "", fmt.Sprintf("true or false: correct AdamW's second moment for the quantization noise of the gradients it is given (its squares divided by their inflation over the gradient's; default true with -compress gct, false with the baseline compressors) (hyperparameter %s)", optimizers.ParamMomentCorrection))
 	fs.Float64Var(&f.GCTLambda, "gct-lambda", 0, "weight of GCT's rate constraint lambda*||g||_1, 0 for none (with -compress; hyperparameter "+optimizers.ParamLambda+")")
 	fs.IntVar(&f.GCTWarmup, "gct-warmup", 0, "number of first steps whose gradients GCT sends uncompressed (with -compress; hyperparameter "+optimizers.ParamWarmupSteps+")")
 
@@ -335,6 +338,16 @@ func (f *Flags) methodSettings(tc *TrainConfig) (settings []string, err error) {
 			return nil, errors.Errorf("-%s %s needs the rANS coder: add -gct-coder %s (or %s)", o.flag, o.value, optimizers.CoderAuto, optimizers.CoderRANS)
 		}
 		set(o.key, o.value)
+	}
+	if f.Changed("gct-moment-correction") {
+		on, err := strconv.ParseBool(f.GCTVCorr)
+		switch {
+		case err != nil:
+			return nil, errors.Errorf("-gct-moment-correction %q: want true or false", f.GCTVCorr)
+		case !compressing:
+			return nil, errors.Errorf("-gct-moment-correction is only used with -compress")
+		}
+		set(optimizers.ParamMomentCorrection, on)
 	}
 	for _, m := range []struct {
 		name, key string

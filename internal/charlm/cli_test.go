@@ -288,7 +288,7 @@ func TestGCTCoderRuns(t *testing.T) {
 	exp := methodExperiment(t, data, 10, "", func(c *TrainConfig) { c.Compress = tc.Compress }, strings.Join(settings, ";"))
 	r, err := exp.Run()
 	require.NoError(t, err)
-	require.Equal(t, CompressSettings{Name: "gct-rans:0.5bits+adam", Bits: 0.5, ErrorFeedback: true}, r.Compress) // Adam's geometry: charlm's default.
+	require.Equal(t, CompressSettings{Name: "gct-rans:0.5bits+adam+vcorr", Bits: 0.5, ErrorFeedback: true}, r.Compress) // charlm's defaults.
 	require.Equal(t, "rans", r.Config.Hyperparameters[optimizers.ParamCoder])
 	for _, kernel := range []string{"/block_000/mlp/in/weights", "/block_000/mlp/out/weights", "/block_000/attn/out/weights"} {
 		size := exp.Store.GetVariable(kernel).Shape().Size()

@@ -30,28 +30,34 @@ const CompressNone = "none"
 // the auto coder (rANS frames for the large tensors, Exp-Golomb codes for the
 // small ones, any target above 0 bits), quantizing in AdamW's geometry (the
 // gradient divided by the square root of its second moment), each tensor at
-// the target, decoded at the cells' centres. optimizers.GCT's own defaults
-// are plainer (Exp-Golomb codes, the gradient's geometry: they need no
-// Preconditioner from the inner optimizer); the flags -gct-coder,
-// -gct-geometry, -gct-allocation and -gct-reconstruction change these.
+// the target, decoded at the cells' centres, AdamW's second moment corrected
+// for the quantization noise (the baseline compressors keep it as it is
+// unless -gct-moment-correction says otherwise). optimizers.GCT's own
+// defaults are plainer (Exp-Golomb codes, the gradient's geometry, no
+// correction: they need nothing of the inner optimizer); the flags
+// -gct-coder, -gct-geometry, -gct-allocation, -gct-reconstruction and
+// -gct-moment-correction change these.
 const (
 	DefaultGCTCoder          = optimizers.CoderAuto
 	DefaultGCTGeometry       = optimizers.GeometryAdam
 	DefaultGCTAllocation     = optimizers.AllocationEqual
 	DefaultGCTReconstruction = optimizers.ReconstructionCenter
-	// DefaultGCTMomentCorrection: AdamW's second moment of the decoded gradients as it is.
-	DefaultGCTMomentCorrection = false
+	// DefaultGCTMomentCorrection: AdamW's second moment corrected for the
+	// quantization noise (optimizers.ParamMomentCorrection).
+	DefaultGCTMomentCorrection = true
 )
 
 // LegacyGCTDefaults are, for hyperparameters of GCT added after runs were
 // recorded, the value in effect in runs whose results lack them: such runs
 // coded with Exp-Golomb codes, quantized in the gradient's geometry, each
-// tensor at the target, decoded at the cells' centres.
+// tensor at the target, decoded at the cells' centres, with AdamW's second
+// moment as it is.
 var LegacyGCTDefaults = map[string]string{
-	optimizers.ParamCoder:          optimizers.CoderExpGolomb.String(),
-	optimizers.ParamGeometry:       string(optimizers.GeometryGradient),
-	optimizers.ParamAllocation:     string(optimizers.AllocationEqual),
-	optimizers.ParamReconstruction: string(optimizers.ReconstructionCenter),
+	optimizers.ParamCoder:            optimizers.CoderExpGolomb.String(),
+	optimizers.ParamGeometry:         string(optimizers.GeometryGradient),
+	optimizers.ParamAllocation:       string(optimizers.AllocationEqual),
+	optimizers.ParamReconstruction:   string(optimizers.ReconstructionCenter),
+	optimizers.ParamMomentCorrection: "false",
 }
 
 // compressGCTRANS names GCT's GG quantizer with the rANS coder in
@@ -129,8 +135,10 @@ func setGCTDefaults(store *model.Store, c compression) {
 		scope.SetParam(optimizers.ParamGeometry, string(DefaultGCTGeometry))
 		scope.SetParam(optimizers.ParamAllocation, string(DefaultGCTAllocation))
 		scope.SetParam(optimizers.ParamReconstruction, string(DefaultGCTReconstruction))
-		scope.SetParam(optimizers.ParamMomentCorrection, DefaultGCTMomentCorrection)
 	}
+	// The second moment's correction: on for GCT's quantizer, off for the
+	// baselines (as they are published), unless set.
+	scope.SetParam(optimizers.ParamMomentCorrection, c.gg && DefaultGCTMomentCorrection)
 	scope.SetParam(optimizers.ParamLambda, 0.0)
 	scope.SetParam(optimizers.ParamErrorFeedback, true)
 	scope.SetParam(optimizers.ParamWarmupSteps, 0)

@@ -93,16 +93,19 @@ var configs = map[string]RunConfig{
 	"gct-auto-1.5bits":  {Args: gctAutoArgs("1.5"), Label: "GCT 1.5 bits (rANS, gradient geometry)"},
 	"gct-auto-2bits":    {Args: gctAutoArgs("2"), Label: "GCT 2 bits (rANS, gradient geometry)"},
 	// GCT as charlm's -compress gct -gct-bits B does it: the auto coder, in
-	// AdamW's geometry.
-	"gct-adam-0.5bits":  {Args: gctAdamArgs("0.5"), Label: "GCT 0.5 bits (rANS, Adam geometry)"},
-	"gct-adam-0.75bits": {Args: gctAdamArgs("0.75"), Label: "GCT 0.75 bits (rANS, Adam geometry)"},
-	"gct-adam-1bits":    {Args: gctAdamArgs("1"), Label: "GCT 1 bit (rANS, Adam geometry)"},
-	"gct-adam-1.5bits":  {Args: gctAdamArgs("1.5"), Label: "GCT 1.5 bits (rANS, Adam geometry)"},
-	"gct-adam-2bits":    {Args: gctAdamArgs("2"), Label: "GCT 2 bits (rANS, Adam geometry)"},
-	// Its options, each on its own at 1 bit: one step for all tensors, the
-	// fitted reconstruction.
-	"gct-adamrd-1bits":  {Args: append(gctAdamArgs("1"), "-gct-allocation", "rd"), Label: "GCT 1 bit (Adam geometry, one RD step)"},
-	"gct-adamfit-1bits": {Args: append(gctAdamArgs("1"), "-gct-reconstruction", "fitted"), Label: "GCT 1 bit (Adam geometry, fitted reconstruction)"},
+	// AdamW's geometry, AdamW's second moment corrected for the noise.
+	"gct-adam-0.5bits":  {Args: gctAdamArgs("0.5"), Label: "GCT 0.5 bits"},
+	"gct-adam-0.75bits": {Args: gctAdamArgs("0.75"), Label: "GCT 0.75 bits"},
+	"gct-adam-1bits":    {Args: gctAdamArgs("1"), Label: "GCT 1 bit"},
+	"gct-adam-1.5bits":  {Args: gctAdamArgs("1.5"), Label: "GCT 1.5 bits"},
+	"gct-adam-2bits":    {Args: gctAdamArgs("2"), Label: "GCT 2 bits"},
+	// The quantizer's options at 1 bit, in AdamW's geometry without the
+	// second moment's correction (seed 1 only; no profile runs them): alone,
+	// with one step for all tensors, with the fitted reconstruction, both.
+	"gct-ablation-novc-1bits":  {Args: gctAblationArgs(), Label: "GCT 1 bit, no moment correction"},
+	"gct-ablation-rd-1bits":    {Args: gctAblationArgs("-gct-allocation", "rd"), Label: "GCT 1 bit, no moment correction, one RD step"},
+	"gct-ablation-fit-1bits":   {Args: gctAblationArgs("-gct-reconstruction", "fitted"), Label: "GCT 1 bit, no moment correction, fitted reconstruction"},
+	"gct-ablation-rdfit-1bits": {Args: gctAblationArgs("-gct-allocation", "rd", "-gct-reconstruction", "fitted"), Label: "GCT 1 bit, no moment correction, one RD step, fitted reconstruction"},
 
 	// The data-parallel study: W in-process workers, each on its shard of
 	// every batch, exchanging their gradients through a compressor (the
@@ -134,7 +137,7 @@ func actArgs(sparsity string, more ...string) []string {
 // gctLegacyArgs are the flags of GCT's first quantizer, charlm's default
 // before the GCT study of the rANS coder and Adam's geometry: Exp-Golomb
 // codes, in the gradient's geometry.
-var gctLegacyArgs = []string{"-gct-coder", "expgolomb", "-gct-geometry", "gradient"}
+var gctLegacyArgs = []string{"-gct-coder", "expgolomb", "-gct-geometry", "gradient", "-gct-moment-correction", "false"}
 
 // gctExpGolombArgs returns the arguments of GCT's first quantizer at the
 // given target bits per element.
@@ -145,14 +148,20 @@ func gctExpGolombArgs(bits string) []string {
 // gctAutoArgs returns the arguments of GCT with the rANS coder (-gct-coder
 // auto) in the gradient's geometry at the given target bits per element.
 func gctAutoArgs(bits string) []string {
-	return []string{"-compress", "gct", "-gct-coder", "auto", "-gct-bits", bits, "-gct-geometry", "gradient"}
+	return []string{"-compress", "gct", "-gct-coder", "auto", "-gct-bits", bits, "-gct-geometry", "gradient", "-gct-moment-correction", "false"}
 }
 
 // gctAdamArgs returns the arguments of GCT with charlm's defaults (the auto
-// coder, AdamW's geometry) at the given target bits per element: the
-// one-line -compress gct -gct-bits B.
+// coder, AdamW's geometry, the second moment's correction) at the given
+// target bits per element: the one-line -compress gct -gct-bits B.
 func gctAdamArgs(bits string) []string {
 	return []string{"-compress", "gct", "-gct-bits", bits}
+}
+
+// gctAblationArgs returns the arguments of GCT at 1 bit without the second
+// moment's correction, then more.
+func gctAblationArgs(more ...string) []string {
+	return append(append(gctAdamArgs("1"), "-gct-moment-correction", "false"), more...)
 }
 
 // dpArgs returns the arguments of data-parallel training with the given

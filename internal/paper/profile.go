@@ -117,7 +117,7 @@ var profiles = map[string]*Profile{
 			"act-all-0.6", "act-all-hfixed"},
 		GCTConfigs: []string{"gct-1.5bits", "gct-2bits", "gct-3bits", "gct-auto-0.5bits", "gct-auto-0.75bits",
 			"gct-auto-1bits", "gct-auto-1.5bits", "gct-auto-2bits", "gct-adam-0.5bits", "gct-adam-0.75bits",
-			"gct-adam-1bits", "gct-adam-1.5bits", "gct-adam-2bits", "gct-adamrd-1bits", "gct-adamfit-1bits",
+			"gct-adam-1bits", "gct-adam-1.5bits", "gct-adam-2bits",
 			"bf16", "int8", "topk-0.01", "topk-0.04", "sign", "powersgd-1", "powersgd-2", "powersgd-4"},
 		ArchConfigs: []string{"llama-normal02", "llama-gg-beta1.4"},
 		// The data-parallel runs are shorter (500 steps, one seed): they

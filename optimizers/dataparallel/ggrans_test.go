@@ -198,15 +198,69 @@ func TestGeometryAdamMatchesSingleProcess(t *testing.T) {
 	require.NotEqual(t, WeightsHash(pair[0].store), WeightsHash(workers[0].store), "two workers average two shards")
 }
 
-// TestMomentCorrectionRefused: GCT's second-moment correction, whose factor
-// needs each worker's own gradient, is refused with a clear error.
-func TestMomentCorrectionRefused(t *testing.T) {
-	const b = 16
-	xs, ys := dataset(b, 24)
-	workers := newWorkersWith(t, 1, func() *optimizers.Wrapper {
-		in, _ := newOpt(t, "adam", nil)
-		return optimizers.GCT(in).MomentCorrection(true).Done()
-	})
-	_, errs := runSteps(workers, xs, ys, b, 1)
-	require.ErrorContains(t, errors.Join(errs...), "second-moment correction")
+// noisySGD is SGD that implements optimizers.NoiseAwareOptimizer by scaling
+// each variable's step by its factor: a test optimizer whose update shows the
+// factors GCT's second-moment correction gives it.
+type noisySGD struct{ lr float64 }
+
+func (o noisySGD) UpdateGraph(scope *model.Scope, g *Graph, loss *Node) {
+	o.UpdateGraphWithGradients(scope, scope.BuildTrainableVariablesGradientsGraph(loss), loss.DType())
+}
+
+func (o noisySGD) UpdateGraphWithGradients(scope *model.Scope, grads []*Node, lossDType dtypes.DType) {
+	o.UpdateGraphWithNoisyGradients(scope, grads, nil, lossDType)
+}
+
+func (o noisySGD) UpdateGraphWithNoisyGradients(scope *model.Scope, grads, factors []*Node, _ dtypes.DType) {
+	g := grads[0].Graph()
+	i := 0
+	for v := range scope.IterVariables() {
+		if !v.Trainable || !v.InUseByGraph(g) {
+			continue
+		}
+		step := MulScalar(grads[i], o.lr)
+		if factors != nil {
+			step = Mul(step, ConvertDType(factors[i], step.DType()))
+		}
+		v.SetNodeValue(Sub(v.NodeValue(g), step))
+		i++
+	}
+}
+
+func (o noisySGD) Clear(*model.Scope) error { return nil }
+
+// TestMomentCorrectionMatchesSingleProcess: with GCT's second-moment
+// correction, one data-parallel worker (whose payload carries the noise
+// powers, and whose update recomputes the factors from them) ends with the
+// weights of GoMLX's trainer with the same GCT, bit for bit; two workers agree
+// with each other, and differ from the same training without the correction.
+func TestMomentCorrectionMatchesSingleProcess(t *testing.T) {
+	const b, steps = 16, 4
+	xs, ys := dataset(b*steps, 24)
+	mk := func(on bool) func() *optimizers.Wrapper {
+		return func() *optimizers.Wrapper {
+			return optimizers.GCT(noisySGD{lr: 0.05}).Coder(optimizers.CoderAuto).BitsPerElement(1).MomentCorrection(on).Done()
+		}
+	}
+	refStore := newStore()
+	ref := train.NewTrainer(testbackend.Get(t), refStore, mlp, loss.MeanSquaredError, mk(true)(), nil, nil)
+	for s := range steps {
+		x, y := batch(xs, ys, s*b, (s+1)*b)
+		_, err := ref.TrainStep(train.Batch{Inputs: []*tensors.Tensor{x}, Labels: []*tensors.Tensor{y}})
+		require.NoError(t, err)
+	}
+	one := newWorkersWith(t, 1, mk(true))
+	_, errs := runSteps(one, xs, ys, b, steps)
+	require.NoError(t, errors.Join(errs...))
+	require.Equal(t, weights(t, refStore), weights(t, one[0].store))
+
+	hashes := map[bool]string{}
+	for _, on := range []bool{false, true} {
+		pair := newWorkersWith(t, 2, mk(on))
+		_, errs = runSteps(pair, xs, ys, b, steps)
+		require.NoError(t, errors.Join(errs...))
+		require.Equal(t, WeightsHash(pair[0].store), WeightsHash(pair[1].store), "correction %v", on)
+		hashes[on] = WeightsHash(pair[0].store)
+	}
+	require.NotEqual(t, hashes[false], hashes[true])
 }

@@ -19,6 +19,9 @@ type layout struct {
 	lossDType  dtypes.DType
 	vars       []varLayout
 	numOutputs int // Extra scalars of TrainerConfig.Outputs, after the variables' outputs.
+	// noise: GCT's second-moment correction; the variables' outputs are
+	// followed by their noise powers (Float32 [len(vars)]).
+	noise bool
 }
 
 // varLayout is one variable's outputs. Dense codings output Decoded (in its
@@ -123,6 +126,17 @@ func (t *Trainer) computeGraph(scope *model.Scope, inputsAndLabels []*Node) []*N
 			exceptions.Panicf("dataparallel: variable %q: unknown coding %q", vg.Variable.Path(), c.Coding)
 		}
 	}
+	if t.cfg.gct.MomentCorrection(scope) {
+		lay.noise = true
+		powers := make([]*Node, len(compressed))
+		for i, vg := range compressed {
+			if vg.Compressed.NoisePower == nil {
+				exceptions.Panicf("dataparallel: variable %q: GCT's second-moment correction without a noise power", vg.Variable.Path())
+			}
+			powers[i] = Reshape(ConvertDType(vg.Compressed.NoisePower, dtypes.Float32), 1)
+		}
+		outputs = append(outputs, Concatenate(powers, 0))
+	}
 	if t.cfg.outputsFn != nil {
 		extra := t.cfg.outputsFn(scope, g)
 		for i, x := range extra {
@@ -186,7 +200,7 @@ func compactWireForm(v *model.Variable, c optimizers.Compressed) []*Node {
 }
 
 func (l *layout) sameAs(o *layout) bool {
-	if len(l.vars) != len(o.vars) || l.numOutputs != o.numOutputs {
+	if len(l.vars) != len(o.vars) || l.numOutputs != o.numOutputs || l.noise != o.noise {
 		return false
 	}
 	for i := range l.vars {
@@ -202,6 +216,9 @@ func (l *layout) sameAs(o *layout) bool {
 // outputs themselves).
 func (l *layout) wireGradients(outputs []*tensors.Tensor, stats *StepStats) ([]WireGradient, error) {
 	want := 1 + l.numOutputs
+	if l.noise {
+		want++
+	}
 	for _, v := range l.vars {
 		want += v.numOutputs()
 	}
@@ -242,6 +259,13 @@ func (l *layout) wireGradients(outputs []*tensors.Tensor, stats *StepStats) ([]W
 		}
 		vs.Kind = grads[i].Kind
 	}
+	if l.noise {
+		powers := tensors.MustCopyFlatData[float32](outputs[pos])
+		pos++
+		for i := range grads {
+			grads[i].NoisePower = powers[i]
+		}
+	}
 	stats.Outputs = make([]float64, l.numOutputs)
 	for i, x := range outputs[pos:] {
 		stats.Outputs[i] = tensors.ToScalar[float64](x)
@@ -259,10 +283,14 @@ func (l *layout) wireGradients(outputs []*tensors.Tensor, stats *StepStats) ([]W
 // It returns the squared L2 norm of the averaged gradient (Float64).
 func (t *Trainer) updateGraph(scope *model.Scope, inputs []*Node) []*Node {
 	g := inputs[0].Graph()
-	if t.cfg.gct.MomentCorrection(scope) {
-		// Its factor needs each worker's gradient, which the payloads don't carry.
-		exceptions.Panicf("dataparallel: GCT's second-moment correction (%s) is not supported by the data-parallel trainer yet",
-			optimizers.ParamMomentCorrection)
+	// With GCT's second-moment correction, the last t.size inputs are the
+	// ranks' noise powers (Float32 [len(vars)] each).
+	var noise []*Node
+	if t.layout.noise {
+		if len(inputs) < t.size {
+			exceptions.Panicf("dataparallel: update graph got %d inputs, fewer than the %d ranks' noise powers", len(inputs), t.size)
+		}
+		inputs, noise = inputs[:len(inputs)-t.size], inputs[len(inputs)-t.size:]
 	}
 	vars := t.layout.vars
 	// The inner optimizer updates the trainable variables the graph uses, in
@@ -333,6 +361,38 @@ func (t *Trainer) updateGraph(scope *model.Scope, inputs []*Node) []*Node {
 		}
 		normSq = Add(normSq, ReduceAllSum(Square(ConvertDType(sums[i], dtypes.Float64))))
 	}
+	if noise != nil {
+		// The noise of the mean of W gradients: the sum of theirs over W^2
+		// (independent noises add); with one worker, its own, as GCT's
+		// single-process update computes it.
+		factors := make([]*Node, len(sums))
+		for i := range sums {
+			var power *Node
+			for _, perRank := range noise {
+				p := Reshape(Slice(perRank, AxisElem(i)))
+				power = addOrSet(power, p)
+			}
+			if t.size > 1 {
+				power = DivScalar(power, float64(t.size*t.size))
+			}
+			factors[i] = optimizers.MomentCorrectionFactor(sums[i], power)
+		}
+		noiseAware, ok := t.cfg.gct.Inner().(optimizers.NoiseAwareOptimizer)
+		if !ok {
+			exceptions.Panicf("dataparallel: GCT's second-moment correction needs an inner optimizer that implements optimizers.NoiseAwareOptimizer, not %T",
+				t.cfg.gct.Inner())
+		}
+		noiseAware.UpdateGraphWithNoisyGradients(scope, sums, factors, t.layout.lossDType)
+		return []*Node{normSq}
+	}
 	t.cfg.gct.Inner().(train.OptimizeWithGradients).UpdateGraphWithGradients(scope, sums, t.layout.lossDType)
 	return []*Node{normSq}
+}
+
+// addOrSet returns sum + x, or x if sum is nil.
+func addOrSet(sum, x *Node) *Node {
+	if sum == nil {
+		return x
+	}
+	return Add(sum, x)
 }

@@ -212,7 +212,7 @@ func (t *Trainer) Step(inputs, labels []*tensors.Tensor) (stats StepStats, err e
 
 	// 2. Encode, exchange, decode.
 	start = time.Now()
-	payload, sizes, err := AppendPayload(t.sendBuf[:0], PayloadHeader{Step: stats.Step, Loss: float32(stats.Loss)}, own)
+	payload, sizes, err := AppendPayload(t.sendBuf[:0], PayloadHeader{Step: stats.Step, Loss: float32(stats.Loss), NoisePowers: t.layout.noise}, own)
 	if err != nil {
 		return stats, t.fail(fmt.Errorf("dataparallel: rank %d, step %d: %w", t.rank, stats.Step, err))
 	}
@@ -247,6 +247,9 @@ func (t *Trainer) Step(inputs, labels []*tensors.Tensor) (stats StepStats, err e
 		if err != nil {
 			return stats, t.fail(fmt.Errorf("dataparallel: rank %d, step %d: %w (not applied)", t.rank, stats.Step, err))
 		}
+		if hdr.NoisePowers != t.layout.noise {
+			return stats, t.fail(fmt.Errorf("%w: rank %d %s noise powers, rank %d %s", ErrMismatch, r, sendsOrNot(hdr.NoisePowers), t.rank, sendsOrNot(t.layout.noise)))
+		}
 		if hdr.Step != stats.Step {
 			return stats, t.fail(fmt.Errorf("%w: rank %d is at step %d, rank %d sent step %d", ErrMismatch, t.rank, stats.Step, r, hdr.Step))
 		}
@@ -269,6 +272,15 @@ func (t *Trainer) Step(inputs, labels []*tensors.Tensor) (stats StepStats, err e
 			default:
 				updateArgs = append(updateArgs, wg.Ints, wg.Step)
 			}
+		}
+	}
+	if t.layout.noise {
+		for _, perRank := range grads {
+			powers := make([]float32, len(perRank))
+			for i, wg := range perRank {
+				powers[i] = wg.NoisePower
+			}
+			updateArgs = append(updateArgs, tensors.FromValue(powers))
 		}
 	}
 	res, err := t.exec2.Call(updateArgs...)
@@ -391,4 +403,12 @@ func finalizeAll(ts []*tensors.Tensor) {
 			_ = x.FinalizeAll()
 		}
 	}
+}
+
+// sendsOrNot describes whether a payload carries noise powers, for errors.
+func sendsOrNot(noise bool) string {
+	if noise {
+		return "sends"
+	}
+	return "sends no"
 }

@@ -21,12 +21,14 @@ import (
 //	offset   size  field
 //	0        4     magic "GGDP"
 //	4        2     format version (3)
-//	6        2     reserved (0)
+//	6        2     flags: bit 0 set if the section table carries noise powers (the others 0)
 //	8        8     step number (int64): every rank must be at the same step
 //	16       4     the sender's loss (float32 bits)
 //	20       4     number of sections n (one per trainable variable, in path order of the graph)
 //	24       16*n  section table, per section: kind (1 byte), dtype (1 byte),
-//	               6 reserved bytes (0), section length in bytes (uint64)
+//	               2 reserved bytes (0), the power of the gradient's quantization
+//	               noise (float32 bits; 0 without flag bit 0: see
+//	               optimizers.NoisePower), section length in bytes (uint64)
 //	24+16n   4     CRC-32C (Castagnoli) of bytes [0, 24+16n)
 //	28+16n   ...   the sections, one after the other
 //
@@ -67,10 +69,12 @@ import (
 //
 // Version 2 added the sparse, sign and lowrank sections (version 1 sent those
 // compressors' decoded gradients as dense sections), version 3 the ggrans
-// section.
+// section, version 4 the noise powers (GCT's second-moment correction).
 const (
-	payloadMagic      = "GGDP"
-	payloadVersion    = 3
+	payloadMagic   = "GGDP"
+	payloadVersion = 4
+	// flagNoisePowers is the header flag of the section table's noise powers.
+	flagNoisePowers   = 1
 	payloadFixedSize  = 24
 	sectionEntrySize  = 16
 	payloadCRCSize    = 4
@@ -172,6 +176,9 @@ type WireGradient struct {
 	P, Q  *tensors.Tensor
 	// Alpha and Beta are the GG model's scale and shape of a KindGGRANS frame.
 	Alpha, Beta float32
+	// NoisePower is the power of the gradient's quantization noise
+	// (optimizers.NoisePower), sent when PayloadHeader.NoisePowers is set.
+	NoisePower float32
 }
 
 // PayloadHeader holds the header fields of a payload besides its sections.
@@ -180,6 +187,9 @@ type PayloadHeader struct {
 	Step int64
 	// Loss is the sender's loss on its shard.
 	Loss float32
+	// NoisePowers says whether the sections carry their WireGradient.NoisePower
+	// (GCT's second-moment correction).
+	NoisePowers bool
 }
 
 // AppendPayload appends to dst the payload holding grads (see the layout
@@ -193,6 +203,9 @@ func AppendPayload(dst []byte, hdr PayloadHeader, grads []WireGradient) ([]byte,
 	h := dst[start:]
 	copy(h, payloadMagic)
 	binary.LittleEndian.PutUint16(h[4:], payloadVersion)
+	if hdr.NoisePowers {
+		binary.LittleEndian.PutUint16(h[6:], flagNoisePowers)
+	}
 	binary.LittleEndian.PutUint64(h[8:], uint64(hdr.Step))
 	binary.LittleEndian.PutUint32(h[16:], math.Float32bits(hdr.Loss))
 	binary.LittleEndian.PutUint32(h[20:], uint32(n))
@@ -261,6 +274,9 @@ func AppendPayload(dst []byte, hdr PayloadHeader, grads []WireGradient) ([]byte,
 		entry := dst[start+payloadFixedSize+sectionEntrySize*i:]
 		entry[0] = byte(wg.Kind)
 		entry[1] = byte(dtype)
+		if hdr.NoisePowers {
+			binary.LittleEndian.PutUint32(entry[4:], math.Float32bits(wg.NoisePower))
+		}
 		binary.LittleEndian.PutUint64(entry[8:], uint64(sizes[i]))
 	}
 	crcAt := start + headerSize - payloadCRCSize
@@ -374,9 +390,14 @@ func (d *PayloadDecoder) Decode(rank int, payload []byte) (PayloadHeader, []Wire
 	if got, want := crc32.Checksum(payload[:crcAt], castagnoli), binary.LittleEndian.Uint32(payload[crcAt:]); got != want {
 		return PayloadHeader{}, nil, corrupt(rank, "header", nil, "CRC-32C is %#08x, its trailer says %#08x", got, want)
 	}
+	flags := binary.LittleEndian.Uint16(payload[6:])
+	if flags&^flagNoisePowers != 0 {
+		return PayloadHeader{}, nil, corrupt(rank, "header", nil, "unknown flags %#04x", flags)
+	}
 	hdr := PayloadHeader{
-		Step: int64(binary.LittleEndian.Uint64(payload[8:])),
-		Loss: math.Float32frombits(binary.LittleEndian.Uint32(payload[16:])),
+		Step:        int64(binary.LittleEndian.Uint64(payload[8:])),
+		Loss:        math.Float32frombits(binary.LittleEndian.Uint32(payload[16:])),
+		NoisePowers: flags&flagNoisePowers != 0,
 	}
 	grads := make([]WireGradient, n)
 	offset := headerSize
@@ -393,6 +414,9 @@ func (d *PayloadDecoder) Decode(rank int, payload []byte) (PayloadHeader, []Wire
 		wg, err := d.decodeSection(rank, i, v, kind, dtype, section)
 		if err != nil {
 			return PayloadHeader{}, nil, corrupt(rank, where, err, "%s section of %d bytes", kind, size)
+		}
+		if hdr.NoisePowers {
+			wg.NoisePower = math.Float32frombits(binary.LittleEndian.Uint32(entry[4:]))
 		}
 		grads[i] = wg
 	}

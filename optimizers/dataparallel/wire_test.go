@@ -364,3 +364,45 @@ func TestPayloadBadGGRANSSections(t *testing.T) {
 	require.ErrorContains(t, err, "section 0: ggrans gradient")
 	require.ErrorIs(t, err, ggrans.ErrParameter)
 }
+
+// TestPayloadNoisePowers: with the header's NoisePowers, each section's
+// noise power travels in its table entry, bit for bit (a negative one, a
+// zero, a subnormal); without it they read as 0; unknown header flags are
+// corrupt; every bit flip of a payload with noise powers is detected.
+func TestPayloadNoisePowers(t *testing.T) {
+	grads, specs := wireFixture(1)
+	powers := []float32{1.5, -2.25, 0, 1e-40, 3, 4, 5, 6}
+	for i := range grads {
+		grads[i].NoisePower = powers[i]
+	}
+	dec := NewPayloadDecoder(testbackend.Get(t), specs)
+	defer dec.Finalize()
+	for _, on := range []bool{false, true} {
+		hdr := PayloadHeader{Step: 7, Loss: 0.5, NoisePowers: on}
+		payload, _, err := AppendPayload(nil, hdr, grads)
+		require.NoError(t, err)
+		gotHdr, got, err := dec.Decode(0, payload)
+		require.NoError(t, err)
+		require.Equal(t, hdr, gotHdr)
+		for i := range got {
+			want := float32(0)
+			if on {
+				want = powers[i]
+			}
+			require.Equal(t, math.Float32bits(want), math.Float32bits(got[i].NoisePower), "section %d", i)
+		}
+		if on {
+			for bit := range 8 * PayloadHeaderSize(len(grads)) {
+				bad := slices.Clone(payload)
+				bad[bit/8] ^= 1 << (bit % 8)
+				_, _, err := dec.Decode(0, bad)
+				require.ErrorIs(t, err, ErrCorrupt, "bit %d", bit)
+			}
+		}
+	}
+	payload, _, err := AppendPayload(nil, PayloadHeader{Step: 7}, grads)
+	require.NoError(t, err)
+	payload[6] = 2 // An unknown flag (the header CRC catches it first).
+	_, _, err = dec.Decode(0, payload)
+	require.ErrorIs(t, err, ErrCorrupt)
+}
