@@ -107,6 +107,15 @@ var configs = map[string]RunConfig{
 	"gct-ablation-fit-1bits":   {Args: gctAblationArgs("-gct-reconstruction", "fitted"), Label: "GCT 1 bit, no moment correction, fitted reconstruction"},
 	"gct-ablation-rdfit-1bits": {Args: gctAblationArgs("-gct-allocation", "rd", "-gct-reconstruction", "fitted"), Label: "GCT 1 bit, no moment correction, one RD step, fitted reconstruction"},
 
+	// The GCT study's data-parallel runs of charlm's default GCT at 1 bit,
+	// full length (seed 1; no profile runs them), and the baseline at other
+	// peak learning rates (the second moment's inflation by the quantization
+	// noise shrinks AdamW's steps as a lower learning rate would).
+	"w2-gct-adam-1bits": {Args: dpArgs(2, "gct:1"), Label: "2 workers, GCT 1 bit"},
+	"w4-gct-adam-1bits": {Args: dpArgs(4, "gct:1"), Label: "4 workers, GCT 1 bit"},
+	"normal02-lr0.7":    {Args: []string{"-set", "learning_rate=0.0007;min_learning_rate=0.00007"}, Label: "uncompressed, learning rate x0.7"},
+	"normal02-lr1.3":    {Args: []string{"-set", "learning_rate=0.0013;min_learning_rate=0.00013"}, Label: "uncompressed, learning rate x1.3"},
+
 	// The data-parallel study: W in-process workers, each on its shard of
 	// every batch, exchanging their gradients through a compressor (the
 	// baseline is the single-process run of the same length).
