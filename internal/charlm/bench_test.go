@@ -95,19 +95,20 @@ func BenchmarkTrainStepACT(b *testing.B) {
 		benchVariant{name: "act", train: func(tc *TrainConfig) { tc.ACTSites = []string{SiteMLPHidden} }})
 }
 
-// BenchmarkTrainStepGCTCoders compares the training step with GCT's coders
-// against plain AdamW: Exp-Golomb codes at 2 bits per gradient element ("gct",
-// as in BenchmarkTrainStepGCT), the rANS coder at 1 bit ("gct-rans1") and the
-// auto coder at 1 bit ("gct-auto1": rANS frames for the large tensors), the
-// same in Adam's geometry with one step for all tensors ("gct-auto1-adam-rd"); the
-// ratios "<name>/adamw" are their overheads (target: at most 1.15).
+// BenchmarkTrainStepGCTCoders compares the training step with GCT against
+// plain AdamW: GCT's first quantizer (Exp-Golomb codes at 2 bits per gradient
+// element in the gradient's geometry, "gct-eg2"), the auto coder at 1 bit in
+// the gradient's geometry ("gct-auto1-plain": rANS frames for the large
+// tensors), and charlm's default at 1 bit ("gct1": the auto coder, Adam's
+// geometry, the second moment's correction); the ratios "<name>/adamw" are
+// their overheads (target: at most 1.15).
 //
-//	GOEXPERIMENT=simd go test ./internal/charlm -run XXX -bench TrainStepGCTCoders -benchtime 10x
+//	GOEXPERIMENT=simd go test ./internal/charlm -run XXX -bench TrainStepGCTCoders -benchtime 20x
 func BenchmarkTrainStepGCTCoders(b *testing.B) {
 	benchTrainSteps(b, benchVariant{name: "adamw"},
-		benchVariant{name: "gct", train: func(tc *TrainConfig) { tc.Compress = "gct:2" }},
-		benchVariant{name: "gct-rans1", train: func(tc *TrainConfig) { tc.Compress = "gct-rans:1" }},
-		benchVariant{name: "gct-auto1", train: func(tc *TrainConfig) { tc.Compress = "gct-rans:1" }, settings: "gct_coder=auto"},
-		benchVariant{name: "gct-auto1-adam-rd", train: func(tc *TrainConfig) { tc.Compress = "gct-rans:1" },
-			settings: "gct_coder=auto;gct_geometry=adam;gct_allocation=rd"})
+		benchVariant{name: "gct-eg2", train: func(tc *TrainConfig) { tc.Compress = "gct:2" },
+			settings: "gct_coder=expgolomb;gct_geometry=gradient;gct_moment_correction=false"},
+		benchVariant{name: "gct-auto1-plain", train: func(tc *TrainConfig) { tc.Compress = "gct:1" },
+			settings: "gct_geometry=gradient;gct_moment_correction=false"},
+		benchVariant{name: "gct1", train: func(tc *TrainConfig) { tc.Compress = "gct:1" }})
 }
