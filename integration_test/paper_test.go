@@ -73,7 +73,7 @@ func TestPaperTinyProfile(t *testing.T) {
 	} {
 		require.Contains(t, md, want)
 	}
-	require.Contains(t, md, "- gct-2bits: `GOEXPERIMENT=simd go run ./examples/charlm -compress gct -gct-bits 2 -seed 1 -steps 6")
+	require.Contains(t, md, "- gct-2bits: `GOEXPERIMENT=simd go run ./examples/charlm -compress gct -gct-bits 2 -gct-coder expgolomb -gct-geometry gradient -gct-moment-correction false -seed 1 -steps 6")
 	require.Regexp(t, `reproduced: \*\*(yes|no|not measured)\*\*`, md)
 	require.Contains(t, md, "![")
 

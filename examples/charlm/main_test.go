@@ -103,7 +103,8 @@ func TestCommandMethods(t *testing.T) {
 	require.NoError(t, run())
 	r := readResults(t, results)
 	require.NotNil(t, r.GradientResults)
-	require.Equal(t, charlm.CompressSettings{Name: "gct:3bits", Bits: 3, Lambda: 1e-4, ErrorFeedback: true, Warmup: 1}, r.Compress)
+	// charlm's GCT: the auto coder, Adam's geometry, the second moment's correction.
+	require.Equal(t, charlm.CompressSettings{Name: "gct-auto:3bits+adam+vcorr", Bits: 3, Lambda: 1e-4, ErrorFeedback: true, Warmup: 1}, r.Compress)
 	require.NotNil(t, r.GradBitsPerElement)
 	require.Equal(t, "gct", r.Config.Train.Compress)
 	require.Equal(t, 3.0, r.Config.Hyperparameters["gct_bits"])
@@ -111,10 +112,10 @@ func TestCommandMethods(t *testing.T) {
 	setFlags(t, map[string]string{"gct-coder": "rans", "gct-bits": "0.5"})
 	require.NoError(t, run())
 	r = readResults(t, results)
-	require.Equal(t, charlm.CompressSettings{Name: "gct-rans:0.5bits", Bits: 0.5, Lambda: 1e-4, ErrorFeedback: true, Warmup: 1}, r.Compress)
+	require.Equal(t, charlm.CompressSettings{Name: "gct-rans:0.5bits+adam+vcorr", Bits: 0.5, Lambda: 1e-4, ErrorFeedback: true, Warmup: 1}, r.Compress)
 	require.Equal(t, "rans", r.Config.Hyperparameters["gct_coder"])
 
-	setFlags(t, map[string]string{"compress": "topk:0.1", "gct-bits": "2", "gct-coder": "expgolomb", "gct-warmup": "0", "gct-lambda": "0", "set": "gct_error_feedback=false"})
+	setFlags(t, map[string]string{"compress": "topk:0.1", "gct-bits": "2", "gct-coder": "auto", "gct-warmup": "0", "gct-lambda": "0", "set": "gct_error_feedback=false"})
 	require.NoError(t, run())
 	r = readResults(t, results)
 	require.Equal(t, charlm.CompressSettings{Name: "topk:0.1"}, r.Compress)
@@ -163,7 +164,8 @@ func TestCommandBadMethodFlags(t *testing.T) {
 		{map[string]string{"gct-bits": "3"}, "-gct-bits is only used with -compress gct"},
 		{map[string]string{"compress": "int8", "gct-bits": "3"}, "-gct-bits is only used with -compress gct"},
 		{map[string]string{"compress": "gct:3", "gct-bits": "2.5"}, "already gives the bits"},
-		{map[string]string{"compress": "gct", "gct-bits": "1"}, "must be > 1"},
+		{map[string]string{"compress": "gct", "gct-coder": "expgolomb", "gct-bits": "1"}, "must be > 1"},
+		{map[string]string{"compress": "gct", "gct-bits": "0"}, "must be finite and > 0"},
 		{map[string]string{"compress": "gct", "gct-coder": "rans", "gct-bits": "0"}, "must be finite and > 0"},
 		{map[string]string{"compress": "int8", "gct-coder": "rans"}, "-gct-coder is only used with -compress gct"},
 		{map[string]string{"gct-warmup": "3"}, "-gct-warmup is only used with -compress"},
