@@ -110,6 +110,10 @@ type ggQuantizer struct {
 	coder    Coder
 	rateGain float64 // Rate control of the rANS-coded tensors (see ParamRateGain); 0: off.
 	fitted   bool    // ReconstructionFitted (rANS and auto coders).
+	// totalScale (a graph's Float32 scalar, nil: 1) multiplies the rate
+	// control's per-variable targets: the total rate control's exp(s) (see
+	// TotalRateCorrectionVar), set by GCT for the graph it builds.
+	totalScale *Node
 }
 
 // withRateGain returns the quantizer with the rate control's gain set (for
@@ -198,7 +202,7 @@ func (c ggQuantizer) compressRANS(state *model.Scope, x *Node, coding Coding) Co
 	}
 	out := f.encode(x, step, coding)
 	if correction != nil {
-		correction.SetNodeValue(updateRateCorrection(correction.NodeValue(x.Graph()), out.Bits, f.flat, x.Shape().Size(), c.bits, c.rateGain))
+		correction.SetNodeValue(updateRateCorrection(correction.NodeValue(x.Graph()), out.Bits, f.flat, x.Shape().Size(), c.bits, c.rateGain, c.totalScale))
 	}
 	return out
 }
@@ -297,12 +301,17 @@ const rateCorrectionMax = 6
 
 // updateRateCorrection returns the rate control's next correction r' = r +
 // gain * log(payload / target), payload the frame's bits less its fixed part
-// (ggrans.FrameFixedBits) and target = RateTarget(n, bits), clamped to
+// (ggrans.FrameFixedBits) and target = RateTarget(n, bits) times targetScale
+// (nil: 1; the total rate control's factor), clamped to
 // +-rateCorrectionMax; r is kept for a tensor without spread (flat) or a
 // non-finite update.
-func updateRateCorrection(r, frameBits, flat *Node, n int, bits, gain float64) *Node {
+func updateRateCorrection(r, frameBits, flat *Node, n int, bits, gain float64, targetScale *Node) *Node {
 	payload := Max(AddScalar(frameBits, -ggrans.FrameFixedBits), ConstAs(frameBits, 1))
-	next := Add(r, MulScalar(Log(DivScalar(payload, RateTarget(n, bits))), gain))
+	target := Scalar(r.Graph(), dtypes.Float32, RateTarget(n, bits))
+	if targetScale != nil {
+		target = Mul(target, targetScale)
+	}
+	next := Add(r, MulScalar(Log(Div(payload, target)), gain))
 	next = ClipScalar(next, -rateCorrectionMax, rateCorrectionMax)
 	keep := LogicalOr(flat, LogicalNot(IsFinite(next)))
 	return StopGradient(Where(keep, r, next))

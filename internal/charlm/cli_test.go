@@ -275,10 +275,11 @@ func TestFlagsGCTGeometryAllocation(t *testing.T) {
 
 // TestGCTCoderRuns: a run with -compress gct -gct-coder rans -gct-bits 0.5
 // trains the tiny gpt with GCT's GG quantizer and the rANS coder: its large
-// kernels' gradients cost about 0.5 bits per element, between the target
-// (where the rate control steers the whole frame) and the target plus the
-// frame's fixed ~600 bits (the first steps' size), below Exp-Golomb's 1-bit
-// floor.
+// kernels' gradients cost at most the target plus the frame's fixed ~600 bits
+// (the first steps' size), below Exp-Golomb's 1-bit floor, and at least half
+// the target (the total rate control lowers their share below the target to
+// pay for the small tensors' frames, whose fixed parts the tiny model's
+// total can't absorb).
 func TestGCTCoderRuns(t *testing.T) {
 	data := tinyCorpusFile(t, pangram, 20)
 	f, err := ParseFlags([]string{"-compress", "gct", "-gct-coder", "rans", "-gct-bits", "0.5"})
@@ -293,7 +294,7 @@ func TestGCTCoderRuns(t *testing.T) {
 	for _, kernel := range []string{"/block_000/mlp/in/weights", "/block_000/mlp/out/weights", "/block_000/attn/out/weights"} {
 		size := exp.Store.GetVariable(kernel).Shape().Size()
 		bits := r.GradBitsByVariable[kernel]
-		require.Greater(t, bits, 0.45, kernel)
+		require.Greater(t, bits, 0.25, kernel)
 		require.Less(t, bits, 0.55+600/float64(size), kernel)
 		require.Less(t, bits, 1.0, kernel)
 		t.Logf("%s (%d elements): %.3f bits per element", kernel, size, r.GradBitsByVariable[kernel])
