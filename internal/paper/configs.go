@@ -111,8 +111,8 @@ var configs = map[string]RunConfig{
 	// full length (seed 1; no profile runs them), and the baseline at other
 	// peak learning rates (the second moment's inflation by the quantization
 	// noise shrinks AdamW's steps as a lower learning rate would).
-	"w2-gct-adam-1bits": {Args: dpArgs(2, "gct:1"), Label: "2 workers, GCT 1 bit"},
-	"w4-gct-adam-1bits": {Args: dpArgs(4, "gct:1"), Label: "4 workers, GCT 1 bit"},
+	"w2-gct-adam-1bits": {Args: dpArgs(2, "gct", "-gct-bits", "1"), Label: "2 workers, GCT 1 bit"},
+	"w4-gct-adam-1bits": {Args: dpArgs(4, "gct", "-gct-bits", "1"), Label: "4 workers, GCT 1 bit"},
 	"normal02-lr0.7":    {Args: []string{"-set", "learning_rate=0.0007;min_learning_rate=0.00007"}, Label: "uncompressed, learning rate x0.7"},
 	"normal02-lr1.3":    {Args: []string{"-set", "learning_rate=0.0013;min_learning_rate=0.00013"}, Label: "uncompressed, learning rate x1.3"},
 
