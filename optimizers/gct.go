@@ -50,12 +50,18 @@ const (
 	// factor on every rANS-coded tensor's rate-control target (Float32
 	// scalar, 0 at the start), updated after each compressed step as s -=
 	// gain * log(payload / target), payload the step's bits less the fixed
-	// parts F (frame headers, Exp-Golomb steps) and target max(N*B - F,
-	// N*B/2), N elements at B bits. Without it the total
+	// parts F (frame headers, Exp-Golomb steps) and target max(M - F, M/2),
+	// M = N*B*(1-TotalRateMargin), N elements at B bits. Without it the total
 	// is above the target by what the small tensors' Exp-Golomb codes (the
 	// auto coder's) and the frames of a few thousand elements take beyond it
 	// (0.4% at 1 bit per element in charlm).
 	TotalRateCorrectionVar = "rate_total_correction"
+
+	// TotalRateMargin is how far below the target the total rate control
+	// aims (0.2%): the target is a budget, and the control's steps scatter
+	// around its aim by a few tenths of a percent, so that a run's mean
+	// aimed at the target itself ends above it as often as below.
+	TotalRateMargin = 0.002
 )
 
 const (
@@ -617,7 +623,8 @@ func (o *Wrapper) CompressGradients(scope *model.Scope, grads []*Node) []Variabl
 				fixed += 32
 			}
 		}
-		target := max(numElements*q.bits-fixed, numElements*q.bits/2)
+		budget := numElements * q.bits * (1 - TotalRateMargin)
+		target := max(budget-fixed, budget/2)
 		payload := Max(AddScalar(totalBits, -fixed), ConstAs(totalBits, 1))
 		s := total.NodeValue(g)
 		next := Add(s, MulScalar(Log(DivScalar(payload, target)), -q.rateGain))
