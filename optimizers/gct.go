@@ -240,10 +240,7 @@ func (c *GCTConfig) Reconstruction(recon Reconstruction) *GCTConfig {
 // moment. Default: the scope's ParamMomentCorrection, "gct_moment_correction".
 // It works with any compressor.
 func (c *GCTConfig) MomentCorrection(on bool) *GCTConfig {
-	c.momentCorr = 0
-	if on {
-		c.momentCorr = 1
-	}
+	c.momentCorr = setting(on)
 	return c
 }
 
@@ -263,11 +260,16 @@ func (c *GCTConfig) RateWeight(lambda float64) *GCTConfig {
 
 // ErrorFeedback turns error feedback on (the default) or off.
 func (c *GCTConfig) ErrorFeedback(on bool) *GCTConfig {
-	c.errorFeedback = 0
-	if on {
-		c.errorFeedback = 1
-	}
+	c.errorFeedback = setting(on)
 	return c
+}
+
+// setting returns a switch's builder setting: 1 on, 0 off (-1 is "from the scope").
+func setting(on bool) int {
+	if on {
+		return 1
+	}
+	return 0
 }
 
 // WarmupSteps sends the first n steps uncompressed (default 0).
